@@ -1,0 +1,22 @@
+//! # sentinel-core
+//!
+//! The sans-IO heart of Bookkeeper Sentinel, shared by the Cloudflare
+//! Worker, the AWS Lambda and the local `sentinel` binary.
+//!
+//! The core never performs I/O, never reads a clock and never draws from a
+//! global random source: time comes in as `now` (Unix milliseconds), and
+//! randomness, where needed, as a seeded RNG argument. It builds for
+//! `wasm32-unknown-unknown` and native targets and gives the same integer
+//! results on both.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod config;
+pub mod ids;
+pub mod score;
+pub mod time;
+
+pub use ids::{Kind, ProviderId, SentinelId, ServiceId};
+pub use score::Bps;
+pub use time::{Span, UnixMillis};
