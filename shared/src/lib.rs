@@ -12,11 +12,27 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod action;
+pub mod books;
 pub mod config;
+pub mod engine;
+pub mod flap;
+pub mod histogram;
 pub mod ids;
+pub mod lifecycle;
+pub mod probe;
+pub mod quality;
+pub mod reputation;
 pub mod score;
+pub mod secret;
+pub mod state;
+pub mod switcher;
 pub mod time;
+pub mod window;
 
+pub use action::{Action, Decision};
+pub use engine::Engine;
 pub use ids::{Kind, ProviderId, SentinelId, ServiceId};
 pub use score::Bps;
+pub use state::State;
 pub use time::{Span, UnixMillis};

@@ -1,0 +1,40 @@
+//! Lookups and the effective probe of a provider (its own, else its
+//! service's, else the kind's default).
+
+use super::{Config, Method, ProbeSpec, ProviderConfig, ServiceConfig};
+use crate::Kind;
+
+impl Config {
+    /// The service with this id.
+    pub fn service(&self, id: &str) -> Option<&ServiceConfig> {
+        self.services.iter().find(|s| s.id.as_str() == id)
+    }
+
+    /// The provider with this id and its service.
+    pub fn provider(&self, id: &str) -> Option<(&ServiceConfig, &ProviderConfig)> {
+        self.services
+            .iter()
+            .find_map(|s| s.providers.iter().find(|p| p.id.as_str() == id).map(|p| (s, p)))
+    }
+
+    /// Every provider with its service, in configuration order.
+    pub fn providers(&self) -> impl Iterator<Item = (&ServiceConfig, &ProviderConfig)> {
+        self.services.iter().flat_map(|s| s.providers.iter().map(move |p| (s, p)))
+    }
+}
+
+/// The probe a provider runs: its own, else its service's, else the
+/// default of its kind. For `evm-rpc` the default is a POST of one JSON-RPC
+/// batch (`eth_chainId`, `eth_blockNumber`, `eth_getBlockByNumber`), one
+/// subrequest for three answers.
+pub fn effective_probe(svc: &ServiceConfig, p: &ProviderConfig) -> ProbeSpec {
+    if let Some(spec) = p.probe.as_ref().or(svc.probe.as_ref()) {
+        return spec.clone();
+    }
+    let mut spec = ProbeSpec::default();
+    if svc.kind == Kind::EvmRpc {
+        spec.method = Method::Post;
+        spec.headers.insert("content-type".into(), "application/json".into());
+    }
+    spec
+}

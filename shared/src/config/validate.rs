@@ -1,0 +1,194 @@
+//! Checks that serde cannot express: ranges, relations between keys and
+//! uniqueness. Every problem is collected with its key and value.
+
+use super::{join, Config, Errors, Initial, Method, ProbeSpec, ServiceConfig};
+use crate::Kind;
+use std::collections::BTreeSet;
+
+impl Config {
+    /// Validates the whole configuration, returning every problem found.
+    pub fn validate(&self) -> Result<(), Errors> {
+        let mut e = Errors::default();
+        let s = &self.sentinel;
+        e.check(s.probe_budget_per_tick >= 1, "sentinel.probe_budget_per_tick", s.probe_budget_per_tick, "must be at least 1");
+        e.check(s.max_tick_gap.as_ms() >= 1_000, "sentinel.max_tick_gap", s.max_tick_gap, "must be at least 1s");
+        e.check(s.history_limit >= 1, "sentinel.history_limit", s.history_limit, "must be at least 1");
+        s.footprint.validate("sentinel.footprint", &mut e);
+        self.validate_policy(&mut e);
+        self.budgets.validate("budgets", &mut e);
+        self.ladder.validate("ladder", &mut e);
+
+        let mut service_ids = BTreeSet::new();
+        let mut provider_ids = BTreeSet::new();
+        for svc in &self.services {
+            let key = format!("service.{}", svc.id);
+            if !service_ids.insert(svc.id.clone()) {
+                e.push(&join(&key, "id"), svc.id.as_str(), "duplicate service id");
+            }
+            validate_service(svc, &key, &mut e);
+            for p in &svc.providers {
+                if !provider_ids.insert(p.id.clone()) {
+                    e.push(&format!("{key}.provider.{}.id", p.id), p.id.as_str(), "duplicate provider id (ids are unique across all services)");
+                }
+            }
+        }
+        if e.is_empty() {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+
+    fn validate_policy(&self, e: &mut Errors) {
+        let p = &self.policy;
+        let w = &p.weights;
+        let sum = w.uptime + w.data_quality + w.performance + w.cost + w.reliability;
+        e.check(sum == 10_000, "policy.weights", sum, "the five weights must sum to 10000 basis points");
+        let q = &p.quality_weights;
+        let qsum = q.schema + q.business + q.freshness + q.consistency;
+        e.check(qsum == 10_000, "policy.quality_weights", qsum, "the four weights must sum to 10000 basis points");
+        let r = &p.reputation;
+        e.check(r.full_confidence_samples >= 1, "policy.reputation.full_confidence_samples", r.full_confidence_samples, "must be at least 1");
+        let sw = &p.switching;
+        e.check(sw.failure_threshold >= 1, "policy.switching.failure_threshold", sw.failure_threshold, "must be at least 1");
+        e.check(sw.latency_factor >= 2, "policy.switching.latency_factor", sw.latency_factor, "must be at least 2 (a lower factor switches on noise)");
+        e.check(sw.sustain >= 1, "policy.switching.sustain", sw.sustain, "must be at least 1");
+        e.check(sw.canary_timeout.as_ms() > 0, "policy.switching.canary_timeout", sw.canary_timeout, "must be more than 0");
+        e.check(sw.flap_half_life.as_ms() > 0, "policy.switching.flap_half_life", sw.flap_half_life, "must be more than 0");
+        e.check(sw.flap_reuse < sw.flap_suppress, "policy.switching.flap_reuse", sw.flap_reuse, "must be below flap_suppress");
+        e.check(sw.flap_penalty > 0, "policy.switching.flap_penalty", sw.flap_penalty, "must be more than 0");
+        let lc = &p.lifecycle;
+        e.check(lc.recovery_successes >= 1, "policy.lifecycle.recovery_successes", lc.recovery_successes, "must be at least 1");
+        let t = &p.trust;
+        e.check(
+            t.testing_above <= t.trusted_above && t.trusted_above <= t.verified_above,
+            "policy.trust",
+            (t.testing_above, t.trusted_above, t.verified_above),
+            "thresholds must satisfy testing_above <= trusted_above <= verified_above",
+        );
+    }
+}
+
+fn validate_service(svc: &ServiceConfig, key: &str, e: &mut Errors) {
+    e.check(!svc.providers.is_empty(), &join(key, "provider"), 0, "a service needs at least one provider");
+    e.check(svc.kind != Kind::Sentinel, &join(key, "kind"), svc.kind, "`sentinel` is reserved for the sentinel's own footprint");
+    e.check(svc.probe_interval.as_ms() >= 1_000, &join(key, "probe_interval"), svc.probe_interval, "must be at least 1s");
+    if let Some(t) = svc.target_latency {
+        e.check(t.as_ms() > 0, &join(key, "target_latency"), t, "must be more than 0");
+    }
+    match (&svc.evm, svc.kind) {
+        (Some(evm), Kind::EvmRpc) => evm.validate(&join(key, "evm"), e),
+        (Some(_), kind) => e.push(&join(key, "evm"), kind, "evm checks apply only to kind = \"evm-rpc\""),
+        (None, _) => {}
+    }
+    if let Some(p) = &svc.probe {
+        validate_probe(p, svc, &join(key, "probe"), e);
+    }
+    let actives = svc.providers.iter().filter(|p| p.initial == Initial::Active).count();
+    e.check(actives <= 1, &join(key, "provider"), actives, "at most one provider per service may start as `initial = \"active\"`");
+    for p in &svc.providers {
+        let pk = format!("{key}.provider.{}", p.id);
+        if let Err(msg) = check_endpoint(&p.endpoint) {
+            e.push(&join(&pk, "endpoint"), &p.endpoint, msg);
+        }
+        if let Some(sp) = &p.status_page {
+            if let Err(msg) = check_endpoint(sp) {
+                e.push(&join(&pk, "status_page"), sp, msg);
+            }
+        }
+        if let Some(probe) = &p.probe {
+            validate_probe(probe, svc, &join(&pk, "probe"), e);
+            for h in p.secret_headers.keys() {
+                if probe.headers.keys().any(|k| k.eq_ignore_ascii_case(h)) {
+                    e.push(&join(&pk, "secret_headers"), h, "header is set both in probe.headers and secret_headers");
+                }
+            }
+        }
+        for h in p.secret_headers.keys() {
+            if !is_header_name(h) {
+                e.push(&join(&pk, "secret_headers"), h, "not a valid HTTP header name");
+            }
+        }
+        p.limits.validate(&join(&pk, "limits"), e);
+        p.cost.validate(&join(&pk, "cost"), e);
+    }
+}
+
+fn validate_probe(p: &ProbeSpec, svc: &ServiceConfig, key: &str, e: &mut Errors) {
+    e.check(p.timeout.as_ms() > 0, &join(key, "timeout"), p.timeout, "must be more than 0");
+    e.check(
+        p.timeout <= svc.probe_interval,
+        &join(key, "timeout"),
+        p.timeout,
+        "must not exceed the service's probe_interval",
+    );
+    e.check((1..=(64 << 20)).contains(&p.max_bytes), &join(key, "max_bytes"), p.max_bytes, "must be between 1 and 67108864 (64 MiB)");
+    for s in &p.expect_status {
+        e.check((100..=599).contains(s), &join(key, "expect_status"), s, "not an HTTP status code");
+    }
+    for h in p.headers.keys() {
+        e.check(is_header_name(h), &join(key, "headers"), h, "not a valid HTTP header name");
+    }
+    for (h, v) in &p.headers {
+        e.check(!v.contains(['\r', '\n']), &join(key, &format!("headers.{h}")), v, "header values may not contain line breaks");
+    }
+    e.check(
+        !(p.path.contains(['\r', '\n', ' ', '#'])),
+        &join(key, "path"),
+        &p.path,
+        "may not contain spaces, line breaks or '#'",
+    );
+    let has_body_checks = !p.checks.assertions.is_empty() || p.checks.schema.is_some() || p.checks.freshness.is_some() || p.checks.consistency.is_some();
+    if p.method == Method::Head && has_body_checks {
+        e.push(&join(key, "method"), "HEAD", "a HEAD response has no body to check");
+    }
+    p.checks.validate(&join(key, "checks"), e);
+}
+
+/// Whether `s` is a usable `http(s)://host[:port][/path]` URL: what a probe
+/// or the proxy can be pointed at. The shells resolve and guard the
+/// address itself (SSRF); this catches typos early.
+pub fn check_endpoint(s: &str) -> Result<(), String> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| "must start with http:// or https://".to_string())?;
+    if s.contains(|c: char| c.is_whitespace() || c.is_control()) || s.contains('#') {
+        return Err("may not contain whitespace, control characters or '#'".into());
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("credentials in the URL are not allowed; use secret_headers".into());
+    }
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, port)| {
+            if port.parse::<u16>().is_ok() { h } else { "" }
+        })
+    };
+    if host.is_empty() {
+        return Err("has no host (or an invalid port)".into());
+    }
+    Ok(())
+}
+
+fn is_header_name(h: &str) -> bool {
+    !h.is_empty()
+        && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_endpoint;
+
+    #[test]
+    fn endpoints() {
+        for ok in ["https://eth.llamarpc.com", "http://127.0.0.1:8545/", "https://[::1]:80/x?y=1"] {
+            assert_eq!(check_endpoint(ok), Ok(()), "{ok}");
+        }
+        for bad in ["ftp://x", "https://", "https://user:pw@host/", "https://h:99999", "https://a b", "https://h/#x"] {
+            assert!(check_endpoint(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,438 @@
+//! Ingesting observations and events.
+//!
+//! Each observation updates its provider's windows, latency histogram,
+//! counters, quality tallies and ledger (a probe is a request the provider
+//! may bill). Then, per service touched, the latest facts of all its
+//! providers are cross-checked for consistency, and the data-quality streak
+//! counters are updated with both the provider's own checks and the
+//! cross-check.
+//!
+//! Nothing is dropped silently: duplicates, unknown providers and
+//! observations too old or too far in the future are counted and listed in
+//! the [`IngestReport`].
+
+use super::Engine;
+use crate::books::Metric;
+use crate::probe::{Observation, Purpose};
+use crate::quality::{cross_check, Check};
+use crate::state::{Downtime, LastProbe};
+use crate::time::{UnixMillis, DAY, HOUR, MINUTE};
+use crate::{ProviderId, ServiceId};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Observations more than this far in the future are refused (clock skew).
+pub const MAX_FUTURE_SKEW: u64 = 5 * MINUTE;
+
+/// What happened to a batch of inputs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestReport {
+    /// Inputs applied.
+    pub applied: u32,
+    /// Inputs seen before (at or below the watermark): ignored, harmlessly.
+    pub duplicates: u32,
+    /// Inputs refused, with why.
+    pub rejected: Vec<Rejected>,
+}
+
+/// An input that was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    /// The provider or event source concerned.
+    pub subject: String,
+    /// When the input says it happened.
+    pub at: UnixMillis,
+    /// Why it was refused.
+    pub why: String,
+}
+
+impl IngestReport {
+    fn reject(&mut self, subject: &str, at: UnixMillis, why: impl Into<String>) {
+        self.rejected.push(Rejected { subject: subject.to_string(), at, why: why.into() });
+    }
+}
+
+/// Whose usage an event reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UsageTarget {
+    /// A provider.
+    Provider(ProviderId),
+    /// The sentinel itself (store writes, invocations, gas).
+    Sentinel,
+}
+
+/// Kinds of incident that weigh on reliability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IncidentKind {
+    /// Data the provider held was lost.
+    DataLoss,
+    /// A security incident at the provider.
+    Security,
+}
+
+/// What an event says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// Usage from the proxy, a usage API or the shell's own footprint.
+    Usage {
+        /// Whose.
+        target: UsageTarget,
+        /// What.
+        metric: Metric,
+        /// How much.
+        amount: u64,
+    },
+    /// A proxy retry landed on this provider.
+    Retry {
+        /// Provider.
+        provider: ProviderId,
+        /// Whether it succeeded.
+        ok: bool,
+    },
+    /// An incident report.
+    Incident {
+        /// Provider.
+        provider: ProviderId,
+        /// Kind.
+        kind: IncidentKind,
+    },
+    /// An on-chain attestation of the provider was confirmed.
+    Attested {
+        /// Provider.
+        provider: ProviderId,
+        /// Valid until.
+        until: UnixMillis,
+    },
+}
+
+/// An event with its idempotence key: events from one `source` carry
+/// strictly increasing `seq` numbers; one at or below the source's
+/// watermark has been applied already.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Who reports it (`proxy`, `shell`, …).
+    pub source: String,
+    /// Sequence number within the source.
+    pub seq: u64,
+    /// When it happened.
+    pub at: UnixMillis,
+    /// What it says.
+    pub kind: EventKind,
+}
+
+/// EWMA with α = 1/4, in integers.
+fn ewma(prev: u32, sample: u32, first: bool) -> u32 {
+    if first {
+        return sample;
+    }
+    let p = i64::from(prev);
+    let v = p + (i64::from(sample) - p) / 4;
+    v.clamp(0, i64::from(u32::MAX)) as u32
+}
+
+/// Deterministic per-provider jitter in `[0, span)`: FNV-1a of the id and
+/// time, so probes of many providers spread out without an RNG and two
+/// machines agree.
+pub(crate) fn jitter(id: &str, at: UnixMillis, span: u64) -> u64 {
+    if span == 0 {
+        return 0;
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes().chain(at.to_le_bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h % span
+}
+
+impl Engine {
+    /// Applies probe observations.
+    pub fn ingest(&mut self, now: UnixMillis, observations: &[Observation]) -> IngestReport {
+        let mut report = IngestReport::default();
+        let mut touched: BTreeMap<ServiceId, BTreeSet<ProviderId>> = BTreeMap::new();
+        let mut own_bad: BTreeMap<ProviderId, Option<String>> = BTreeMap::new();
+        let mut sorted: Vec<&Observation> = observations.iter().collect();
+        sorted.sort_by(|a, b| (a.at, a.purpose, &a.provider).cmp(&(b.at, b.purpose, &b.provider)));
+        for obs in sorted {
+            let Some(rt) = self.registry.provider(obs.provider.as_str()) else {
+                report.reject(obs.provider.as_str(), obs.at, "unknown provider");
+                continue;
+            };
+            if obs.at > now.saturating_add(MAX_FUTURE_SKEW) {
+                report.reject(obs.provider.as_str(), obs.at, "observation is from the future (clock skew over 5 minutes)");
+                continue;
+            }
+            if obs.at.saturating_add(DAY) < now {
+                report.reject(obs.provider.as_str(), obs.at, "observation is older than the 24 h window");
+                continue;
+            }
+            let Some(ps) = self.state.providers.get_mut(&obs.provider) else {
+                report.reject(obs.provider.as_str(), obs.at, "provider has no state");
+                continue;
+            };
+            if ps.watermark.is_some_and(|w| obs.key() <= w) {
+                report.duplicates += 1;
+                continue;
+            }
+            ps.watermark = Some(obs.key());
+            report.applied += 1;
+            let svc = self.registry.service(rt.service.as_str());
+            let interval = svc.map_or(30_000, |s| s.config.probe_interval.as_ms());
+
+            // Availability windows.
+            let mut delta = crate::window::Counts::default();
+            match obs.outcome {
+                crate::probe::Outcome::Ok => delta.ok = 1,
+                crate::probe::Outcome::Timeout => delta.timeout = 1,
+                crate::probe::Outcome::Throttled => delta.throttled = 1,
+                _ => delta.error = 1,
+            }
+            if let Some(b) = ps.hourly.bucket_mut(now, obs.at, HOUR, 24) {
+                b.add(&delta);
+            }
+            if let Some(b) = ps.daily.bucket_mut(now, obs.at, DAY, 30) {
+                b.add(&delta);
+            }
+            let up = obs.outcome.is_up();
+            if up {
+                ps.latency.record(u64::from(obs.latency_ms));
+                ps.recent_latency_ms = ewma(ps.recent_latency_ms, obs.latency_ms, ps.latency.count() <= 1);
+                ps.consecutive_failures = 0;
+                ps.consecutive_successes = ps.consecutive_successes.saturating_add(1);
+                if ps.down_since.take().is_some() {
+                    if let Some(d) = ps.downtimes.back_mut() {
+                        if d.end.is_none() {
+                            d.end = Some(obs.at);
+                        }
+                    }
+                }
+            } else {
+                ps.consecutive_failures = ps.consecutive_failures.saturating_add(1);
+                ps.consecutive_successes = 0;
+                if ps.down_since.is_none() {
+                    ps.down_since = Some(obs.at);
+                    ps.downtimes.push_back(Downtime { start: obs.at, end: None });
+                    while ps.downtimes.len() > 10 {
+                        ps.downtimes.pop_front();
+                    }
+                }
+            }
+
+            // Data quality of the answer itself.
+            if up {
+                if let Some(t) = ps.quality.bucket_mut(now, obs.at, HOUR, 24) {
+                    t.add_verdict(&obs.verdict);
+                }
+                let failing = [("schema", obs.verdict.schema), ("business", obs.verdict.business), ("freshness", obs.verdict.freshness)]
+                    .into_iter()
+                    .find(|(_, c)| matches!(c, Check::Fail(_)))
+                    .map(|(n, _)| n.to_string());
+                own_bad.insert(obs.provider.clone(), failing);
+                if obs.facts.evm.is_some() || obs.facts.field.is_some() {
+                    ps.facts = Some((obs.at, obs.facts.clone()));
+                }
+                touched.entry(rt.service.clone()).or_default().insert(obs.provider.clone());
+            }
+
+            // Bookkeeping: every probe is a request the provider may bill.
+            ps.ledger.record(now, &rt.config.limits, &rt.rates, Metric::Requests, 1);
+            if obs.bytes > 0 {
+                ps.ledger.record(now, &rt.config.limits, &rt.rates, Metric::EgressBytes, obs.bytes);
+            }
+            self.state.footprint.record(now, &self.config.sentinel.footprint, &crate::books::Rates::default(), Metric::Requests, 1);
+
+            ps.last = Some(LastProbe {
+                at: obs.at,
+                outcome: obs.outcome,
+                latency_ms: obs.latency_ms,
+                healthy: obs.is_healthy(),
+                detail: obs.detail.clone(),
+            });
+
+            // Scheduling: failing providers are re-checked sooner, failed
+            // ones less often, and a budget under pressure stretches it.
+            if obs.purpose == Purpose::Scheduled {
+                let base = self.effective_interval(&obs.provider, interval);
+                ps_next_due(&mut self.state, &obs.provider, obs.at, base);
+            }
+
+            // A canary answers a pending switch.
+            if obs.purpose == Purpose::Canary {
+                if let Some(s) = self.state.services.get_mut(&rt.service) {
+                    if let Some(p) = s.pending.as_mut() {
+                        if p.to == obs.provider && obs.at >= p.proposed_at && p.canary.is_none() {
+                            p.canary = Some(obs.is_healthy());
+                        }
+                    }
+                }
+            }
+        }
+
+        // Cross-provider consistency, per service touched.
+        let mut consistency_bad: BTreeMap<ProviderId, bool> = BTreeMap::new();
+        for (svc_id, fresh) in &touched {
+            let Some(svc) = self.registry.service(svc_id.as_str()) else { continue };
+            let window = svc.config.probe_interval.as_ms().saturating_add(svc.config.probe_interval.as_ms() / 2);
+            let mut facts = Vec::new();
+            for pid in &svc.providers {
+                if let Some(ps) = self.state.providers.get(pid) {
+                    if let Some((at, f)) = &ps.facts {
+                        if at.saturating_add(window) >= now {
+                            facts.push((pid.clone(), f.clone()));
+                        }
+                    }
+                }
+            }
+            let refs: Vec<_> = facts.iter().map(|(p, f)| (p.clone(), f)).collect();
+            let field = svc.providers.first().and_then(|p| self.registry.provider(p.as_str())).and_then(|rt| rt.checks.consistency().cloned());
+            let results = cross_check(&refs, field.as_ref(), svc.config.evm.as_ref());
+            let svc_state = self.state.services.get_mut(svc_id);
+            let mut verdicts = BTreeMap::new();
+            for (pid, check) in results {
+                if !fresh.contains(&pid) {
+                    continue;
+                }
+                if let Some(ps) = self.state.providers.get_mut(&pid) {
+                    if let Some(t) = ps.quality.bucket_mut(now, now, HOUR, 24) {
+                        t.add_consistency(check);
+                    }
+                }
+                match check {
+                    Check::Fail(_) => {
+                        consistency_bad.insert(pid.clone(), true);
+                        verdicts.insert(pid, false);
+                    }
+                    Check::Pass => {
+                        verdicts.insert(pid, true);
+                    }
+                    Check::NotApplicable => {}
+                }
+            }
+            if let Some(s) = svc_state {
+                s.consistency.extend(verdicts);
+            }
+        }
+        for (pid, bad) in own_bad {
+            let Some(ps) = self.state.providers.get_mut(&pid) else { continue };
+            let check = bad.or_else(|| consistency_bad.get(&pid).map(|_| "consistency".to_string()));
+            match check {
+                Some(c) => {
+                    ps.consecutive_bad = ps.consecutive_bad.saturating_add(1);
+                    ps.bad_check = Some(c);
+                }
+                None => {
+                    ps.consecutive_bad = 0;
+                    ps.bad_check = None;
+                }
+            }
+        }
+        report
+    }
+
+    /// Applies events (usage, retries, incidents, attestations).
+    pub fn record(&mut self, now: UnixMillis, events: &[Event]) -> IngestReport {
+        let mut report = IngestReport::default();
+        let mut sorted: Vec<&Event> = events.iter().collect();
+        sorted.sort_by(|a, b| (&a.source, a.seq).cmp(&(&b.source, b.seq)));
+        for ev in sorted {
+            if ev.source.is_empty() || ev.source.len() > 64 {
+                report.reject(&ev.source, ev.at, "event source must be 1 to 64 characters");
+                continue;
+            }
+            if ev.at > now.saturating_add(MAX_FUTURE_SKEW) {
+                report.reject(&ev.source, ev.at, "event is from the future (clock skew over 5 minutes)");
+                continue;
+            }
+            if self.state.usage_watermarks.get(&ev.source).is_some_and(|w| ev.seq <= *w) {
+                report.duplicates += 1;
+                continue;
+            }
+            let provider = match &ev.kind {
+                EventKind::Usage { target: UsageTarget::Sentinel, .. } => None,
+                EventKind::Usage { target: UsageTarget::Provider(p), .. }
+                | EventKind::Retry { provider: p, .. }
+                | EventKind::Incident { provider: p, .. }
+                | EventKind::Attested { provider: p, .. } => Some(p.clone()),
+            };
+            if let Some(p) = &provider {
+                if self.registry.provider(p.as_str()).is_none() || !self.state.providers.contains_key(p) {
+                    report.reject(p.as_str(), ev.at, "unknown provider");
+                    continue;
+                }
+            }
+            let at = ev.at.min(now);
+            match &ev.kind {
+                EventKind::Usage { target: UsageTarget::Sentinel, metric, amount } => {
+                    self.state.footprint.record(now, &self.config.sentinel.footprint, &crate::books::Rates::default(), *metric, *amount);
+                }
+                EventKind::Usage { target: UsageTarget::Provider(p), metric, amount } => {
+                    if let (Some(rt), Some(ps)) = (self.registry.provider(p.as_str()), self.state.providers.get_mut(p)) {
+                        ps.ledger.record(now, &rt.config.limits, &rt.rates, *metric, *amount);
+                    }
+                }
+                EventKind::Retry { provider, ok } => {
+                    if let Some(ps) = self.state.providers.get_mut(provider) {
+                        if let Some(b) = ps.reliability.bucket_mut(now, at, DAY, 30) {
+                            b.retries = b.retries.saturating_add(1);
+                            if *ok {
+                                b.retries_ok = b.retries_ok.saturating_add(1);
+                            }
+                        }
+                    }
+                }
+                EventKind::Incident { provider, kind } => {
+                    if let Some(ps) = self.state.providers.get_mut(provider) {
+                        if let Some(b) = ps.reliability.bucket_mut(now, at, DAY, 30) {
+                            match kind {
+                                IncidentKind::DataLoss => b.data_loss = b.data_loss.saturating_add(1),
+                                IncidentKind::Security => b.security = b.security.saturating_add(1),
+                            }
+                        }
+                    }
+                }
+                EventKind::Attested { provider, until } => {
+                    if let Some(ps) = self.state.providers.get_mut(provider) {
+                        ps.attested_until = Some(ps.attested_until.map_or(*until, |u| u.max(*until)));
+                    }
+                }
+            }
+            self.state.usage_watermarks.insert(ev.source.clone(), ev.seq);
+            report.applied += 1;
+        }
+        report
+    }
+
+    /// The probe interval of a provider now: faster while it is failing
+    /// (so an outage is confirmed in seconds, not minutes), slower once it
+    /// has failed, stretched when its budget or the sentinel's own is under
+    /// pressure.
+    pub(crate) fn effective_interval(&self, id: &ProviderId, base: u64) -> u64 {
+        use crate::books::Step;
+        use crate::lifecycle::Lifecycle;
+        let Some(ps) = self.state.providers.get(id) else { return base };
+        let mut i = base;
+        if ps.lifecycle == Lifecycle::Failed {
+            i = i.saturating_mul(2);
+        } else if ps.consecutive_failures > 0 || ps.consecutive_bad > 0 {
+            i = (base / 6).max(1_000);
+        }
+        if ps.step >= Step::ScaleDown {
+            i = i.saturating_mul(2);
+        }
+        match self.state.footprint_step {
+            Step::ScaleDown => i = i.saturating_mul(2),
+            Step::Stop => i = i.saturating_mul(4),
+            _ => {}
+        }
+        i
+    }
+}
+
+fn ps_next_due(state: &mut crate::state::State, id: &ProviderId, at: UnixMillis, interval: u64) {
+    if let Some(ps) = state.providers.get_mut(id) {
+        ps.next_due = at.saturating_add(interval).saturating_add(jitter(id.as_str(), at, interval / 20));
+    }
+}

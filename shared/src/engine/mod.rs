@@ -1,0 +1,163 @@
+//! The engine: `plan` → probes, `ingest` → observations, `decide` →
+//! actions, `next_wakeup`.
+//!
+//! A tick, as every shell runs it:
+//!
+//! ```text
+//! let plan = engine.plan(now);                 // probes due, within the budget
+//! let obs  = run(plan.probes);                 // shell I/O, concurrently
+//! engine.ingest(now, &obs);                    // windows, scores, quality
+//! let mut d = engine.decide(now);              // actions + canaries
+//! for _ in 0..3 { if d.canaries.is_empty() { break }
+//!     engine.ingest(now, &run(d.canaries)); d = engine.decide(now); }
+//! save(engine.state()); sleep_until(engine.next_wakeup(now));
+//! ```
+//!
+//! The engine is deterministic: the same configuration, state and inputs
+//! give the same outputs on every machine. Ingesting an observation twice
+//! changes nothing (a per-provider watermark), and events carry a
+//! per-source sequence number for the same reason.
+
+mod decide;
+mod ingest;
+mod plan;
+mod registry;
+mod views;
+
+pub use ingest::{Event, EventKind, IncidentKind, IngestReport, Rejected, UsageTarget};
+pub use plan::Plan;
+pub use registry::{ProviderRuntime, Registry, ServiceRuntime};
+pub use views::ProviderSummary;
+
+use crate::config::{Config, Errors, ProviderConfig};
+use crate::lifecycle::Lifecycle;
+use crate::state::{ProviderState, ServiceState, State, Submitted};
+use crate::time::UnixMillis;
+use crate::{ProviderId, ServiceId};
+
+/// Errors building an engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The configuration is invalid.
+    #[error("invalid configuration:\n{0}")]
+    Config(#[from] Errors),
+}
+
+/// The sans-IO sentinel engine.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    config: Config,
+    registry: Registry,
+    state: State,
+}
+
+impl Engine {
+    /// Builds an engine from a validated configuration and a stored state
+    /// (or `State::default()`), reconciling the two: providers new in the
+    /// config start where their `initial` says, providers gone from it are
+    /// dropped from the state.
+    pub fn new(config: Config, mut state: State, now: UnixMillis) -> Result<Engine, EngineError> {
+        config.validate()?;
+        let registry = Registry::build(&config, &state.submitted)?;
+        reconcile(&config, &registry, &mut state, now);
+        Ok(Engine { config, registry, state })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The compiled registry (configured and submitted providers).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The state, to save.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Consumes the engine, returning its state.
+    pub fn into_state(self) -> State {
+        self.state
+    }
+
+    /// Submits a new provider to a service (the `POST /v1/providers`
+    /// route): validated like configuration, it enters as `discovered` and
+    /// goes through testing before it can be routed to.
+    pub fn submit(&mut self, now: UnixMillis, service: &ServiceId, provider: ProviderConfig) -> Result<(), Errors> {
+        let mut errs = Errors::default();
+        if self.registry.provider(provider.id.as_str()).is_some() {
+            errs.push("provider.id", provider.id.as_str(), "a provider with this id exists already");
+            return Err(errs);
+        }
+        let Some(svc) = self.config.service(service.as_str()) else {
+            errs.push("service", service.as_str(), "no such service");
+            return Err(errs);
+        };
+        let mut trial = self.config.clone();
+        if let Some(s) = trial.services.iter_mut().find(|s| s.id == *service) {
+            let mut p = provider.clone();
+            p.initial = crate::config::Initial::Testing;
+            s.providers.push(p);
+        }
+        trial.validate()?;
+        let _ = svc;
+        let provider_json = serde_json::to_string(&provider).map_err(|e| {
+            let mut errs = Errors::default();
+            errs.push_key("provider", format!("cannot be stored: {e}"));
+            errs
+        })?;
+        let entry = Submitted { service: service.clone(), id: provider.id.clone(), provider_json, at: now };
+        let mut submitted = self.state.submitted.clone();
+        submitted.push(entry);
+        let registry = Registry::build(&self.config, &submitted)?;
+        self.state.submitted = submitted;
+        self.registry = registry;
+        reconcile(&self.config, &self.registry, &mut self.state, now);
+        Ok(())
+    }
+}
+
+fn reconcile(config: &Config, registry: &Registry, state: &mut State, now: UnixMillis) {
+    state.providers.retain(|id, _| registry.provider(id.as_str()).is_some());
+    for p in registry.providers() {
+        let initial = match p.submitted {
+            true => Lifecycle::Discovered,
+            false => match p.config.initial {
+                crate::config::Initial::Active => Lifecycle::Active,
+                crate::config::Initial::Standby => Lifecycle::Standby,
+                crate::config::Initial::Testing => Lifecycle::Testing,
+            },
+        };
+        let entry = state
+            .providers
+            .entry(p.config.id.clone())
+            .or_insert_with(|| ProviderState::new(p.service.clone(), initial, now));
+        entry.service = p.service.clone();
+    }
+    state.services.retain(|id, _| config.service(id.as_str()).is_some());
+    for svc in &config.services {
+        let initial_active: Option<ProviderId> = svc
+            .providers
+            .iter()
+            .find(|p| p.initial == crate::config::Initial::Active)
+            .map(|p| p.id.clone());
+        let s = state
+            .services
+            .entry(svc.id.clone())
+            .or_insert_with(|| ServiceState::new(initial_active, now));
+        if let Some(a) = &s.active {
+            let still_here = state.providers.get(a).is_some_and(|p| p.service == svc.id);
+            if !still_here {
+                s.active = None;
+            }
+        }
+        if let Some(pending) = &s.pending {
+            if !state.providers.contains_key(&pending.to) {
+                s.pending = None;
+            }
+        }
+    }
+}

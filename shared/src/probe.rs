@@ -1,0 +1,265 @@
+//! Probes: what the core asks a shell to send, what the shell reports back,
+//! and how a raw response becomes an [`Observation`].
+//!
+//! The shells only move bytes: they send a [`ProbeRequest`] with its
+//! timeout and size cap, and hand back a [`ProbeResult`]. Classifying the
+//! outcome and checking the body is done here, once, so the Worker, the
+//! Lambda and the local binary judge a response identically.
+
+use crate::config::Method;
+use crate::quality::{self, Check, CompiledChecks, Facts, Verdict};
+use crate::secret::{self, SealedSecret, SecretError, SecretKey, Sensitive};
+use crate::time::UnixMillis;
+use crate::{ProviderId, ServiceId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Why a probe was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Purpose {
+    /// The regular health probe.
+    Scheduled,
+    /// A fresh check of a switch candidate before traffic moves to it.
+    Canary,
+}
+
+/// A request the shell must send.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeRequest {
+    /// Provider probed.
+    pub provider: ProviderId,
+    /// Its service.
+    pub service: ServiceId,
+    /// Why.
+    pub purpose: Purpose,
+    /// HTTP method.
+    pub method: Method,
+    /// Full URL.
+    pub url: String,
+    /// Plain headers.
+    pub headers: Vec<(String, String)>,
+    /// Headers whose values are sealed; open them with
+    /// [`ProbeRequest::open_secret_headers`] right before sending.
+    pub secret_headers: Vec<(String, SealedSecret)>,
+    /// Body to send.
+    pub body: Option<Vec<u8>>,
+    /// Total time allowed, in ms.
+    pub timeout_ms: u64,
+    /// Largest body to read; beyond it the probe fails as too large.
+    pub max_bytes: u64,
+    /// Whether private, loopback and link-local targets are allowed.
+    pub allow_private: bool,
+}
+
+impl fmt::Debug for ProbeRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProbeRequest")
+            .field("provider", &self.provider)
+            .field("purpose", &self.purpose)
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("secret_headers", &self.secret_headers.len())
+            .field("timeout_ms", &self.timeout_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The additional data bound into a sealed header's AEAD tag: a sealed
+/// value only opens for the provider and header it was sealed for.
+pub fn secret_header_aad(provider: &ProviderId, header: &str) -> String {
+    format!("provider:{provider}:header:{}", header.to_ascii_lowercase())
+}
+
+impl ProbeRequest {
+    /// Opens the sealed headers with the runtime's key.
+    pub fn open_secret_headers(&self, key: &SecretKey) -> Result<Vec<(String, Sensitive)>, SecretError> {
+        self.secret_headers
+            .iter()
+            .map(|(name, sealed)| {
+                let aad = secret_header_aad(&self.provider, name);
+                secret::open(key, &aad, sealed).map(|v| (name.clone(), v))
+            })
+            .collect()
+    }
+}
+
+/// A response as the shell received it (body capped at `max_bytes`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Time from send to the end of the body, in ms.
+    pub latency_ms: u64,
+    /// The body, at most `max_bytes`.
+    pub body: Vec<u8>,
+    /// Whether the body was longer than `max_bytes`.
+    pub truncated: bool,
+}
+
+/// Why no response came back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeFailure {
+    /// The timeout elapsed.
+    Timeout,
+    /// Connection refused, reset, DNS failure.
+    Connect(String),
+    /// TLS handshake or certificate failure.
+    Tls(String),
+    /// The target address is private, loopback or link-local and the
+    /// config does not allow it (SSRF guard).
+    Blocked(String),
+    /// Anything else (malformed response, redirect loop…).
+    Protocol(String),
+}
+
+/// What a probe returned.
+pub type ProbeResult = Result<ProbeResponse, ProbeFailure>;
+
+/// The class of a probe's outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// An accepted status.
+    Ok,
+    /// An unexpected HTTP status (5xx, 404, …).
+    Status(u16),
+    /// HTTP 429: the provider is up but refuses us.
+    Throttled,
+    /// No answer in time.
+    Timeout,
+    /// Could not connect.
+    Connect,
+    /// The body exceeded the size cap.
+    TooLarge,
+    /// Refused by the SSRF guard.
+    Blocked,
+    /// TLS or protocol failure.
+    Protocol,
+}
+
+impl Outcome {
+    /// Whether the provider answered usefully.
+    pub fn is_up(self) -> bool {
+        self == Outcome::Ok
+    }
+}
+
+/// The core's record of one probe.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// Provider probed.
+    pub provider: ProviderId,
+    /// When the probe was sent (the shell's clock).
+    pub at: UnixMillis,
+    /// Why.
+    pub purpose: Purpose,
+    /// Outcome class.
+    pub outcome: Outcome,
+    /// Round-trip time in ms (0 when nothing came back).
+    pub latency_ms: u32,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Body checks.
+    pub verdict: Verdict,
+    /// Facts for the cross-provider consistency check.
+    pub facts: Facts,
+    /// The first problem, for humans.
+    pub detail: Option<String>,
+}
+
+impl Observation {
+    /// Whether the observation counts as healthy for switching: the
+    /// provider answered and no body check failed.
+    pub fn is_healthy(&self) -> bool {
+        self.outcome.is_up()
+            && ![self.verdict.schema, self.verdict.business, self.verdict.freshness]
+                .iter()
+                .any(|c| matches!(c, Check::Fail(_)))
+    }
+
+    /// The idempotence key: an observation with a key at or below a
+    /// provider's watermark has been ingested already.
+    pub fn key(&self) -> (UnixMillis, Purpose) {
+        (self.at, self.purpose)
+    }
+}
+
+const NOT_CHECKED: Verdict = Verdict {
+    schema: Check::NotApplicable,
+    business: Check::NotApplicable,
+    freshness: Check::NotApplicable,
+};
+
+fn bounded(mut s: String) -> String {
+    if s.len() > 300 {
+        let mut cut = 300;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+/// Turns what the shell got back into an observation.
+pub fn observe(
+    req: &ProbeRequest,
+    checks: &CompiledChecks,
+    expect_status: &[u16],
+    at: UnixMillis,
+    result: ProbeResult,
+) -> Observation {
+    let mut obs = Observation {
+        provider: req.provider.clone(),
+        at,
+        purpose: req.purpose,
+        outcome: Outcome::Ok,
+        latency_ms: 0,
+        bytes: 0,
+        verdict: NOT_CHECKED,
+        facts: Facts::default(),
+        detail: None,
+    };
+    match result {
+        Err(f) => {
+            let (outcome, detail) = match f {
+                ProbeFailure::Timeout => (Outcome::Timeout, format!("no answer within {} ms", req.timeout_ms)),
+                ProbeFailure::Connect(d) => (Outcome::Connect, format!("connect: {d}")),
+                ProbeFailure::Tls(d) => (Outcome::Protocol, format!("tls: {d}")),
+                ProbeFailure::Blocked(d) => (Outcome::Blocked, format!("blocked by the SSRF guard: {d}")),
+                ProbeFailure::Protocol(d) => (Outcome::Protocol, format!("protocol: {d}")),
+            };
+            obs.outcome = outcome;
+            obs.latency_ms = if outcome == Outcome::Timeout { u32::try_from(req.timeout_ms).unwrap_or(u32::MAX) } else { 0 };
+            obs.detail = Some(bounded(detail));
+        }
+        Ok(resp) => {
+            obs.latency_ms = u32::try_from(resp.latency_ms).unwrap_or(u32::MAX);
+            obs.bytes = resp.body.len() as u64;
+            let accepted = if expect_status.is_empty() {
+                (200..300).contains(&resp.status)
+            } else {
+                expect_status.contains(&resp.status)
+            };
+            if resp.status == 429 {
+                obs.outcome = Outcome::Throttled;
+                obs.detail = Some("HTTP 429 Too Many Requests".into());
+            } else if !accepted {
+                obs.outcome = Outcome::Status(resp.status);
+                obs.detail = Some(format!("unexpected HTTP status {}", resp.status));
+            } else if resp.truncated {
+                obs.outcome = Outcome::TooLarge;
+                obs.detail = Some(format!("body larger than {} bytes", req.max_bytes));
+            } else if req.method != Method::Head {
+                let ev = quality::evaluate(checks, &resp.body, at);
+                obs.verdict = ev.verdict;
+                obs.facts = ev.facts;
+                obs.detail = ev.detail.map(bounded);
+            }
+        }
+    }
+    obs
+}

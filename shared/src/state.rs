@@ -1,0 +1,465 @@
+//! The engine's persistent state: compact, versioned, mergeable.
+//!
+//! Per provider a few hundred bytes to a few KiB: sparse rolling windows
+//! (24 hourly + 30 daily buckets), a sparse latency histogram, quality
+//! tallies, counters, its ledger, lifecycle and flap state. Per service the
+//! active provider and the switch guard rails. Plus the bounded switch
+//! history and the set of firing alerts.
+//!
+//! [`State::to_bytes`] writes a 4-byte magic, a format version and the
+//! postcard encoding (varints, no field names): what a Worker stores in one
+//! KV value per tick. JSON (serde) is available for export and debugging.
+//!
+//! [`State::merge`] joins two replicas deterministically: per provider and
+//! per service the replica that has seen more (the higher watermark, ties
+//! broken by the encoded bytes) wins, histories are unioned. Being a maximum
+//! over a total order, the merge is commutative, associative and idempotent.
+
+use crate::books::{Ledger, Step};
+use crate::flap::Flap;
+use crate::histogram::LatencyHistogram;
+use crate::lifecycle::{Lifecycle, TrustLevel};
+use crate::probe::{Outcome, Purpose};
+use crate::quality::{Facts, QualityTally};
+use crate::reputation::ScoreCard;
+use crate::switcher::Reason;
+use crate::time::UnixMillis;
+use crate::window::{Bucket, Counts, Ring};
+use crate::{Bps, ProviderId, ServiceId};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+
+/// Version of the encoded state; bump on any incompatible change.
+pub const STATE_VERSION: u16 = 1;
+const MAGIC: &[u8; 4] = b"BKS\0";
+
+/// Errors reading an encoded state.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StateError {
+    /// Not a sentinel state.
+    #[error("not a sentinel state (bad magic)")]
+    BadMagic,
+    /// Written by another format version.
+    #[error("state format version {found} is not supported (this build reads {STATE_VERSION})")]
+    Version {
+        /// The version found.
+        found: u16,
+    },
+    /// Corrupt or truncated.
+    #[error("state is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl Bucket for QualityTally {
+    fn join(&mut self, other: &Self) {
+        for (mine, theirs) in [
+            (&mut self.schema, &other.schema),
+            (&mut self.business, &other.business),
+            (&mut self.freshness, &other.freshness),
+            (&mut self.consistency, &other.consistency),
+        ] {
+            if theirs.total > mine.total {
+                *mine = *theirs;
+            }
+        }
+    }
+}
+
+/// Reliability events per day.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReliabilityCounts {
+    /// Proxy retries on this provider that succeeded.
+    pub retries_ok: u32,
+    /// Proxy retries on this provider.
+    pub retries: u32,
+    /// Data-loss incidents reported.
+    pub data_loss: u32,
+    /// Security incidents reported.
+    pub security: u32,
+}
+
+impl Bucket for ReliabilityCounts {
+    fn join(&mut self, o: &Self) {
+        self.retries_ok = self.retries_ok.max(o.retries_ok);
+        self.retries = self.retries.max(o.retries);
+        self.data_loss = self.data_loss.max(o.data_loss);
+        self.security = self.security.max(o.security);
+    }
+}
+
+/// A downtime incident: from the first failed probe to the first success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Downtime {
+    /// First failed probe.
+    pub start: UnixMillis,
+    /// First successful probe after it (`None`: still down).
+    pub end: Option<UnixMillis>,
+}
+
+/// The last probe of a provider, for the API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastProbe {
+    /// When.
+    pub at: UnixMillis,
+    /// Outcome class.
+    pub outcome: Outcome,
+    /// Latency in ms.
+    pub latency_ms: u32,
+    /// Whether it was healthy (answered and passed its checks).
+    pub healthy: bool,
+    /// First problem, if any.
+    pub detail: Option<String>,
+}
+
+/// Everything the engine remembers about one provider.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProviderState {
+    /// The provider's service.
+    pub service: ServiceId,
+    /// Lifecycle stage.
+    pub lifecycle: Lifecycle,
+    /// Since when.
+    pub lifecycle_since: UnixMillis,
+    /// Trust level at the last decision.
+    pub trust: TrustLevel,
+    /// Key of the latest ingested observation (idempotence watermark).
+    pub watermark: Option<(UnixMillis, Purpose)>,
+    /// When the next scheduled probe is due.
+    pub next_due: UnixMillis,
+    /// Consecutive unhealthy probes.
+    pub consecutive_failures: u32,
+    /// Consecutive healthy probes.
+    pub consecutive_successes: u32,
+    /// First failed probe of the current outage.
+    pub down_since: Option<UnixMillis>,
+    /// Hourly outcome counts, 24 buckets.
+    pub hourly: Ring<Counts>,
+    /// Daily outcome counts, 30 buckets.
+    pub daily: Ring<Counts>,
+    /// Hourly data-quality tallies, 24 buckets.
+    pub quality: Ring<QualityTally>,
+    /// Daily reliability events, 30 buckets.
+    pub reliability: Ring<ReliabilityCounts>,
+    /// Decaying latency histogram (the baseline).
+    pub latency: LatencyHistogram,
+    /// Fast EWMA of latency (α = 1/4), the "recent" latency.
+    pub recent_latency_ms: u32,
+    /// Recent downtime incidents (at most 10).
+    pub downtimes: VecDeque<Downtime>,
+    /// Usage and cost.
+    pub ledger: Ledger,
+    /// Budget ladder step at the last decision.
+    pub step: Step,
+    /// Flap damping.
+    pub flap: Flap,
+    /// Scores at the last decision (for "what moved").
+    pub card: Option<ScoreCard>,
+    /// Lowest decision total seen during the current testing period.
+    pub testing_min: Option<Bps>,
+    /// On-chain attestation valid until.
+    pub attested_until: Option<UnixMillis>,
+    /// The last probe.
+    pub last: Option<LastProbe>,
+    /// Canary failures (a failed canary keeps a candidate out until then).
+    pub canary_block_until: UnixMillis,
+    /// Consecutive answers that failed a data check.
+    pub consecutive_bad: u32,
+    /// The check that failed last.
+    pub bad_check: Option<String>,
+    /// The latest facts (block head, consistency field) and when.
+    pub facts: Option<(UnixMillis, Facts)>,
+}
+
+impl ProviderState {
+    /// A fresh provider state.
+    pub fn new(service: ServiceId, lifecycle: Lifecycle, now: UnixMillis) -> Self {
+        ProviderState {
+            service,
+            lifecycle,
+            lifecycle_since: now,
+            trust: TrustLevel::Testing,
+            watermark: None,
+            next_due: 0,
+            consecutive_failures: 0,
+            consecutive_successes: 0,
+            down_since: None,
+            hourly: Ring::default(),
+            daily: Ring::default(),
+            quality: Ring::default(),
+            reliability: Ring::default(),
+            latency: LatencyHistogram::default(),
+            recent_latency_ms: 0,
+            downtimes: VecDeque::new(),
+            ledger: Ledger::default(),
+            step: Step::Normal,
+            flap: Flap::default(),
+            card: None,
+            testing_min: None,
+            attested_until: None,
+            last: None,
+            canary_block_until: 0,
+            consecutive_bad: 0,
+            bad_check: None,
+            facts: None,
+        }
+    }
+
+    fn freshness_key(&self) -> (Option<(UnixMillis, Purpose)>, UnixMillis) {
+        (self.watermark, self.lifecycle_since)
+    }
+}
+
+/// A switch proposed and waiting for its canary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSwitch {
+    /// Candidate.
+    pub to: ProviderId,
+    /// Why.
+    pub reason: Reason,
+    /// When proposed.
+    pub proposed_at: UnixMillis,
+    /// Give up waiting for the canary after this.
+    pub deadline: UnixMillis,
+    /// The canary's verdict once observed: healthy or not.
+    pub canary: Option<bool>,
+}
+
+/// Everything the engine remembers about one service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceState {
+    /// The provider traffic goes to.
+    pub active: Option<ProviderId>,
+    /// Since when.
+    pub since: UnixMillis,
+    /// Why it became active.
+    pub reason: Option<Reason>,
+    /// Number of switches so far (orders replicas in a merge).
+    pub switches: u64,
+    /// A switch waiting for its canary.
+    pub pending: Option<PendingSwitch>,
+    /// The non-critical trigger seen at the last decisions, and how many
+    /// decisions in a row (hysteresis).
+    pub streak: Option<(String, u32)>,
+    /// Latest cross-provider consistency verdicts, per provider.
+    pub consistency: BTreeMap<ProviderId, bool>,
+}
+
+impl ServiceState {
+    /// A service with `active` routed from `now`.
+    pub fn new(active: Option<ProviderId>, now: UnixMillis) -> Self {
+        ServiceState {
+            active,
+            since: now,
+            reason: None,
+            switches: 0,
+            pending: None,
+            streak: None,
+            consistency: BTreeMap::new(),
+        }
+    }
+}
+
+/// One completed switch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwitchRecord {
+    /// Global sequence number of the switch (idempotence key for shells).
+    pub seq: u64,
+    /// When.
+    pub at: UnixMillis,
+    /// Service.
+    pub service: ServiceId,
+    /// Previous provider.
+    pub from: Option<ProviderId>,
+    /// New provider.
+    pub to: ProviderId,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// Severity of an alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Needs attention soon.
+    Warning,
+    /// Needs attention now.
+    Critical,
+}
+
+/// An alert that is firing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveAlert {
+    /// Severity.
+    pub severity: Severity,
+    /// Since when.
+    pub since: UnixMillis,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A provider submitted at run time (not in the configuration).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Submitted {
+    /// Its service.
+    pub service: ServiceId,
+    /// Its id.
+    pub id: ProviderId,
+    /// Its configuration as JSON, validated on submission. (Text, because
+    /// configuration types are self-describing and the binary state
+    /// encoding is not.)
+    pub provider_json: String,
+    /// When it was submitted.
+    pub at: UnixMillis,
+}
+
+/// The whole engine state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Format version.
+    pub version: u16,
+    /// Incremented on every decision; shells use it for conditional writes.
+    pub revision: u64,
+    /// Time of the last decision.
+    pub last_decide: UnixMillis,
+    /// Providers.
+    pub providers: BTreeMap<ProviderId, ProviderState>,
+    /// Services.
+    pub services: BTreeMap<ServiceId, ServiceState>,
+    /// Switch history, oldest first, bounded.
+    pub history: VecDeque<SwitchRecord>,
+    /// Sequence number of the last switch.
+    pub switch_seq: u64,
+    /// Firing alerts by key.
+    pub alerts: BTreeMap<String, ActiveAlert>,
+    /// The sentinel's own footprint.
+    pub footprint: Ledger,
+    /// Ladder step of the footprint.
+    pub footprint_step: Step,
+    /// Highest event sequence seen per source (idempotence).
+    pub usage_watermarks: BTreeMap<String, u64>,
+    /// Providers submitted at run time.
+    pub submitted: Vec<Submitted>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            version: STATE_VERSION,
+            revision: 0,
+            last_decide: 0,
+            providers: BTreeMap::new(),
+            services: BTreeMap::new(),
+            history: VecDeque::new(),
+            switch_seq: 0,
+            alerts: BTreeMap::new(),
+            footprint: Ledger::default(),
+            footprint_step: Step::Normal,
+            usage_watermarks: BTreeMap::new(),
+            submitted: Vec::new(),
+        }
+    }
+}
+
+fn encoded<T: Serialize>(v: &T) -> Vec<u8> {
+    postcard::to_allocvec(v).unwrap_or_default()
+}
+
+fn pick<'a, T: Serialize + PartialEq, K: Ord>(a: &'a T, b: &'a T, key: impl Fn(&T) -> K) -> &'a T {
+    match key(a).cmp(&key(b)) {
+        std::cmp::Ordering::Greater => a,
+        std::cmp::Ordering::Less => b,
+        std::cmp::Ordering::Equal => {
+            if encoded(a) >= encoded(b) {
+                a
+            } else {
+                b
+            }
+        }
+    }
+}
+
+impl State {
+    /// Encodes the state: magic, version, postcard body.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1024);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&STATE_VERSION.to_le_bytes());
+        match postcard::to_extend(self, out) {
+            Ok(v) => v,
+            // Serializing plain data into a Vec cannot fail; keep the header.
+            Err(_) => MAGIC.iter().copied().chain(STATE_VERSION.to_le_bytes()).collect(),
+        }
+    }
+
+    /// Decodes a state written by [`State::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<State, StateError> {
+        if bytes.len() < 6 || &bytes[..4] != MAGIC {
+            return Err(StateError::BadMagic);
+        }
+        let found = u16::from_le_bytes([bytes[4], bytes[5]]);
+        if found != STATE_VERSION {
+            return Err(StateError::Version { found });
+        }
+        postcard::from_bytes(&bytes[6..]).map_err(|e| StateError::Corrupt(e.to_string()))
+    }
+
+    /// Joins two replicas deterministically (see the module docs).
+    pub fn merge(&self, other: &State) -> State {
+        let mut out = State {
+            version: STATE_VERSION,
+            revision: self.revision.max(other.revision),
+            last_decide: self.last_decide.max(other.last_decide),
+            switch_seq: self.switch_seq.max(other.switch_seq),
+            ..State::default()
+        };
+        for (id, p) in self.providers.iter().chain(other.providers.iter()) {
+            let chosen = match out.providers.get(id) {
+                Some(existing) => pick(existing, p, ProviderState::freshness_key).clone(),
+                None => p.clone(),
+            };
+            out.providers.insert(id.clone(), chosen);
+        }
+        for (id, s) in self.services.iter().chain(other.services.iter()) {
+            let chosen = match out.services.get(id) {
+                Some(existing) => pick(existing, s, |s| (s.switches, s.since)).clone(),
+                None => s.clone(),
+            };
+            out.services.insert(id.clone(), chosen);
+        }
+        let mut hist: BTreeMap<(u64, UnixMillis, ServiceId), SwitchRecord> = BTreeMap::new();
+        for r in self.history.iter().chain(other.history.iter()) {
+            let k = (r.seq, r.at, r.service.clone());
+            let keep = match hist.get(&k) {
+                Some(existing) => pick(existing, r, |_| 0u8).clone(),
+                None => r.clone(),
+            };
+            hist.insert(k, keep);
+        }
+        let limit = self.history.len().max(other.history.len());
+        let skip = hist.len().saturating_sub(limit);
+        out.history = hist.into_values().skip(skip).collect();
+        for (k, a) in self.alerts.iter().chain(other.alerts.iter()) {
+            let chosen = match out.alerts.get(k) {
+                Some(existing) => pick(existing, a, |a| std::cmp::Reverse(a.since)).clone(),
+                None => a.clone(),
+            };
+            out.alerts.insert(k.clone(), chosen);
+        }
+        out.footprint = self.footprint.clone();
+        out.footprint.merge(&other.footprint);
+        out.footprint_step = self.footprint_step.max(other.footprint_step);
+        for (src, seq) in self.usage_watermarks.iter().chain(other.usage_watermarks.iter()) {
+            let e = out.usage_watermarks.entry(src.clone()).or_insert(0);
+            *e = (*e).max(*seq);
+        }
+        for sub in self.submitted.iter().chain(other.submitted.iter()) {
+            if !out.submitted.iter().any(|s| s.id == sub.id) {
+                out.submitted.push(sub.clone());
+            }
+        }
+        out.submitted.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        out
+    }
+}
