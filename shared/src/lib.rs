@@ -25,6 +25,8 @@ pub mod quality;
 pub mod reputation;
 pub mod score;
 pub mod secret;
+#[cfg(feature = "test-utils")]
+pub mod sim;
 pub mod state;
 pub mod switcher;
 pub mod time;

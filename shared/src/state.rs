@@ -154,7 +154,8 @@ pub struct ProviderState {
     pub flap: Flap,
     /// Scores at the last decision (for "what moved").
     pub card: Option<ScoreCard>,
-    /// Lowest decision total seen during the current testing period.
+    /// Lowest raw total seen during the current testing period (after
+    /// warm-up).
     pub testing_min: Option<Bps>,
     /// On-chain attestation valid until.
     pub attested_until: Option<UnixMillis>,

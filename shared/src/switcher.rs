@@ -7,12 +7,12 @@
 //! | `failed` | ≥ 3 consecutive failed probes, or down > 30 s | critical |
 //! | `budget-exhausted` | the ladder reached *stop* (100 %) | critical |
 //! | `untrusted` | the total fell to the Untrusted level | critical |
-//! | `bad-data` | ≥ 3 consecutive answers failing a data check (stale, wrong, inconsistent) | degraded |
+//! | `bad-data` | ≥ 3 consecutive answers failing a data check (stale, wrong, inconsistent) | critical |
 //! | `latency` | recent latency > 5 × baseline p50 and over the target | degraded |
 //! | `utilization` | a quota above 80 % | degraded |
 //! | `data-quality` | data quality (last 2 h) < 70 | degraded |
 //! | `performance` | performance < 60 | degraded |
-//! | `error-rate` | errors > 5 % over the last 2 h (≥ 20 probes) | degraded |
+//! | `error-rate` | errors > 5 % over the last 2 h (≥ 40 probes, ≥ 5 errors) | degraded |
 //! | `better-alternative` | a candidate's total ≥ 1.2 × the current one | optimize |
 //!
 //! **Guard rails.** Critical triggers act at once. Degraded and optimize
@@ -145,7 +145,9 @@ impl Reason {
     /// How urgently it acts.
     pub fn urgency(&self) -> Urgency {
         match self {
-            Reason::Initial | Reason::Failed { .. } | Reason::BudgetExhausted { .. } | Reason::Untrusted { .. } => Urgency::Critical,
+            // Bad data is as harmful as no data, and the trigger already
+            // needs N answers in a row, so it acts at once like a failure.
+            Reason::Initial | Reason::Failed { .. } | Reason::BadData { .. } | Reason::BudgetExhausted { .. } | Reason::Untrusted { .. } => Urgency::Critical,
             Reason::BetterAlternative { .. } => Urgency::Optimize,
             _ => Urgency::Degraded,
         }
@@ -182,6 +184,8 @@ pub struct View {
     pub down_for_ms: Option<u64>,
     /// Error rate over the last two hours and its sample count.
     pub error_rate: (Option<Bps>, u64),
+    /// Failed probes over the last two hours.
+    pub errors: u64,
     /// Recent latency (EWMA).
     pub recent_latency_ms: u64,
     /// Baseline p50 and its sample count.
@@ -241,7 +245,9 @@ pub fn trigger(a: &View, sw: &Switching) -> Option<Reason> {
         }
     }
     if let (Some(rate), n) = a.error_rate {
-        if n >= 20 && rate > sw.max_error_rate {
+        // At least 40 probes and 5 errors: with 20 probes, two unlucky
+        // ones already read as 10 %, and rare noise must not move traffic.
+        if n >= 40 && a.errors >= 5 && rate > sw.max_error_rate {
             return Some(Reason::ErrorRate { rate, max: sw.max_error_rate });
         }
     }
@@ -320,6 +326,7 @@ mod tests {
             consecutive_bad: (0, None),
             down_for_ms: None,
             error_rate: (Some(Bps::ZERO), 100),
+            errors: 0,
             recent_latency_ms: 50,
             baseline: (Some(50), 100),
             target_ms: 200,
@@ -338,6 +345,9 @@ mod tests {
         let mut a = view("a", 9000);
         assert_eq!(trigger(&a, &sw), None);
         a.error_rate = (Some(Bps::percent(6)), 40);
+        a.errors = 3;
+        assert_eq!(trigger(&a, &sw), None, "too few errors to tell");
+        a.errors = 6;
         assert_eq!(trigger(&a, &sw).map(|r| r.name()), Some("error-rate"));
         a.recent_latency_ms = 300;
         assert_eq!(trigger(&a, &sw).map(|r| r.name()), Some("latency"), "300 ms > 5 x 50 ms and > the 200 ms target");

@@ -108,8 +108,12 @@ impl Engine {
                 ps.trust = trust;
             }
             let samples = rep.uptime.inputs.get("probes_30d").copied().unwrap_or(0);
+            // Through testing, the lowest *raw* total after warm-up: the
+            // shrunk total of a newcomer starts at its prior by design, and
+            // would fail every newcomer; confidence is checked at the end.
             if ps.lifecycle == Lifecycle::Testing && samples >= u64::from(policy.lifecycle.warmup_samples) {
-                ps.testing_min = Some(ps.testing_min.map_or(rep.total, |m| m.min(rep.total)));
+                let raw = rep.raw_total.unwrap_or(Bps::ZERO);
+                ps.testing_min = Some(ps.testing_min.map_or(raw, |m| m.min(raw)));
             }
             reps.insert(id.clone(), rep);
         }
@@ -130,7 +134,7 @@ impl Engine {
                 Lifecycle::Discovered => Some((Lifecycle::Testing, "testing started".to_string())),
                 Lifecycle::Testing if now >= ps.lifecycle_since.saturating_add(lc.testing_period.as_ms()) => {
                     let min = ps.testing_min.unwrap_or(Bps::ZERO);
-                    if samples >= u64::from(lc.warmup_samples) && min > lc.promote_above {
+                    if samples >= u64::from(lc.warmup_samples) && min > lc.promote_above && total > lc.promote_above {
                         Some((Lifecycle::Standby, format!("passed testing: lowest total {min}, above {}", lc.promote_above)))
                     } else {
                         Some((Lifecycle::Testing, format!("failed testing: lowest total {min} (needs above {}) over {samples} probes; testing restarts", lc.promote_above)))

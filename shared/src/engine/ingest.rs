@@ -255,8 +255,8 @@ impl Engine {
             // Scheduling: failing providers are re-checked sooner, failed
             // ones less often, and a budget under pressure stretches it.
             if obs.purpose == Purpose::Scheduled {
-                let base = self.effective_interval(&obs.provider, interval);
-                ps_next_due(&mut self.state, &obs.provider, obs.at, base);
+                let effective = self.effective_interval(&obs.provider, interval);
+                ps_next_due(&mut self.state, &obs.provider, obs.at, interval, effective);
             }
 
             // A canary answers a pending switch.
@@ -416,7 +416,7 @@ impl Engine {
         let mut i = base;
         if ps.lifecycle == Lifecycle::Failed {
             i = i.saturating_mul(2);
-        } else if ps.consecutive_failures > 0 || ps.consecutive_bad > 0 {
+        } else if ps.consecutive_failures > 0 {
             i = (base / 6).max(1_000);
         }
         if ps.step >= Step::ScaleDown {
@@ -431,8 +431,21 @@ impl Engine {
     }
 }
 
-fn ps_next_due(state: &mut crate::state::State, id: &ProviderId, at: UnixMillis, interval: u64) {
-    if let Some(ps) = state.providers.get_mut(id) {
-        ps.next_due = at.saturating_add(interval).saturating_add(jitter(id.as_str(), at, interval / 20));
+/// Schedules the next probe on a per-*service* grid: every provider of a
+/// service is due at the same instants (`phase + k·interval`, the phase a
+/// hash of the service id so services spread out), so they are probed in
+/// the same tick and the cross-provider consistency check compares answers
+/// given at the same moment (the same block height). A fast re-check of a
+/// failing provider leaves the grid and snaps back to it on the next
+/// regular probe.
+fn ps_next_due(state: &mut crate::state::State, id: &ProviderId, at: UnixMillis, base: u64, effective: u64) {
+    let Some(ps) = state.providers.get_mut(id) else { return };
+    if effective < base {
+        ps.next_due = at.saturating_add(effective);
+        return;
     }
+    let phase = jitter(ps.service.as_str(), 0, base.max(1));
+    let earliest = at.saturating_add(effective).saturating_sub(base / 2);
+    let k = earliest.saturating_sub(phase).div_ceil(base.max(1));
+    ps.next_due = phase.saturating_add(k.saturating_mul(base));
 }

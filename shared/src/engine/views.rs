@@ -142,6 +142,7 @@ impl Engine {
             consecutive_bad: (ps.consecutive_bad, ps.bad_check.clone()),
             down_for_ms: ps.down_since.map(|d| now.saturating_sub(d)),
             error_rate: (Bps::ratio(recent.failed(), recent.total()), recent.total()),
+            errors: recent.failed(),
             recent_latency_ms: u64::from(ps.recent_latency_ms),
             baseline: (ps.latency.quantile(5000), ps.latency.count()),
             target_ms: svc.config.latency_target().as_ms(),

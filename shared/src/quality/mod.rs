@@ -196,14 +196,16 @@ pub struct EvmHead {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Facts {
     /// The chain head (EVM providers), when readable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub evm: Option<EvmHead>,
     /// The [`ConsistencyField`] value (API providers), when present.
     /// Strings longer than [`MAX_FIELD_BYTES`] keep a prefix plus the
     /// SHA-256 of the whole string; larger arrays and objects become
     /// `"sha256:<hex>"` of their canonical JSON — equality survives,
     /// the size does not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Stored as canonical JSON text: the binary state encoding is not
+    /// self-describing and cannot carry a `serde_json::Value` directly.
+    #[serde(default, with = "json_text")]
     pub field: Option<Value>,
 }
 
@@ -860,5 +862,21 @@ mod tests {
                 prop_assert_eq!(c, Check::Pass);
             }
         }
+    }
+}
+
+/// Serializes an optional JSON value as its JSON text, so it survives
+/// non-self-describing encodings (postcard) as well as JSON.
+mod json_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+
+    pub fn serialize<S: Serializer>(v: &Option<Value>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref().map(Value::to_string).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| serde_json::from_str(&t).map_err(serde::de::Error::custom)).transpose()
     }
 }

@@ -1,0 +1,81 @@
+//! Shared helpers for the core's integration tests.
+#![allow(dead_code)]
+
+use sentinel_core::config::Config;
+use sentinel_core::time::{days_from_civil, DAY};
+use sentinel_core::UnixMillis;
+
+/// 2026-11-02T00:00:00Z: early in a month, so monthly quotas start fresh.
+pub fn start() -> UnixMillis {
+    days_from_civil(2026, 11, 2) as u64 * DAY
+}
+
+/// Three API providers of one service (`a` active), freshness and
+/// business checks on, a consistency field.
+pub fn api_config(extra_provider_toml: &str) -> Config {
+    let text = format!(
+        r#"
+[sentinel]
+id = "sim"
+allow_private_targets = true
+
+[[service]]
+id = "prices"
+kind = "api"
+probe_interval = "30s"
+
+[service.probe]
+path = "/health"
+timeout = "2s"
+[service.probe.checks]
+assertions = [{{ pointer = "/status", equals = "ok" }}, {{ pointer = "/value", min = 0, max = 100 }}]
+freshness = {{ pointer = "/updated_at", max_age = "5m", format = "unix-seconds" }}
+consistency = {{ pointer = "/value" }}
+schema = {{ type = "object", required = ["status", "value", "updated_at"] }}
+
+[[service.provider]]
+id = "a"
+endpoint = "http://127.0.0.1:9001"
+initial = "active"
+
+[[service.provider]]
+id = "b"
+endpoint = "http://127.0.0.1:9002"
+
+[[service.provider]]
+id = "c"
+endpoint = "http://127.0.0.1:9003"
+{extra_provider_toml}
+"#
+    );
+    Config::from_toml(&text).unwrap_or_else(|e| panic!("test config invalid:\n{e}"))
+}
+
+/// Three EVM RPC providers of chain 1 (`e1` active).
+pub fn evm_config() -> Config {
+    let text = r#"
+[sentinel]
+id = "sim"
+allow_private_targets = true
+
+[[service]]
+id = "eth"
+kind = "evm-rpc"
+probe_interval = "30s"
+evm = { chain_id = 1, max_block_age = "60s", max_lag_blocks = 3 }
+
+[[service.provider]]
+id = "e1"
+endpoint = "http://127.0.0.1:8545"
+initial = "active"
+
+[[service.provider]]
+id = "e2"
+endpoint = "http://127.0.0.1:8546"
+
+[[service.provider]]
+id = "e3"
+endpoint = "http://127.0.0.1:8547"
+"#;
+    Config::from_toml(text).unwrap_or_else(|e| panic!("test config invalid:\n{e}"))
+}
