@@ -46,7 +46,11 @@ pub fn decay(p: u32, dt: u64, hl: u64) -> u32 {
 impl Flap {
     /// The penalty now.
     pub fn current(&self, now: UnixMillis, cfg: &Switching) -> u32 {
-        decay(self.penalty, now.saturating_sub(self.at), cfg.flap_half_life.as_ms())
+        decay(
+            self.penalty,
+            now.saturating_sub(self.at),
+            cfg.flap_half_life.as_ms(),
+        )
     }
 
     /// Adds one penalty for a switch away for cause.

@@ -16,9 +16,11 @@ pub fn check_id(s: &str) -> Result<(), String> {
     let first_ok = chars
         .next()
         .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    if !first_ok || !s.chars().all(|c| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
-    }) {
+    if !first_ok
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+    {
         return Err(format!(
             "`{s}` must start with a lowercase letter or digit and contain only a-z, 0-9, '.', '_' or '-'"
         ));

@@ -29,6 +29,7 @@ pub mod secret;
 pub mod sim;
 pub mod state;
 pub mod switcher;
+pub mod tick;
 pub mod time;
 pub mod window;
 

@@ -89,7 +89,12 @@ impl fmt::Display for TrustLevel {
 
 /// The trust level of a provider whose decision total is `total`, attested
 /// on chain until `attested_until` (if ever).
-pub fn trust_level(total: Bps, attested_until: Option<UnixMillis>, now: UnixMillis, p: &TrustPolicy) -> TrustLevel {
+pub fn trust_level(
+    total: Bps,
+    attested_until: Option<UnixMillis>,
+    now: UnixMillis,
+    p: &TrustPolicy,
+) -> TrustLevel {
     let attested = attested_until.is_some_and(|until| until > now);
     if total > p.verified_above && attested {
         TrustLevel::Verified
@@ -109,11 +114,30 @@ mod tests {
     #[test]
     fn trust_thresholds_are_strict() {
         let p = TrustPolicy::default();
-        assert_eq!(trust_level(Bps::new(7000), None, 0, &p), TrustLevel::Untrusted);
-        assert_eq!(trust_level(Bps::new(7001), None, 0, &p), TrustLevel::Testing);
-        assert_eq!(trust_level(Bps::new(8001), None, 0, &p), TrustLevel::Trusted);
-        assert_eq!(trust_level(Bps::new(9500), None, 0, &p), TrustLevel::Trusted);
-        assert_eq!(trust_level(Bps::new(9500), Some(10), 5, &p), TrustLevel::Verified);
-        assert_eq!(trust_level(Bps::new(9500), Some(10), 10, &p), TrustLevel::Trusted, "expired");
+        assert_eq!(
+            trust_level(Bps::new(7000), None, 0, &p),
+            TrustLevel::Untrusted
+        );
+        assert_eq!(
+            trust_level(Bps::new(7001), None, 0, &p),
+            TrustLevel::Testing
+        );
+        assert_eq!(
+            trust_level(Bps::new(8001), None, 0, &p),
+            TrustLevel::Trusted
+        );
+        assert_eq!(
+            trust_level(Bps::new(9500), None, 0, &p),
+            TrustLevel::Trusted
+        );
+        assert_eq!(
+            trust_level(Bps::new(9500), Some(10), 5, &p),
+            TrustLevel::Verified
+        );
+        assert_eq!(
+            trust_level(Bps::new(9500), Some(10), 10, &p),
+            TrustLevel::Trusted,
+            "expired"
+        );
     }
 }

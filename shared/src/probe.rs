@@ -73,7 +73,10 @@ pub fn secret_header_aad(provider: &ProviderId, header: &str) -> String {
 
 impl ProbeRequest {
     /// Opens the sealed headers with the runtime's key.
-    pub fn open_secret_headers(&self, key: &SecretKey) -> Result<Vec<(String, Sensitive)>, SecretError> {
+    pub fn open_secret_headers(
+        &self,
+        key: &SecretKey,
+    ) -> Result<Vec<(String, Sensitive)>, SecretError> {
         self.secret_headers
             .iter()
             .map(|(name, sealed)| {
@@ -174,9 +177,13 @@ impl Observation {
     /// provider answered and no body check failed.
     pub fn is_healthy(&self) -> bool {
         self.outcome.is_up()
-            && ![self.verdict.schema, self.verdict.business, self.verdict.freshness]
-                .iter()
-                .any(|c| matches!(c, Check::Fail(_)))
+            && ![
+                self.verdict.schema,
+                self.verdict.business,
+                self.verdict.freshness,
+            ]
+            .iter()
+            .any(|c| matches!(c, Check::Fail(_)))
     }
 
     /// The idempotence key: an observation with a key at or below a
@@ -226,14 +233,23 @@ pub fn observe(
     match result {
         Err(f) => {
             let (outcome, detail) = match f {
-                ProbeFailure::Timeout => (Outcome::Timeout, format!("no answer within {} ms", req.timeout_ms)),
+                ProbeFailure::Timeout => (
+                    Outcome::Timeout,
+                    format!("no answer within {} ms", req.timeout_ms),
+                ),
                 ProbeFailure::Connect(d) => (Outcome::Connect, format!("connect: {d}")),
                 ProbeFailure::Tls(d) => (Outcome::Protocol, format!("tls: {d}")),
-                ProbeFailure::Blocked(d) => (Outcome::Blocked, format!("blocked by the SSRF guard: {d}")),
+                ProbeFailure::Blocked(d) => {
+                    (Outcome::Blocked, format!("blocked by the SSRF guard: {d}"))
+                }
                 ProbeFailure::Protocol(d) => (Outcome::Protocol, format!("protocol: {d}")),
             };
             obs.outcome = outcome;
-            obs.latency_ms = if outcome == Outcome::Timeout { u32::try_from(req.timeout_ms).unwrap_or(u32::MAX) } else { 0 };
+            obs.latency_ms = if outcome == Outcome::Timeout {
+                u32::try_from(req.timeout_ms).unwrap_or(u32::MAX)
+            } else {
+                0
+            };
             obs.detail = Some(bounded(detail));
         }
         Ok(resp) => {

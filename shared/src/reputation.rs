@@ -305,7 +305,10 @@ pub fn reliability(last_24h: &Counts, retries: (u64, u64), incidents: (u32, u32)
     let errors = u64::from(last_24h.error) + u64::from(last_24h.throttled);
     let error_rate = Bps::ratio(errors, last_24h.total());
     let retry = Bps::ratio(retries.0, retries.1);
-    let incident_penalty = incidents.0.saturating_mul(2_500).saturating_add(incidents.1.saturating_mul(5_000));
+    let incident_penalty = incidents
+        .0
+        .saturating_mul(2_500)
+        .saturating_add(incidents.1.saturating_mul(5_000));
     let incident_score = Bps::new(10_000u32.saturating_sub(incident_penalty));
     let mut parts = vec![(incident_score, 2u32)];
     if let Some(r) = error_rate {
@@ -343,7 +346,10 @@ pub fn score(i: &Inputs, policy: &Policy) -> Reputation {
         weight: w.data_quality,
         inputs: BTreeMap::new(),
     };
-    dq.inputs.insert("quality_24h".into(), i.quality.map_or(0, |q| u64::from(q.get())));
+    dq.inputs.insert(
+        "quality_24h".into(),
+        i.quality.map_or(0, |q| u64::from(q.get())),
+    );
     let mut perf = performance(i.latency, i.target_ms, &i.last_24h);
     perf.weight = w.performance;
     // Cost is only meaningful once the provider has been seen at all.
@@ -386,7 +392,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn counts(ok: u32, error: u32, timeout: u32) -> Counts {
-        Counts { ok, error, timeout, throttled: 0 }
+        Counts {
+            ok,
+            error,
+            timeout,
+            throttled: 0,
+        }
     }
 
     fn healthy(samples: u32) -> Inputs {
@@ -454,8 +465,14 @@ mod tests {
     }
 
     fn arb_counts() -> impl Strategy<Value = Counts> {
-        (0u32..500, 0u32..500, 0u32..500, 0u32..50)
-            .prop_map(|(ok, error, timeout, throttled)| Counts { ok, error, timeout, throttled })
+        (0u32..500, 0u32..500, 0u32..500, 0u32..50).prop_map(|(ok, error, timeout, throttled)| {
+            Counts {
+                ok,
+                error,
+                timeout,
+                throttled,
+            }
+        })
     }
 
     proptest! {

@@ -390,7 +390,11 @@ impl State {
         match postcard::to_extend(self, out) {
             Ok(v) => v,
             // Serializing plain data into a Vec cannot fail; keep the header.
-            Err(_) => MAGIC.iter().copied().chain(STATE_VERSION.to_le_bytes()).collect(),
+            Err(_) => MAGIC
+                .iter()
+                .copied()
+                .chain(STATE_VERSION.to_le_bytes())
+                .collect(),
         }
     }
 
@@ -451,7 +455,11 @@ impl State {
         out.footprint = self.footprint.clone();
         out.footprint.merge(&other.footprint);
         out.footprint_step = self.footprint_step.max(other.footprint_step);
-        for (src, seq) in self.usage_watermarks.iter().chain(other.usage_watermarks.iter()) {
+        for (src, seq) in self
+            .usage_watermarks
+            .iter()
+            .chain(other.usage_watermarks.iter())
+        {
             let e = out.usage_watermarks.entry(src.clone()).or_insert(0);
             *e = (*e).max(*seq);
         }
@@ -460,7 +468,8 @@ impl State {
                 out.submitted.push(sub.clone());
             }
         }
-        out.submitted.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        out.submitted
+            .sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         out
     }
 }

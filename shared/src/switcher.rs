@@ -147,7 +147,11 @@ impl Reason {
         match self {
             // Bad data is as harmful as no data, and the trigger already
             // needs N answers in a row, so it acts at once like a failure.
-            Reason::Initial | Reason::Failed { .. } | Reason::BadData { .. } | Reason::BudgetExhausted { .. } | Reason::Untrusted { .. } => Urgency::Critical,
+            Reason::Initial
+            | Reason::Failed { .. }
+            | Reason::BadData { .. }
+            | Reason::BudgetExhausted { .. }
+            | Reason::Untrusted { .. } => Urgency::Critical,
             Reason::BetterAlternative { .. } => Urgency::Optimize,
             _ => Urgency::Degraded,
         }
@@ -155,7 +159,13 @@ impl Reason {
 
     /// Whether the provider switched away from deserves a flap penalty.
     pub fn penalises(&self) -> bool {
-        !matches!(self, Reason::Initial | Reason::BetterAlternative { .. } | Reason::Utilization { .. } | Reason::BudgetExhausted { .. })
+        !matches!(
+            self,
+            Reason::Initial
+                | Reason::BetterAlternative { .. }
+                | Reason::Utilization { .. }
+                | Reason::BudgetExhausted { .. }
+        )
     }
 }
 
@@ -210,11 +220,18 @@ pub struct View {
 /// first.
 pub fn trigger(a: &View, sw: &Switching) -> Option<Reason> {
     let down_for = a.down_for_ms.unwrap_or(0);
-    if a.consecutive_failures >= sw.failure_threshold || (a.down_for_ms.is_some() && down_for > sw.down_after.as_ms()) {
-        return Some(Reason::Failed { consecutive_failures: a.consecutive_failures, down_for_ms: down_for });
+    if a.consecutive_failures >= sw.failure_threshold
+        || (a.down_for_ms.is_some() && down_for > sw.down_after.as_ms())
+    {
+        return Some(Reason::Failed {
+            consecutive_failures: a.consecutive_failures,
+            down_for_ms: down_for,
+        });
     }
     if a.step >= Step::Stop {
-        return Some(Reason::BudgetExhausted { utilization: a.utilization });
+        return Some(Reason::BudgetExhausted {
+            utilization: a.utilization,
+        });
     }
     if a.trust == TrustLevel::Untrusted {
         return Some(Reason::Untrusted { total: a.total });
@@ -227,28 +244,47 @@ pub fn trigger(a: &View, sw: &Switching) -> Option<Reason> {
     }
     if let (Some(base), n) = a.baseline {
         let factor = u64::from(sw.latency_factor);
-        if n >= 30 && a.recent_latency_ms > base.max(1).saturating_mul(factor) && a.recent_latency_ms > a.target_ms {
-            return Some(Reason::Latency { recent_ms: a.recent_latency_ms, baseline_ms: base, factor: sw.latency_factor });
+        if n >= 30
+            && a.recent_latency_ms > base.max(1).saturating_mul(factor)
+            && a.recent_latency_ms > a.target_ms
+        {
+            return Some(Reason::Latency {
+                recent_ms: a.recent_latency_ms,
+                baseline_ms: base,
+                factor: sw.latency_factor,
+            });
         }
     }
     if a.utilization > sw.max_utilization {
-        return Some(Reason::Utilization { utilization: a.utilization, max: sw.max_utilization });
+        return Some(Reason::Utilization {
+            utilization: a.utilization,
+            max: sw.max_utilization,
+        });
     }
     if let Some(q) = a.recent_quality {
         if q < sw.min_quality {
-            return Some(Reason::DataQuality { score: q, min: sw.min_quality });
+            return Some(Reason::DataQuality {
+                score: q,
+                min: sw.min_quality,
+            });
         }
     }
     if let Some(p) = a.performance {
         if p < sw.min_performance && a.confidence >= Bps::percent(50) {
-            return Some(Reason::Performance { score: p, min: sw.min_performance });
+            return Some(Reason::Performance {
+                score: p,
+                min: sw.min_performance,
+            });
         }
     }
     if let (Some(rate), n) = a.error_rate {
         // At least 40 probes and 5 errors: with 20 probes, two unlucky
         // ones already read as 10 %, and rare noise must not move traffic.
         if n >= 40 && a.errors >= 5 && rate > sw.max_error_rate {
-            return Some(Reason::ErrorRate { rate, max: sw.max_error_rate });
+            return Some(Reason::ErrorRate {
+                rate,
+                max: sw.max_error_rate,
+            });
         }
     }
     None
@@ -273,10 +309,15 @@ pub fn eligible(c: &View, active: Option<&View>, reason: &Reason, sw: &Switching
     let plus = |b: Bps| Bps::new(u32::from(b.get()) + MARGIN);
     match reason {
         Reason::Latency { recent_ms, .. } => c.recent_latency_ms.saturating_mul(2) <= *recent_ms,
-        Reason::Utilization { .. } | Reason::BudgetExhausted { .. } => c.utilization <= Bps::new(u32::from(sw.max_utilization.get()).saturating_sub(MARGIN)),
+        Reason::Utilization { .. } | Reason::BudgetExhausted { .. } => {
+            c.utilization <= Bps::new(u32::from(sw.max_utilization.get()).saturating_sub(MARGIN))
+        }
         Reason::DataQuality { .. } => c.recent_quality.is_none_or(|q| q >= plus(sw.min_quality)),
         Reason::Performance { .. } => c.performance.is_none_or(|p| p >= plus(sw.min_performance)),
-        Reason::ErrorRate { .. } => c.error_rate.0.is_none_or(|r| u32::from(r.get()) * 2 <= u32::from(sw.max_error_rate.get())),
+        Reason::ErrorRate { .. } => c
+            .error_rate
+            .0
+            .is_none_or(|r| u32::from(r.get()) * 2 <= u32::from(sw.max_error_rate.get())),
         Reason::BetterAlternative { .. } => c.confidence >= Bps::percent(50),
         Reason::Untrusted { total } => c.total > *total,
         Reason::Initial | Reason::Failed { .. } | Reason::BadData { .. } => true,
@@ -300,13 +341,25 @@ pub fn rank<'a>(mut candidates: Vec<&'a View>, prefer_free: bool) -> Vec<&'a Vie
 /// The "clearly better alternative" trigger: the best eligible candidate's
 /// total is at least `better_by` above the active one's.
 pub fn better_alternative(active: &View, candidates: &[View], sw: &Switching) -> Option<Reason> {
-    let probe = Reason::BetterAlternative { current: active.total, candidate: Bps::ZERO };
-    let best = rank(candidates.iter().filter(|c| eligible(c, Some(active), &probe, sw)).collect(), false)
-        .into_iter()
-        .next()?;
+    let probe = Reason::BetterAlternative {
+        current: active.total,
+        candidate: Bps::ZERO,
+    };
+    let best = rank(
+        candidates
+            .iter()
+            .filter(|c| eligible(c, Some(active), &probe, sw))
+            .collect(),
+        false,
+    )
+    .into_iter()
+    .next()?;
     let lhs = u64::from(best.total.get()) * 10_000;
     let rhs = u64::from(active.total.get()) * (10_000 + u64::from(sw.better_by.get()));
-    (lhs >= rhs && best.total > active.total).then(|| Reason::BetterAlternative { current: active.total, candidate: best.total })
+    (lhs >= rhs && best.total > active.total).then(|| Reason::BetterAlternative {
+        current: active.total,
+        candidate: best.total,
+    })
 }
 
 #[cfg(test)]
@@ -350,7 +403,11 @@ mod tests {
         a.errors = 6;
         assert_eq!(trigger(&a, &sw).map(|r| r.name()), Some("error-rate"));
         a.recent_latency_ms = 300;
-        assert_eq!(trigger(&a, &sw).map(|r| r.name()), Some("latency"), "300 ms > 5 x 50 ms and > the 200 ms target");
+        assert_eq!(
+            trigger(&a, &sw).map(|r| r.name()),
+            Some("latency"),
+            "300 ms > 5 x 50 ms and > the 200 ms target"
+        );
         a.recent_latency_ms = 1000;
         assert_eq!(trigger(&a, &sw).map(|r| r.name()), Some("latency"));
         a.consecutive_failures = 2;
@@ -365,12 +422,26 @@ mod tests {
         let sw = Switching::default();
         let mut c = view("c", 9000);
         c.recent_quality = Some(Bps::percent(72));
-        let r = Reason::DataQuality { score: Bps::percent(60), min: sw.min_quality };
-        assert!(!eligible(&c, None, &r, &sw), "72 is above 70 but inside the margin");
+        let r = Reason::DataQuality {
+            score: Bps::percent(60),
+            min: sw.min_quality,
+        };
+        assert!(
+            !eligible(&c, None, &r, &sw),
+            "72 is above 70 but inside the margin"
+        );
         c.recent_quality = Some(Bps::percent(80));
         assert!(eligible(&c, None, &r, &sw));
         c.trust = TrustLevel::Untrusted;
-        assert!(!eligible(&c, None, &Reason::Failed { consecutive_failures: 3, down_for_ms: 0 }, &sw));
+        assert!(!eligible(
+            &c,
+            None,
+            &Reason::Failed {
+                consecutive_failures: 3,
+                down_for_ms: 0
+            },
+            &sw
+        ));
     }
 
     #[test]

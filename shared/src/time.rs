@@ -63,7 +63,9 @@ impl Span {
         let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
         let (num, unit) = s.split_at(split);
         if num.is_empty() {
-            return Err(format!("`{s}` is not a duration (expected e.g. \"30s\", \"5m\", \"24h\")"));
+            return Err(format!(
+                "`{s}` is not a duration (expected e.g. \"30s\", \"5m\", \"24h\")"
+            ));
         }
         let n: u64 = num
             .parse()
@@ -260,11 +262,9 @@ pub fn parse_rfc3339(s: &str) -> Option<UnixMillis> {
         _ => return None,
     };
     let days = days_from_civil(i64::from(y), mo, d);
-    let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(se)
-        - offset_secs;
-    u64::try_from(secs)
-        .ok()
-        .map(|s| s * SECOND + millis)
+    let secs =
+        days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(se) - offset_secs;
+    u64::try_from(secs).ok().map(|s| s * SECOND + millis)
 }
 
 #[cfg(test)]
@@ -277,7 +277,10 @@ mod tests {
         assert_eq!(Span::parse("5m"), Ok(Span::mins(5)));
         assert_eq!(Span::parse("250ms"), Ok(Span::ms(250)));
         assert_eq!(Span::parse("1500"), Ok(Span::ms(1500)));
-        assert_eq!(Span::parse("2d").map(|s| s.to_string()), Ok("2d".to_string()));
+        assert_eq!(
+            Span::parse("2d").map(|s| s.to_string()),
+            Ok("2d".to_string())
+        );
         assert!(Span::parse("5 parsecs").is_err());
         assert!(Span::parse("s").is_err());
         assert!(Span::parse("99999999999999999999d").is_err());
@@ -286,7 +289,18 @@ mod tests {
 
     #[test]
     fn calendar_round_trips() {
-        for z in [-1_000_000i64, -1, 0, 1, 59, 60, 365, 19_000, 20_416, 2_000_000] {
+        for z in [
+            -1_000_000i64,
+            -1,
+            0,
+            1,
+            59,
+            60,
+            365,
+            19_000,
+            20_416,
+            2_000_000,
+        ] {
             let (y, m, d) = civil_from_days(z);
             assert_eq!(days_from_civil(y, m, d), z);
         }
@@ -297,7 +311,10 @@ mod tests {
         assert_eq!(rfc3339(start_of_month(t)), "2026-11-01T00:00:00.000Z");
         assert_eq!(rfc3339(start_of_next_month(t)), "2026-12-01T00:00:00.000Z");
         let dec = parse_rfc3339("2026-12-31T23:59:59Z").unwrap();
-        assert_eq!(rfc3339(start_of_next_month(dec)), "2027-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(start_of_next_month(dec)),
+            "2027-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]
@@ -310,7 +327,13 @@ mod tests {
             parse_rfc3339("2026-11-24T12:00:00.5Z").map(|t| t % 1000),
             Some(500)
         );
-        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "2026-11-24T12:00:00", "1969-12-31T23:59:59Z"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-11-24T12:00:00",
+            "1969-12-31T23:59:59Z",
+        ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
     }

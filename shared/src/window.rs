@@ -40,7 +40,10 @@ pub struct Counts {
 impl Counts {
     /// All probes in the slot.
     pub fn total(&self) -> u64 {
-        u64::from(self.ok) + u64::from(self.error) + u64::from(self.timeout) + u64::from(self.throttled)
+        u64::from(self.ok)
+            + u64::from(self.error)
+            + u64::from(self.timeout)
+            + u64::from(self.throttled)
     }
     /// Probes that did not succeed.
     pub fn failed(&self) -> u64 {
@@ -89,7 +92,13 @@ impl<T: Bucket> Ring<T> {
     /// The bucket for the slot containing `t`, created if missing. Returns
     /// `None` when `t` is older than the window ending at `now` (the
     /// observation is too old to count; callers report it, not drop it).
-    pub fn bucket_mut(&mut self, now: UnixMillis, t: UnixMillis, width: u64, len: u32) -> Option<&mut T> {
+    pub fn bucket_mut(
+        &mut self,
+        now: UnixMillis,
+        t: UnixMillis,
+        width: u64,
+        len: u32,
+    ) -> Option<&mut T> {
         self.prune(now.max(t), width, len);
         let slot = slot_of(t, width);
         let oldest = slot_of(now.max(t), width).saturating_sub(len.saturating_sub(1));
@@ -108,7 +117,12 @@ impl<T: Bucket> Ring<T> {
 
     /// Buckets inside the window ending at `now`, with their age in slots
     /// (0 = the current slot).
-    pub fn iter_aged(&self, now: UnixMillis, width: u64, len: u32) -> impl Iterator<Item = (u32, &T)> {
+    pub fn iter_aged(
+        &self,
+        now: UnixMillis,
+        width: u64,
+        len: u32,
+    ) -> impl Iterator<Item = (u32, &T)> {
         let current = slot_of(now, width);
         self.slots.iter().filter_map(move |(s, b)| {
             let age = current.checked_sub(*s)?;
@@ -158,7 +172,10 @@ mod tests {
     use crate::time::{DAY, HOUR};
 
     fn ok() -> Counts {
-        Counts { ok: 1, ..Counts::default() }
+        Counts {
+            ok: 1,
+            ..Counts::default()
+        }
     }
 
     #[test]
@@ -191,6 +208,13 @@ mod tests {
         let mut abb = ab.clone();
         abb.join(&b);
         assert_eq!(abb, ab);
-        assert_eq!(ab.sum(HOUR, HOUR, 24), Counts { ok: 5, error: 1, ..Counts::default() });
+        assert_eq!(
+            ab.sum(HOUR, HOUR, 24),
+            Counts {
+                ok: 5,
+                error: 1,
+                ..Counts::default()
+            }
+        );
     }
 }

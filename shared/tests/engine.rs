@@ -21,7 +21,10 @@ fn pid(s: &str) -> ProviderId {
 
 fn run(seed: u64, hours: u64) -> Scenario {
     let mut s = Scenario::new(api_config(""), start(), seed).unwrap();
-    s.set("a", SimProvider::default().fault(start() + HOUR, start() + HOUR + 10 * MINUTE, Fault::Outage));
+    s.set(
+        "a",
+        SimProvider::default().fault(start() + HOUR, start() + HOUR + 10 * MINUTE, Fault::Outage),
+    );
     s.run_until(start() + hours * HOUR);
     s
 }
@@ -36,7 +39,10 @@ fn ingesting_the_same_observations_twice_changes_nothing() {
     let obs: Vec<_> = plan
         .probes
         .iter()
-        .filter_map(|r| s.engine.observe(r, s.now, SimProvider::default().respond(r, s.now, &mut rng)))
+        .filter_map(|r| {
+            s.engine
+                .observe(r, s.now, SimProvider::default().respond(r, s.now, &mut rng))
+        })
         .collect();
     let first = s.engine.ingest(s.now, &obs);
     assert_eq!(first.applied as usize, obs.len());
@@ -50,8 +56,19 @@ fn ingesting_the_same_observations_twice_changes_nothing() {
 #[test]
 fn bad_inputs_are_reported_not_dropped_silently() {
     let mut s = run(2, 1);
-    let req = s.engine.probe_request(&pid("b"), Purpose::Scheduled).unwrap();
-    let ok = |at| s.engine.observe(&req, at, SimProvider::default().respond(&req, at, &mut sentinel_core::sim::SimRng::seed(1))).unwrap();
+    let req = s
+        .engine
+        .probe_request(&pid("b"), Purpose::Scheduled)
+        .unwrap();
+    let ok = |at| {
+        s.engine
+            .observe(
+                &req,
+                at,
+                SimProvider::default().respond(&req, at, &mut sentinel_core::sim::SimRng::seed(1)),
+            )
+            .unwrap()
+    };
     let future = ok(s.now + HOUR);
     let ancient = ok(s.now - 2 * 24 * HOUR);
     let mut stranger = ok(s.now);
@@ -65,14 +82,51 @@ fn bad_inputs_are_reported_not_dropped_silently() {
     assert!(r.rejected.iter().any(|x| x.why.contains("unknown")));
     assert_eq!(s.engine.state(), &before, "nothing partially applied");
 
-    let ev = |seq, kind| Event { source: "proxy".into(), seq, at: s.now, kind };
-    let r = s.engine.record(s.now, &[
-        ev(1, EventKind::Retry { provider: pid("b"), ok: true }),
-        ev(1, EventKind::Retry { provider: pid("b"), ok: true }),
-        ev(2, EventKind::Incident { provider: pid("ghost"), kind: IncidentKind::Security }),
-        ev(3, EventKind::Usage { target: UsageTarget::Sentinel, metric: sentinel_core::books::Metric::Writes, amount: 1 }),
-    ]);
-    assert_eq!((r.applied, r.duplicates, r.rejected.len()), (2, 1, 1), "{r:?}");
+    let ev = |seq, kind| Event {
+        source: "proxy".into(),
+        seq,
+        at: s.now,
+        kind,
+    };
+    let r = s.engine.record(
+        s.now,
+        &[
+            ev(
+                1,
+                EventKind::Retry {
+                    provider: pid("b"),
+                    ok: true,
+                },
+            ),
+            ev(
+                1,
+                EventKind::Retry {
+                    provider: pid("b"),
+                    ok: true,
+                },
+            ),
+            ev(
+                2,
+                EventKind::Incident {
+                    provider: pid("ghost"),
+                    kind: IncidentKind::Security,
+                },
+            ),
+            ev(
+                3,
+                EventKind::Usage {
+                    target: UsageTarget::Sentinel,
+                    metric: sentinel_core::books::Metric::Writes,
+                    amount: 1,
+                },
+            ),
+        ],
+    );
+    assert_eq!(
+        (r.applied, r.duplicates, r.rejected.len()),
+        (2, 1, 1),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -84,13 +138,26 @@ fn state_round_trips_compactly_and_rejects_garbage() {
     assert_eq!(&back, st);
     let json = serde_json::to_string(st).unwrap();
     let per_provider = bytes.len() / st.providers.len();
-    eprintln!("state: {} bytes binary, {} bytes JSON, {per_provider} bytes per provider", bytes.len(), json.len());
-    assert!(per_provider < 4096, "a few KiB per provider at most, got {per_provider}");
+    eprintln!(
+        "state: {} bytes binary, {} bytes JSON, {per_provider} bytes per provider",
+        bytes.len(),
+        json.len()
+    );
+    assert!(
+        per_provider < 4096,
+        "a few KiB per provider at most, got {per_provider}"
+    );
     assert_eq!(State::from_bytes(b"nope"), Err(StateError::BadMagic));
     let mut other_version = bytes.clone();
     other_version[4] = 99;
-    assert!(matches!(State::from_bytes(&other_version), Err(StateError::Version { found: 99 })));
-    assert!(matches!(State::from_bytes(&bytes[..bytes.len() / 2]), Err(StateError::Corrupt(_))));
+    assert!(matches!(
+        State::from_bytes(&other_version),
+        Err(StateError::Version { found: 99 })
+    ));
+    assert!(matches!(
+        State::from_bytes(&bytes[..bytes.len() / 2]),
+        Err(StateError::Corrupt(_))
+    ));
 }
 
 #[test]
@@ -108,7 +175,10 @@ fn a_crash_and_resume_from_saved_state_tells_the_same_story() {
     // Same run, but the engine is torn down and rebuilt from bytes every
     // 10 minutes, as a shell that restarts (or a Worker, every tick) would.
     let mut s = Scenario::new(api_config(""), start(), 5).unwrap();
-    s.set("a", SimProvider::default().fault(start() + HOUR, start() + HOUR + 10 * MINUTE, Fault::Outage));
+    s.set(
+        "a",
+        SimProvider::default().fault(start() + HOUR, start() + HOUR + 10 * MINUTE, Fault::Outage),
+    );
     let mut t = start();
     while t < start() + 4 * HOUR {
         t += 10 * MINUTE;
@@ -117,7 +187,10 @@ fn a_crash_and_resume_from_saved_state_tells_the_same_story() {
         s.engine = Engine::new(api_config(""), State::from_bytes(&bytes).unwrap(), s.now).unwrap();
     }
     assert_eq!(s.switches(), uninterrupted.switches());
-    assert_eq!(s.engine.state().providers, uninterrupted.engine.state().providers);
+    assert_eq!(
+        s.engine.state().providers,
+        uninterrupted.engine.state().providers
+    );
 }
 
 #[test]
@@ -158,13 +231,29 @@ fn a_submitted_provider_is_tested_then_promoted() {
     let mut s = Scenario::new(api_config(""), start(), 10).unwrap();
     let p: sentinel_core::config::ProviderConfig =
         toml::from_str("id = \"newcomer\"\nendpoint = \"https://newcomer.example\"").unwrap();
-    s.engine.submit(start(), &ServiceId::new("prices").unwrap(), p.clone()).unwrap();
-    assert!(s.engine.submit(start(), &ServiceId::new("prices").unwrap(), p).is_err(), "duplicate id");
-    assert_eq!(s.engine.state().providers["newcomer"].lifecycle, Lifecycle::Discovered);
+    s.engine
+        .submit(start(), &ServiceId::new("prices").unwrap(), p.clone())
+        .unwrap();
+    assert!(
+        s.engine
+            .submit(start(), &ServiceId::new("prices").unwrap(), p)
+            .is_err(),
+        "duplicate id"
+    );
+    assert_eq!(
+        s.engine.state().providers["newcomer"].lifecycle,
+        Lifecycle::Discovered
+    );
     s.run_until(start() + HOUR);
-    assert_eq!(s.engine.state().providers["newcomer"].lifecycle, Lifecycle::Testing);
+    assert_eq!(
+        s.engine.state().providers["newcomer"].lifecycle,
+        Lifecycle::Testing
+    );
     s.run_until(start() + 25 * HOUR);
-    assert_eq!(s.engine.state().providers["newcomer"].lifecycle, Lifecycle::Standby);
+    assert_eq!(
+        s.engine.state().providers["newcomer"].lifecycle,
+        Lifecycle::Standby
+    );
     // It survives a save and restore.
     let back = State::from_bytes(&s.engine.state().to_bytes()).unwrap();
     let e = Engine::new(api_config(""), back, s.now).unwrap();
@@ -176,47 +265,81 @@ fn a_failing_submission_does_not_graduate() {
     let mut s = Scenario::new(api_config(""), start(), 11).unwrap();
     let p: sentinel_core::config::ProviderConfig =
         toml::from_str("id = \"flaky\"\nendpoint = \"https://flaky.example\"").unwrap();
-    s.engine.submit(start(), &ServiceId::new("prices").unwrap(), p).unwrap();
+    s.engine
+        .submit(start(), &ServiceId::new("prices").unwrap(), p)
+        .unwrap();
     let mut flaky = SimProvider::default();
     for h in 0..25 {
-        flaky = flaky.fault(start() + h * HOUR, start() + h * HOUR + 20 * MINUTE, Fault::Outage);
+        flaky = flaky.fault(
+            start() + h * HOUR,
+            start() + h * HOUR + 20 * MINUTE,
+            Fault::Outage,
+        );
     }
     s.set("flaky", flaky);
     s.run_until(start() + 25 * HOUR);
-    assert_ne!(s.engine.state().providers["flaky"].lifecycle, Lifecycle::Standby);
+    assert_ne!(
+        s.engine.state().providers["flaky"].lifecycle,
+        Lifecycle::Standby
+    );
     assert!(s.switches().iter().all(|(_, r)| r.to.as_str() != "flaky"));
 }
 
 #[test]
 fn observations_classify_statuses() {
     let s = Scenario::new(api_config(""), start(), 12).unwrap();
-    let req = s.engine.probe_request(&pid("a"), Purpose::Scheduled).unwrap();
-    let resp = |status: u16, body: &str| sentinel_core::probe::ProbeResponse { status, latency_ms: 12, body: body.as_bytes().to_vec(), truncated: false };
+    let req = s
+        .engine
+        .probe_request(&pid("a"), Purpose::Scheduled)
+        .unwrap();
+    let resp = |status: u16, body: &str| sentinel_core::probe::ProbeResponse {
+        status,
+        latency_ms: 12,
+        body: body.as_bytes().to_vec(),
+        truncated: false,
+    };
     let at = start();
     let o = s.engine.observe(&req, at, Ok(resp(429, ""))).unwrap();
     assert_eq!(o.outcome, Outcome::Throttled);
     let o = s.engine.observe(&req, at, Ok(resp(503, ""))).unwrap();
     assert_eq!(o.outcome, Outcome::Status(503));
-    let o = s.engine.observe(&req, at, Ok(resp(200, "<html>not json</html>"))).unwrap();
+    let o = s
+        .engine
+        .observe(&req, at, Ok(resp(200, "<html>not json</html>")))
+        .unwrap();
     assert_eq!(o.outcome, Outcome::Ok);
     assert!(!o.is_healthy(), "answered, but the data is unusable");
     let body = format!(r#"{{"status":"ok","value":5,"updated_at":{}}}"#, at / 1000);
     let o = s.engine.observe(&req, at, Ok(resp(200, &body))).unwrap();
     assert!(o.is_healthy(), "{o:?}");
-    let o = s.engine.observe(&req, at, Err(sentinel_core::probe::ProbeFailure::Timeout)).unwrap();
+    let o = s
+        .engine
+        .observe(&req, at, Err(sentinel_core::probe::ProbeFailure::Timeout))
+        .unwrap();
     assert_eq!(o.outcome, Outcome::Timeout);
     let mut big = resp(200, &body);
     big.truncated = true;
-    assert_eq!(s.engine.observe(&req, at, Ok(big)).unwrap().outcome, Outcome::TooLarge);
+    assert_eq!(
+        s.engine.observe(&req, at, Ok(big)).unwrap().outcome,
+        Outcome::TooLarge
+    );
 }
 
 #[test]
 fn next_wakeup_follows_the_schedule() {
     let mut s = Scenario::new(api_config(""), start(), 13).unwrap();
-    assert_eq!(s.engine.next_wakeup(start()), start(), "everything is due at once");
+    assert_eq!(
+        s.engine.next_wakeup(start()),
+        start(),
+        "everything is due at once"
+    );
     s.tick();
     let next = s.engine.next_wakeup(s.now);
-    assert!(next > s.now && next <= s.now + 32 * SECOND, "{}", next - s.now);
+    assert!(
+        next > s.now && next <= s.now + 32 * SECOND,
+        "{}",
+        next - s.now
+    );
 }
 
 proptest! {

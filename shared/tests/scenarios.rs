@@ -13,7 +13,12 @@ use sentinel_core::time::{HOUR, MINUTE, SECOND};
 use sentinel_core::ProviderId;
 
 fn jittery() -> SimProvider {
-    SimProvider { base_latency_ms: 40, jitter_ms: 60, noise_5xx_bps: 30, ..SimProvider::default() }
+    SimProvider {
+        base_latency_ms: 40,
+        jitter_ms: 60,
+        noise_5xx_bps: 30,
+        ..SimProvider::default()
+    }
 }
 
 fn scenario(seed: u64) -> Scenario {
@@ -31,10 +36,18 @@ fn a_healthy_but_jittery_day_causes_no_switch() {
         s.run_until(start() + 24 * HOUR);
         assert_eq!(s.switches(), vec![], "seed {seed}");
         assert_eq!(s.active("prices").as_deref(), Some("a"));
-        let critical: Vec<_> = s.alerts().into_iter().filter(|(_, k, f)| *f && !k.starts_with("budget")).collect();
+        let critical: Vec<_> = s
+            .alerts()
+            .into_iter()
+            .filter(|(_, k, f)| *f && !k.starts_with("budget"))
+            .collect();
         assert_eq!(critical, vec![], "seed {seed}: no alert on a healthy day");
         // Probes actually ran: 3 providers every ~30 s for a day.
-        assert!(s.probes > 3 * 2 * 60 * 24 * 9 / 10, "only {} probes", s.probes);
+        assert!(
+            s.probes > 3 * 2 * 60 * 24 * 9 / 10,
+            "only {} probes",
+            s.probes
+        );
     }
 }
 
@@ -42,18 +55,27 @@ fn a_healthy_but_jittery_day_causes_no_switch() {
 fn an_outage_of_the_active_provider_switches_within_two_probe_intervals() {
     let onset = start() + 2 * HOUR + 7 * SECOND;
     let mut s = scenario(7);
-    s.set("a", jittery().fault(onset, onset + 30 * MINUTE, Fault::Outage));
+    s.set(
+        "a",
+        jittery().fault(onset, onset + 30 * MINUTE, Fault::Outage),
+    );
     s.run_until(onset + 2 * HOUR);
     let sw = s.switches();
     assert_eq!(sw.len(), 1, "{sw:?}");
     let (at, rec) = &sw[0];
     assert_eq!(rec.from.as_ref().map(ProviderId::as_str), Some("a"));
     assert_eq!(rec.reason.name(), "failed");
-    assert!(*at > onset && *at - onset <= 60 * SECOND, "switched {} ms after onset", at - onset);
+    assert!(
+        *at > onset && *at - onset <= 60 * SECOND,
+        "switched {} ms after onset",
+        at - onset
+    );
     // The failed provider is alerted on and resolves after it recovers.
     let alerts = s.alerts();
     assert!(alerts.iter().any(|(_, k, f)| k == "provider-down:a" && *f));
-    assert!(alerts.iter().any(|(t, k, f)| k == "provider-down:a" && !*f && *t > onset + 30 * MINUTE));
+    assert!(alerts
+        .iter()
+        .any(|(t, k, f)| k == "provider-down:a" && !*f && *t > onset + 30 * MINUTE));
     // It recovered through `recovering` to `standby`, and traffic stayed put.
     let a = &s.engine.state().providers["a"];
     assert_eq!(a.lifecycle, Lifecycle::Standby);
@@ -61,14 +83,19 @@ fn an_outage_of_the_active_provider_switches_within_two_probe_intervals() {
 }
 
 fn first_switch_reason(s: &Scenario) -> Option<(u64, String)> {
-    s.switches().first().map(|(t, r)| (*t, r.reason.name().to_string()))
+    s.switches()
+        .first()
+        .map(|(t, r)| (*t, r.reason.name().to_string()))
 }
 
 #[test]
 fn a_slow_provider_is_left_for_latency_after_the_dwell_time() {
     let onset = start() + 3 * HOUR;
     let mut s = scenario(11);
-    s.set("a", jittery().fault(onset, onset + 3 * HOUR, Fault::Slow { extra_ms: 1500 }));
+    s.set(
+        "a",
+        jittery().fault(onset, onset + 3 * HOUR, Fault::Slow { extra_ms: 1500 }),
+    );
     s.run_until(onset + 3 * HOUR);
     let (at, reason) = first_switch_reason(&s).expect("a switch");
     assert_eq!(reason, "latency");
@@ -78,20 +105,38 @@ fn a_slow_provider_is_left_for_latency_after_the_dwell_time() {
 
 #[test]
 fn a_5xx_burst_and_429s_are_failures() {
-    for (seed, fault) in [(3, Fault::Burst5xx { rate_bps: 9_000 }), (4, Fault::Throttle)] {
+    for (seed, fault) in [
+        (3, Fault::Burst5xx { rate_bps: 9_000 }),
+        (4, Fault::Throttle),
+    ] {
         let onset = start() + HOUR;
         let mut s = scenario(seed);
-        s.set("a", jittery().fault(onset, onset + 20 * MINUTE, fault.clone()));
+        s.set(
+            "a",
+            jittery().fault(onset, onset + 20 * MINUTE, fault.clone()),
+        );
         s.run_until(onset + HOUR);
-        let (at, reason) = first_switch_reason(&s).unwrap_or_else(|| panic!("{fault:?}: no switch"));
-        assert!(reason == "failed" || reason == "error-rate", "{fault:?}: {reason}");
-        assert!(at - onset <= 2 * MINUTE, "{fault:?}: took {} s", (at - onset) / 1000);
+        let (at, reason) =
+            first_switch_reason(&s).unwrap_or_else(|| panic!("{fault:?}: no switch"));
+        assert!(
+            reason == "failed" || reason == "error-rate",
+            "{fault:?}: {reason}"
+        );
+        assert!(
+            at - onset <= 2 * MINUTE,
+            "{fault:?}: took {} s",
+            (at - onset) / 1000
+        );
     }
 }
 
 #[test]
 fn stale_wrong_and_inconsistent_data_move_traffic() {
-    for (seed, fault, check) in [(5, Fault::Stale, "freshness"), (6, Fault::Wrong, "business"), (8, Fault::Inconsistent, "consistency")] {
+    for (seed, fault, check) in [
+        (5, Fault::Stale, "freshness"),
+        (6, Fault::Wrong, "business"),
+        (8, Fault::Inconsistent, "consistency"),
+    ] {
         let onset = start() + HOUR;
         let mut s = scenario(seed);
         s.set("a", jittery().fault(onset, onset + 2 * HOUR, fault.clone()));
@@ -99,12 +144,27 @@ fn stale_wrong_and_inconsistent_data_move_traffic() {
         let sw = s.switches();
         assert!(!sw.is_empty(), "{fault:?}: no switch");
         let (at, rec) = &sw[0];
-        assert_eq!(rec.reason.name(), "bad-data", "{fault:?} {} s after onset: {rec:?}", at.saturating_sub(onset) / 1000);
-        let sentinel_core::switcher::Reason::BadData { check: c, .. } = &rec.reason else { unreachable!() };
+        assert_eq!(
+            rec.reason.name(),
+            "bad-data",
+            "{fault:?} {} s after onset: {rec:?}",
+            at.saturating_sub(onset) / 1000
+        );
+        let sentinel_core::switcher::Reason::BadData { check: c, .. } = &rec.reason else {
+            unreachable!()
+        };
         assert_eq!(c, check, "{fault:?}");
         // Stale data is only detectable once it is older than max_age (5 m).
-        let bound = if fault == Fault::Stale { 8 * MINUTE } else { 2 * MINUTE };
-        assert!(at - onset <= bound, "{fault:?}: took {} s", (at - onset) / 1000);
+        let bound = if fault == Fault::Stale {
+            8 * MINUTE
+        } else {
+            2 * MINUTE
+        };
+        assert!(
+            at - onset <= bound,
+            "{fault:?}: took {} s",
+            (at - onset) / 1000
+        );
     }
 }
 
@@ -113,11 +173,16 @@ fn evm_stale_and_wrong_chain_are_caught() {
     for (fault, check) in [(Fault::Stale, "freshness"), (Fault::Wrong, "business")] {
         let onset = start() + HOUR;
         let mut s = Scenario::new(evm_config(), start(), 21).unwrap();
-        s.set("e1", SimProvider::default().fault(onset, onset + 2 * HOUR, fault.clone()));
+        s.set(
+            "e1",
+            SimProvider::default().fault(onset, onset + 2 * HOUR, fault.clone()),
+        );
         s.run_until(onset + HOUR);
         let sw = s.switches();
         assert_eq!(sw.len(), 1, "{fault:?}: {sw:?}");
-        let sentinel_core::switcher::Reason::BadData { check: c, .. } = &sw[0].1.reason else { panic!("{:?}", sw[0].1.reason) };
+        let sentinel_core::switcher::Reason::BadData { check: c, .. } = &sw[0].1.reason else {
+            panic!("{:?}", sw[0].1.reason)
+        };
         assert_eq!(c, check);
     }
 }
@@ -127,8 +192,14 @@ fn an_inconsistent_standby_is_never_chosen() {
     let onset = start() + HOUR;
     let mut s = Scenario::new(evm_config(), start(), 22).unwrap();
     // e2 reports a different hash for the same height: a fork or a lie.
-    s.set("e2", SimProvider::default().fault(start(), start() + 10 * HOUR, Fault::Inconsistent));
-    s.set("e1", SimProvider::default().fault(onset, onset + HOUR, Fault::Outage));
+    s.set(
+        "e2",
+        SimProvider::default().fault(start(), start() + 10 * HOUR, Fault::Inconsistent),
+    );
+    s.set(
+        "e1",
+        SimProvider::default().fault(onset, onset + HOUR, Fault::Outage),
+    );
     s.run_until(onset + HOUR);
     let sw = s.switches();
     assert!(!sw.is_empty());
@@ -147,7 +218,13 @@ fn quota_burn_climbs_the_ladder_before_the_limit_and_moves_traffic() {
         s.set(id, jittery());
     }
     // 2 requests a second: 100k in under 14 h.
-    s.burns.push(Burn { provider: ProviderId::new("a").unwrap(), metric: sentinel_core::books::Metric::Requests, per_second: 2, from: start(), until: start() + 24 * HOUR });
+    s.burns.push(Burn {
+        provider: ProviderId::new("a").unwrap(),
+        metric: sentinel_core::books::Metric::Requests,
+        per_second: 2,
+        from: start(),
+        until: start() + 24 * HOUR,
+    });
     s.run_until(start() + 23 * HOUR);
     let steps: Vec<(u64, Step)> = s
         .log
@@ -160,12 +237,24 @@ fn quota_burn_climbs_the_ladder_before_the_limit_and_moves_traffic() {
     let order: Vec<Step> = steps.iter().map(|(_, s)| *s).collect();
     // A projection-based alert comes first, well before 80 % is used.
     assert_eq!(order.first(), Some(&Step::Alert), "{steps:?}");
-    assert!(order.contains(&Step::PreferFree) && order.contains(&Step::ScaleDown) && order.contains(&Step::Stop), "{steps:?}");
-    assert!(order.windows(2).all(|w| w[0] <= w[1]), "monotone within the day: {steps:?}");
+    assert!(
+        order.contains(&Step::PreferFree)
+            && order.contains(&Step::ScaleDown)
+            && order.contains(&Step::Stop),
+        "{steps:?}"
+    );
+    assert!(
+        order.windows(2).all(|w| w[0] <= w[1]),
+        "monotone within the day: {steps:?}"
+    );
     // Traffic left `a` for utilization once it passed 80 %, before it was stopped.
     let (at, rec) = s.switches().first().cloned().expect("a switch");
     assert_eq!(rec.reason.name(), "utilization");
-    let stop_at = steps.iter().find(|(_, s)| *s == Step::Stop).map(|(t, _)| *t).unwrap();
+    let stop_at = steps
+        .iter()
+        .find(|(_, s)| *s == Step::Stop)
+        .map(|(t, _)| *t)
+        .unwrap();
     assert!(at < stop_at, "switched at {at}, stopped at {stop_at}");
     assert!(s.alerts().iter().any(|(_, k, f)| k == "budget:a" && *f));
 }
@@ -194,10 +283,12 @@ fn repeated_failures_are_damped_not_flapped() {
 fn the_same_seed_gives_the_same_story() {
     let run = |seed| {
         let mut s = scenario(seed);
-        s.set("a", jittery().fault(start() + HOUR, start() + 2 * HOUR, Fault::Outage));
+        s.set(
+            "a",
+            jittery().fault(start() + HOUR, start() + 2 * HOUR, Fault::Outage),
+        );
         s.run_until(start() + 6 * HOUR);
         (s.log, s.engine.state().to_bytes())
     };
     assert_eq!(run(42), run(42));
 }
-

@@ -52,10 +52,18 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 fn parse_error(path: String, line: Option<usize>, message: &str) -> Errors {
-    let key = if path.is_empty() || path == "." { "(document)".to_string() } else { path };
+    let key = if path.is_empty() || path == "." {
+        "(document)".to_string()
+    } else {
+        path
+    };
     let message = match line {
         Some(l) => format!("{message} (line {l})"),
         None => message.to_string(),
     };
-    Errors(vec![ConfigError { key, value: None, message: message.trim().to_string() }])
+    Errors(vec![ConfigError {
+        key,
+        value: None,
+        message: message.trim().to_string(),
+    }])
 }

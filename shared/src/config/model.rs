@@ -103,7 +103,13 @@ pub struct Weights {
 
 impl Default for Weights {
     fn default() -> Self {
-        Weights { uptime: 3000, data_quality: 2500, performance: 2000, cost: 1500, reliability: 1000 }
+        Weights {
+            uptime: 3000,
+            data_quality: 2500,
+            performance: 2000,
+            cost: 1500,
+            reliability: 1000,
+        }
     }
 }
 
@@ -449,37 +455,103 @@ impl Default for ProbeSpec {
 /// Default values, one function each so serde and `Default` agree.
 pub(crate) mod defaults {
     use super::*;
-    pub fn probe_budget() -> u32 { 50 }
-    pub fn max_tick_gap() -> Span { Span::mins(2) }
-    pub fn history_limit() -> u32 { 500 }
-    pub fn full_confidence() -> u32 { 200 }
-    pub fn prior_unknown() -> Bps { Bps::percent(50) }
-    pub fn prior_configured() -> Bps { Bps::percent(80) }
-    pub fn failure_threshold() -> u32 { 3 }
-    pub fn down_after() -> Span { Span::secs(30) }
-    pub fn latency_factor() -> u32 { 5 }
-    pub fn utilization() -> Bps { Bps::percent(80) }
-    pub fn min_quality() -> Bps { Bps::percent(70) }
-    pub fn min_performance() -> Bps { Bps::percent(60) }
-    pub fn max_error_rate() -> Bps { Bps::percent(5) }
-    pub fn better_by() -> Bps { Bps::percent(20) }
-    pub fn sustain() -> u32 { 3 }
-    pub fn min_dwell() -> Span { Span::mins(10) }
-    pub fn canary_timeout() -> Span { Span::secs(60) }
-    pub fn flap_penalty() -> u32 { 1000 }
-    pub fn flap_suppress() -> u32 { 2000 }
-    pub fn flap_reuse() -> u32 { 750 }
-    pub fn flap_half_life() -> Span { Span::mins(15) }
-    pub fn testing_period() -> Span { Span::hours(24) }
-    pub fn promote_above() -> Bps { Bps::percent(70) }
-    pub fn warmup_samples() -> u32 { 20 }
-    pub fn recovery_successes() -> u32 { 5 }
-    pub fn recovery_period() -> Span { Span::mins(10) }
-    pub fn verified_above() -> Bps { Bps::percent(90) }
-    pub fn trusted_above() -> Bps { Bps::percent(80) }
-    pub fn testing_above() -> Bps { Bps::percent(70) }
-    pub fn attestation_max_age() -> Span { Span::days(7) }
-    pub fn probe_interval() -> Span { Span::secs(30) }
-    pub fn probe_timeout() -> Span { Span::secs(5) }
-    pub fn max_bytes() -> u64 { 1 << 20 }
+    pub fn probe_budget() -> u32 {
+        50
+    }
+    pub fn max_tick_gap() -> Span {
+        Span::mins(2)
+    }
+    pub fn history_limit() -> u32 {
+        500
+    }
+    pub fn full_confidence() -> u32 {
+        200
+    }
+    pub fn prior_unknown() -> Bps {
+        Bps::percent(50)
+    }
+    pub fn prior_configured() -> Bps {
+        Bps::percent(80)
+    }
+    pub fn failure_threshold() -> u32 {
+        3
+    }
+    pub fn down_after() -> Span {
+        Span::secs(30)
+    }
+    pub fn latency_factor() -> u32 {
+        5
+    }
+    pub fn utilization() -> Bps {
+        Bps::percent(80)
+    }
+    pub fn min_quality() -> Bps {
+        Bps::percent(70)
+    }
+    pub fn min_performance() -> Bps {
+        Bps::percent(60)
+    }
+    pub fn max_error_rate() -> Bps {
+        Bps::percent(5)
+    }
+    pub fn better_by() -> Bps {
+        Bps::percent(20)
+    }
+    pub fn sustain() -> u32 {
+        3
+    }
+    pub fn min_dwell() -> Span {
+        Span::mins(10)
+    }
+    pub fn canary_timeout() -> Span {
+        Span::secs(60)
+    }
+    pub fn flap_penalty() -> u32 {
+        1000
+    }
+    pub fn flap_suppress() -> u32 {
+        2000
+    }
+    pub fn flap_reuse() -> u32 {
+        750
+    }
+    pub fn flap_half_life() -> Span {
+        Span::mins(15)
+    }
+    pub fn testing_period() -> Span {
+        Span::hours(24)
+    }
+    pub fn promote_above() -> Bps {
+        Bps::percent(70)
+    }
+    pub fn warmup_samples() -> u32 {
+        20
+    }
+    pub fn recovery_successes() -> u32 {
+        5
+    }
+    pub fn recovery_period() -> Span {
+        Span::mins(10)
+    }
+    pub fn verified_above() -> Bps {
+        Bps::percent(90)
+    }
+    pub fn trusted_above() -> Bps {
+        Bps::percent(80)
+    }
+    pub fn testing_above() -> Bps {
+        Bps::percent(70)
+    }
+    pub fn attestation_max_age() -> Span {
+        Span::days(7)
+    }
+    pub fn probe_interval() -> Span {
+        Span::secs(30)
+    }
+    pub fn probe_timeout() -> Span {
+        Span::secs(5)
+    }
+    pub fn max_bytes() -> u64 {
+        1 << 20
+    }
 }

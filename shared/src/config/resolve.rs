@@ -12,14 +12,19 @@ impl Config {
 
     /// The provider with this id and its service.
     pub fn provider(&self, id: &str) -> Option<(&ServiceConfig, &ProviderConfig)> {
-        self.services
-            .iter()
-            .find_map(|s| s.providers.iter().find(|p| p.id.as_str() == id).map(|p| (s, p)))
+        self.services.iter().find_map(|s| {
+            s.providers
+                .iter()
+                .find(|p| p.id.as_str() == id)
+                .map(|p| (s, p))
+        })
     }
 
     /// Every provider with its service, in configuration order.
     pub fn providers(&self) -> impl Iterator<Item = (&ServiceConfig, &ProviderConfig)> {
-        self.services.iter().flat_map(|s| s.providers.iter().map(move |p| (s, p)))
+        self.services
+            .iter()
+            .flat_map(|s| s.providers.iter().map(move |p| (s, p)))
     }
 }
 
@@ -34,7 +39,8 @@ pub fn effective_probe(svc: &ServiceConfig, p: &ProviderConfig) -> ProbeSpec {
     let mut spec = ProbeSpec::default();
     if svc.kind == Kind::EvmRpc {
         spec.method = Method::Post;
-        spec.headers.insert("content-type".into(), "application/json".into());
+        spec.headers
+            .insert("content-type".into(), "application/json".into());
     }
     spec
 }

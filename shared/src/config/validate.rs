@@ -10,9 +10,24 @@ impl Config {
     pub fn validate(&self) -> Result<(), Errors> {
         let mut e = Errors::default();
         let s = &self.sentinel;
-        e.check(s.probe_budget_per_tick >= 1, "sentinel.probe_budget_per_tick", s.probe_budget_per_tick, "must be at least 1");
-        e.check(s.max_tick_gap.as_ms() >= 1_000, "sentinel.max_tick_gap", s.max_tick_gap, "must be at least 1s");
-        e.check(s.history_limit >= 1, "sentinel.history_limit", s.history_limit, "must be at least 1");
+        e.check(
+            s.probe_budget_per_tick >= 1,
+            "sentinel.probe_budget_per_tick",
+            s.probe_budget_per_tick,
+            "must be at least 1",
+        );
+        e.check(
+            s.max_tick_gap.as_ms() >= 1_000,
+            "sentinel.max_tick_gap",
+            s.max_tick_gap,
+            "must be at least 1s",
+        );
+        e.check(
+            s.history_limit >= 1,
+            "sentinel.history_limit",
+            s.history_limit,
+            "must be at least 1",
+        );
         s.footprint.validate("sentinel.footprint", &mut e);
         self.validate_policy(&mut e);
         self.budgets.validate("budgets", &mut e);
@@ -28,7 +43,11 @@ impl Config {
             validate_service(svc, &key, &mut e);
             for p in &svc.providers {
                 if !provider_ids.insert(p.id.clone()) {
-                    e.push(&format!("{key}.provider.{}.id", p.id), p.id.as_str(), "duplicate provider id (ids are unique across all services)");
+                    e.push(
+                        &format!("{key}.provider.{}.id", p.id),
+                        p.id.as_str(),
+                        "duplicate provider id (ids are unique across all services)",
+                    );
                 }
             }
         }
@@ -43,22 +62,77 @@ impl Config {
         let p = &self.policy;
         let w = &p.weights;
         let sum = w.uptime + w.data_quality + w.performance + w.cost + w.reliability;
-        e.check(sum == 10_000, "policy.weights", sum, "the five weights must sum to 10000 basis points");
+        e.check(
+            sum == 10_000,
+            "policy.weights",
+            sum,
+            "the five weights must sum to 10000 basis points",
+        );
         let q = &p.quality_weights;
         let qsum = q.schema + q.business + q.freshness + q.consistency;
-        e.check(qsum == 10_000, "policy.quality_weights", qsum, "the four weights must sum to 10000 basis points");
+        e.check(
+            qsum == 10_000,
+            "policy.quality_weights",
+            qsum,
+            "the four weights must sum to 10000 basis points",
+        );
         let r = &p.reputation;
-        e.check(r.full_confidence_samples >= 1, "policy.reputation.full_confidence_samples", r.full_confidence_samples, "must be at least 1");
+        e.check(
+            r.full_confidence_samples >= 1,
+            "policy.reputation.full_confidence_samples",
+            r.full_confidence_samples,
+            "must be at least 1",
+        );
         let sw = &p.switching;
-        e.check(sw.failure_threshold >= 1, "policy.switching.failure_threshold", sw.failure_threshold, "must be at least 1");
-        e.check(sw.latency_factor >= 2, "policy.switching.latency_factor", sw.latency_factor, "must be at least 2 (a lower factor switches on noise)");
-        e.check(sw.sustain >= 1, "policy.switching.sustain", sw.sustain, "must be at least 1");
-        e.check(sw.canary_timeout.as_ms() > 0, "policy.switching.canary_timeout", sw.canary_timeout, "must be more than 0");
-        e.check(sw.flap_half_life.as_ms() > 0, "policy.switching.flap_half_life", sw.flap_half_life, "must be more than 0");
-        e.check(sw.flap_reuse < sw.flap_suppress, "policy.switching.flap_reuse", sw.flap_reuse, "must be below flap_suppress");
-        e.check(sw.flap_penalty > 0, "policy.switching.flap_penalty", sw.flap_penalty, "must be more than 0");
+        e.check(
+            sw.failure_threshold >= 1,
+            "policy.switching.failure_threshold",
+            sw.failure_threshold,
+            "must be at least 1",
+        );
+        e.check(
+            sw.latency_factor >= 2,
+            "policy.switching.latency_factor",
+            sw.latency_factor,
+            "must be at least 2 (a lower factor switches on noise)",
+        );
+        e.check(
+            sw.sustain >= 1,
+            "policy.switching.sustain",
+            sw.sustain,
+            "must be at least 1",
+        );
+        e.check(
+            sw.canary_timeout.as_ms() > 0,
+            "policy.switching.canary_timeout",
+            sw.canary_timeout,
+            "must be more than 0",
+        );
+        e.check(
+            sw.flap_half_life.as_ms() > 0,
+            "policy.switching.flap_half_life",
+            sw.flap_half_life,
+            "must be more than 0",
+        );
+        e.check(
+            sw.flap_reuse < sw.flap_suppress,
+            "policy.switching.flap_reuse",
+            sw.flap_reuse,
+            "must be below flap_suppress",
+        );
+        e.check(
+            sw.flap_penalty > 0,
+            "policy.switching.flap_penalty",
+            sw.flap_penalty,
+            "must be more than 0",
+        );
         let lc = &p.lifecycle;
-        e.check(lc.recovery_successes >= 1, "policy.lifecycle.recovery_successes", lc.recovery_successes, "must be at least 1");
+        e.check(
+            lc.recovery_successes >= 1,
+            "policy.lifecycle.recovery_successes",
+            lc.recovery_successes,
+            "must be at least 1",
+        );
         let t = &p.trust;
         e.check(
             t.testing_above <= t.trusted_above && t.trusted_above <= t.verified_above,
@@ -70,22 +144,55 @@ impl Config {
 }
 
 fn validate_service(svc: &ServiceConfig, key: &str, e: &mut Errors) {
-    e.check(!svc.providers.is_empty(), &join(key, "provider"), 0, "a service needs at least one provider");
-    e.check(svc.kind != Kind::Sentinel, &join(key, "kind"), svc.kind, "`sentinel` is reserved for the sentinel's own footprint");
-    e.check(svc.probe_interval.as_ms() >= 1_000, &join(key, "probe_interval"), svc.probe_interval, "must be at least 1s");
+    e.check(
+        !svc.providers.is_empty(),
+        &join(key, "provider"),
+        0,
+        "a service needs at least one provider",
+    );
+    e.check(
+        svc.kind != Kind::Sentinel,
+        &join(key, "kind"),
+        svc.kind,
+        "`sentinel` is reserved for the sentinel's own footprint",
+    );
+    e.check(
+        svc.probe_interval.as_ms() >= 1_000,
+        &join(key, "probe_interval"),
+        svc.probe_interval,
+        "must be at least 1s",
+    );
     if let Some(t) = svc.target_latency {
-        e.check(t.as_ms() > 0, &join(key, "target_latency"), t, "must be more than 0");
+        e.check(
+            t.as_ms() > 0,
+            &join(key, "target_latency"),
+            t,
+            "must be more than 0",
+        );
     }
     match (&svc.evm, svc.kind) {
         (Some(evm), Kind::EvmRpc) => evm.validate(&join(key, "evm"), e),
-        (Some(_), kind) => e.push(&join(key, "evm"), kind, "evm checks apply only to kind = \"evm-rpc\""),
+        (Some(_), kind) => e.push(
+            &join(key, "evm"),
+            kind,
+            "evm checks apply only to kind = \"evm-rpc\"",
+        ),
         (None, _) => {}
     }
     if let Some(p) = &svc.probe {
         validate_probe(p, svc, &join(key, "probe"), e);
     }
-    let actives = svc.providers.iter().filter(|p| p.initial == Initial::Active).count();
-    e.check(actives <= 1, &join(key, "provider"), actives, "at most one provider per service may start as `initial = \"active\"`");
+    let actives = svc
+        .providers
+        .iter()
+        .filter(|p| p.initial == Initial::Active)
+        .count();
+    e.check(
+        actives <= 1,
+        &join(key, "provider"),
+        actives,
+        "at most one provider per service may start as `initial = \"active\"`",
+    );
     for p in &svc.providers {
         let pk = format!("{key}.provider.{}", p.id);
         if let Err(msg) = check_endpoint(&p.endpoint) {
@@ -100,13 +207,21 @@ fn validate_service(svc: &ServiceConfig, key: &str, e: &mut Errors) {
             validate_probe(probe, svc, &join(&pk, "probe"), e);
             for h in p.secret_headers.keys() {
                 if probe.headers.keys().any(|k| k.eq_ignore_ascii_case(h)) {
-                    e.push(&join(&pk, "secret_headers"), h, "header is set both in probe.headers and secret_headers");
+                    e.push(
+                        &join(&pk, "secret_headers"),
+                        h,
+                        "header is set both in probe.headers and secret_headers",
+                    );
                 }
             }
         }
         for h in p.secret_headers.keys() {
             if !is_header_name(h) {
-                e.push(&join(&pk, "secret_headers"), h, "not a valid HTTP header name");
+                e.push(
+                    &join(&pk, "secret_headers"),
+                    h,
+                    "not a valid HTTP header name",
+                );
             }
         }
         p.limits.validate(&join(&pk, "limits"), e);
@@ -115,22 +230,47 @@ fn validate_service(svc: &ServiceConfig, key: &str, e: &mut Errors) {
 }
 
 fn validate_probe(p: &ProbeSpec, svc: &ServiceConfig, key: &str, e: &mut Errors) {
-    e.check(p.timeout.as_ms() > 0, &join(key, "timeout"), p.timeout, "must be more than 0");
+    e.check(
+        p.timeout.as_ms() > 0,
+        &join(key, "timeout"),
+        p.timeout,
+        "must be more than 0",
+    );
     e.check(
         p.timeout <= svc.probe_interval,
         &join(key, "timeout"),
         p.timeout,
         "must not exceed the service's probe_interval",
     );
-    e.check((1..=(64 << 20)).contains(&p.max_bytes), &join(key, "max_bytes"), p.max_bytes, "must be between 1 and 67108864 (64 MiB)");
+    e.check(
+        (1..=(64 << 20)).contains(&p.max_bytes),
+        &join(key, "max_bytes"),
+        p.max_bytes,
+        "must be between 1 and 67108864 (64 MiB)",
+    );
     for s in &p.expect_status {
-        e.check((100..=599).contains(s), &join(key, "expect_status"), s, "not an HTTP status code");
+        e.check(
+            (100..=599).contains(s),
+            &join(key, "expect_status"),
+            s,
+            "not an HTTP status code",
+        );
     }
     for h in p.headers.keys() {
-        e.check(is_header_name(h), &join(key, "headers"), h, "not a valid HTTP header name");
+        e.check(
+            is_header_name(h),
+            &join(key, "headers"),
+            h,
+            "not a valid HTTP header name",
+        );
     }
     for (h, v) in &p.headers {
-        e.check(!v.contains(['\r', '\n']), &join(key, &format!("headers.{h}")), v, "header values may not contain line breaks");
+        e.check(
+            !v.contains(['\r', '\n']),
+            &join(key, &format!("headers.{h}")),
+            v,
+            "header values may not contain line breaks",
+        );
     }
     e.check(
         !(p.path.contains(['\r', '\n', ' ', '#'])),
@@ -138,9 +278,16 @@ fn validate_probe(p: &ProbeSpec, svc: &ServiceConfig, key: &str, e: &mut Errors)
         &p.path,
         "may not contain spaces, line breaks or '#'",
     );
-    let has_body_checks = !p.checks.assertions.is_empty() || p.checks.schema.is_some() || p.checks.freshness.is_some() || p.checks.consistency.is_some();
+    let has_body_checks = !p.checks.assertions.is_empty()
+        || p.checks.schema.is_some()
+        || p.checks.freshness.is_some()
+        || p.checks.consistency.is_some();
     if p.method == Method::Head && has_body_checks {
-        e.push(&join(key, "method"), "HEAD", "a HEAD response has no body to check");
+        e.push(
+            &join(key, "method"),
+            "HEAD",
+            "a HEAD response has no body to check",
+        );
     }
     p.checks.validate(&join(key, "checks"), e);
 }
@@ -164,7 +311,11 @@ pub fn check_endpoint(s: &str) -> Result<(), String> {
         v6.split(']').next().unwrap_or("")
     } else {
         authority.rsplit_once(':').map_or(authority, |(h, port)| {
-            if port.parse::<u16>().is_ok() { h } else { "" }
+            if port.parse::<u16>().is_ok() {
+                h
+            } else {
+                ""
+            }
         })
     };
     if host.is_empty() {
@@ -175,7 +326,8 @@ pub fn check_endpoint(s: &str) -> Result<(), String> {
 
 fn is_header_name(h: &str) -> bool {
     !h.is_empty()
-        && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
@@ -184,10 +336,21 @@ mod tests {
 
     #[test]
     fn endpoints() {
-        for ok in ["https://eth.llamarpc.com", "http://127.0.0.1:8545/", "https://[::1]:80/x?y=1"] {
+        for ok in [
+            "https://eth.llamarpc.com",
+            "http://127.0.0.1:8545/",
+            "https://[::1]:80/x?y=1",
+        ] {
             assert_eq!(check_endpoint(ok), Ok(()), "{ok}");
         }
-        for bad in ["ftp://x", "https://", "https://user:pw@host/", "https://h:99999", "https://a b", "https://h/#x"] {
+        for bad in [
+            "ftp://x",
+            "https://",
+            "https://user:pw@host/",
+            "https://h:99999",
+            "https://a b",
+            "https://h/#x",
+        ] {
             assert!(check_endpoint(bad).is_err(), "{bad}");
         }
     }

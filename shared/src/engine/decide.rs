@@ -46,16 +46,32 @@ impl Engine {
         d
     }
 
-    fn decide_budgets(&mut self, now: UnixMillis, ids: &[ProviderId], d: &mut Decision, firing: &mut Firing) {
+    fn decide_budgets(
+        &mut self,
+        now: UnixMillis,
+        ids: &[ProviderId],
+        d: &mut Decision,
+        firing: &mut Firing,
+    ) {
         let ladder = self.config.ladder.clone();
         let mut spent_by_kind: BTreeMap<Kind, u64> = BTreeMap::new();
         for id in ids {
-            let (Some(rt), Some(ps)) = (self.registry.provider(id.as_str()), self.state.providers.get_mut(id)) else { continue };
+            let (Some(rt), Some(ps)) = (
+                self.registry.provider(id.as_str()),
+                self.state.providers.get_mut(id),
+            ) else {
+                continue;
+            };
             ps.ledger.roll(now, &rt.config.limits);
             let statuses = books::status(&ps.ledger, now, &rt.config.limits, &rt.rates);
             let (step, reason) = books::step(&statuses, &ladder);
             if step != ps.step {
-                d.actions.push(Action::BudgetStep { target: id.to_string(), from: ps.step, to: step, reason: reason.clone() });
+                d.actions.push(Action::BudgetStep {
+                    target: id.to_string(),
+                    from: ps.step,
+                    to: step,
+                    reason: reason.clone(),
+                });
                 ps.step = step;
             }
             if step >= Step::Alert {
@@ -64,46 +80,101 @@ impl Engine {
                     Step::ScaleDown | Step::PreferFree => Severity::Warning,
                     _ => Severity::Info,
                 };
-                firing.insert(format!("budget:{id}"), (sev, budget_message(id.as_str(), step, reason.as_ref())));
+                firing.insert(
+                    format!("budget:{id}"),
+                    (sev, budget_message(id.as_str(), step, reason.as_ref())),
+                );
             }
-            if let Some(kind) = self.registry.service(rt.service.as_str()).map(|s| s.config.kind) {
+            if let Some(kind) = self
+                .registry
+                .service(rt.service.as_str())
+                .map(|s| s.config.kind)
+            {
                 let e = spent_by_kind.entry(kind).or_insert(0);
                 *e = e.saturating_add(ps.ledger.cost_nano);
             }
         }
         // The sentinel's own footprint.
-        self.state.footprint.roll(now, &self.config.sentinel.footprint);
-        let statuses = books::status(&self.state.footprint, now, &self.config.sentinel.footprint, &books::Rates::default());
+        self.state
+            .footprint
+            .roll(now, &self.config.sentinel.footprint);
+        let statuses = books::status(
+            &self.state.footprint,
+            now,
+            &self.config.sentinel.footprint,
+            &books::Rates::default(),
+        );
         let (step, reason) = books::step(&statuses, &ladder);
         if step != self.state.footprint_step {
-            d.actions.push(Action::BudgetStep { target: "sentinel".into(), from: self.state.footprint_step, to: step, reason: reason.clone() });
+            d.actions.push(Action::BudgetStep {
+                target: "sentinel".into(),
+                from: self.state.footprint_step,
+                to: step,
+                reason: reason.clone(),
+            });
             self.state.footprint_step = step;
         }
         if step >= Step::Alert {
-            let sev = if step >= Step::ScaleDown { Severity::Critical } else { Severity::Warning };
-            firing.insert("footprint".into(), (sev, budget_message("the sentinel's own footprint", step, reason.as_ref())));
+            let sev = if step >= Step::ScaleDown {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            };
+            firing.insert(
+                "footprint".into(),
+                (
+                    sev,
+                    budget_message("the sentinel's own footprint", step, reason.as_ref()),
+                ),
+            );
         }
-        for (kind, (step, used)) in books::kind_budget_step(&spent_by_kind, &self.config.budgets, &ladder) {
+        for (kind, (step, used)) in
+            books::kind_budget_step(&spent_by_kind, &self.config.budgets, &ladder)
+        {
             if step >= Step::Alert {
-                let sev = if step >= Step::Stop { Severity::Critical } else { Severity::Warning };
+                let sev = if step >= Step::Stop {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                };
                 firing.insert(
                     format!("budget-kind:{kind}"),
-                    (sev, format!("{kind} providers have used {used}% of their monthly budget ({})", step_name(step))),
+                    (
+                        sev,
+                        format!(
+                            "{kind} providers have used {used}% of their monthly budget ({})",
+                            step_name(step)
+                        ),
+                    ),
                 );
             }
         }
     }
 
-    fn decide_scores(&mut self, now: UnixMillis, ids: &[ProviderId], d: &mut Decision) -> BTreeMap<ProviderId, Reputation> {
+    fn decide_scores(
+        &mut self,
+        now: UnixMillis,
+        ids: &[ProviderId],
+        d: &mut Decision,
+    ) -> BTreeMap<ProviderId, Reputation> {
         let policy = &self.config.policy;
         let mut reps = BTreeMap::new();
         for id in ids {
-            let Some(rep) = self.reputation(id, now) else { continue };
-            let Some(ps) = self.state.providers.get_mut(id) else { continue };
+            let Some(rep) = self.reputation(id, now) else {
+                continue;
+            };
+            let Some(ps) = self.state.providers.get_mut(id) else {
+                continue;
+            };
             let trust = trust_level(rep.total, ps.attested_until, now, &policy.trust);
             if trust != ps.trust {
                 if ps.card.is_some() {
-                    d.actions.push(Action::Trust { provider: id.clone(), from: ps.trust, to: trust, total: rep.total });
+                    d.actions.push(Action::Trust {
+                        provider: id.clone(),
+                        from: ps.trust,
+                        to: trust,
+                        total: rep.total,
+                    });
                 }
                 ps.trust = trust;
             }
@@ -111,7 +182,9 @@ impl Engine {
             // Through testing, the lowest *raw* total after warm-up: the
             // shrunk total of a newcomer starts at its prior by design, and
             // would fail every newcomer; confidence is checked at the end.
-            if ps.lifecycle == Lifecycle::Testing && samples >= u64::from(policy.lifecycle.warmup_samples) {
+            if ps.lifecycle == Lifecycle::Testing
+                && samples >= u64::from(policy.lifecycle.warmup_samples)
+            {
                 let raw = rep.raw_total.unwrap_or(Bps::ZERO);
                 ps.testing_min = Some(ps.testing_min.map_or(raw, |m| m.min(raw)));
             }
@@ -120,37 +193,78 @@ impl Engine {
         reps
     }
 
-    fn decide_lifecycles(&mut self, now: UnixMillis, ids: &[ProviderId], reps: &BTreeMap<ProviderId, Reputation>, d: &mut Decision) {
+    fn decide_lifecycles(
+        &mut self,
+        now: UnixMillis,
+        ids: &[ProviderId],
+        reps: &BTreeMap<ProviderId, Reputation>,
+        d: &mut Decision,
+    ) {
         let lc = self.config.policy.lifecycle;
         let sw = self.config.policy.switching;
         for id in ids {
             let routed = self.is_routed(id);
-            let Some(ps) = self.state.providers.get_mut(id) else { continue };
+            let Some(ps) = self.state.providers.get_mut(id) else {
+                continue;
+            };
             let down_for = ps.down_since.map(|s| now.saturating_sub(s));
-            let failed_now = ps.consecutive_failures >= sw.failure_threshold || down_for.is_some_and(|t| t > sw.down_after.as_ms());
+            let failed_now = ps.consecutive_failures >= sw.failure_threshold
+                || down_for.is_some_and(|t| t > sw.down_after.as_ms());
             let total = reps.get(id).map_or(Bps::ZERO, |r| r.total);
-            let samples = reps.get(id).and_then(|r| r.uptime.inputs.get("probes_30d").copied()).unwrap_or(0);
+            let samples = reps
+                .get(id)
+                .and_then(|r| r.uptime.inputs.get("probes_30d").copied())
+                .unwrap_or(0);
             let next = match ps.lifecycle {
                 Lifecycle::Discovered => Some((Lifecycle::Testing, "testing started".to_string())),
-                Lifecycle::Testing if now >= ps.lifecycle_since.saturating_add(lc.testing_period.as_ms()) => {
+                Lifecycle::Testing
+                    if now >= ps.lifecycle_since.saturating_add(lc.testing_period.as_ms()) =>
+                {
                     let min = ps.testing_min.unwrap_or(Bps::ZERO);
-                    if samples >= u64::from(lc.warmup_samples) && min > lc.promote_above && total > lc.promote_above {
-                        Some((Lifecycle::Standby, format!("passed testing: lowest total {min}, above {}", lc.promote_above)))
+                    if samples >= u64::from(lc.warmup_samples)
+                        && min > lc.promote_above
+                        && total > lc.promote_above
+                    {
+                        Some((
+                            Lifecycle::Standby,
+                            format!(
+                                "passed testing: lowest total {min}, above {}",
+                                lc.promote_above
+                            ),
+                        ))
                     } else {
                         Some((Lifecycle::Testing, format!("failed testing: lowest total {min} (needs above {}) over {samples} probes; testing restarts", lc.promote_above)))
                     }
                 }
                 Lifecycle::Active | Lifecycle::Standby if failed_now => Some((
                     Lifecycle::Failed,
-                    format!("{} consecutive failed probes, down for {} s", ps.consecutive_failures, down_for.unwrap_or(0) / 1000),
+                    format!(
+                        "{} consecutive failed probes, down for {} s",
+                        ps.consecutive_failures,
+                        down_for.unwrap_or(0) / 1000
+                    ),
                 )),
                 Lifecycle::Standby if routed => Some((Lifecycle::Active, "routed".to_string())),
-                Lifecycle::Failed if ps.consecutive_successes >= lc.recovery_successes => {
-                    Some((Lifecycle::Recovering, format!("{} consecutive successful probes", ps.consecutive_successes)))
-                }
-                Lifecycle::Recovering if ps.consecutive_failures > 0 => Some((Lifecycle::Failed, "failed again while recovering".to_string())),
-                Lifecycle::Recovering if now >= ps.lifecycle_since.saturating_add(lc.recovery_period.as_ms()) && total > self.config.policy.trust.testing_above => {
-                    let to = if routed { Lifecycle::Active } else { Lifecycle::Standby };
+                Lifecycle::Failed if ps.consecutive_successes >= lc.recovery_successes => Some((
+                    Lifecycle::Recovering,
+                    format!("{} consecutive successful probes", ps.consecutive_successes),
+                )),
+                Lifecycle::Recovering if ps.consecutive_failures > 0 => Some((
+                    Lifecycle::Failed,
+                    "failed again while recovering".to_string(),
+                )),
+                Lifecycle::Recovering
+                    if now
+                        >= ps
+                            .lifecycle_since
+                            .saturating_add(lc.recovery_period.as_ms())
+                        && total > self.config.policy.trust.testing_above =>
+                {
+                    let to = if routed {
+                        Lifecycle::Active
+                    } else {
+                        Lifecycle::Standby
+                    };
                     Some((to, format!("healthy for {}", lc.recovery_period)))
                 }
                 _ => None,
@@ -162,7 +276,12 @@ impl Engine {
                 if to == Lifecycle::Testing {
                     ps.testing_min = None;
                 }
-                d.actions.push(Action::Lifecycle { provider: id.clone(), from, to, why });
+                d.actions.push(Action::Lifecycle {
+                    provider: id.clone(),
+                    from,
+                    to,
+                    why,
+                });
             }
         }
     }
@@ -175,9 +294,18 @@ impl Engine {
             .is_some_and(|s| s.active.as_ref() == Some(id))
     }
 
-    fn decide_service(&mut self, now: UnixMillis, svc: &ServiceId, reps: &BTreeMap<ProviderId, Reputation>, d: &mut Decision, firing: &mut Firing) {
+    fn decide_service(
+        &mut self,
+        now: UnixMillis,
+        svc: &ServiceId,
+        reps: &BTreeMap<ProviderId, Reputation>,
+        d: &mut Decision,
+        firing: &mut Firing,
+    ) {
         let sw = self.config.policy.switching;
-        let Some(rt) = self.registry.service(svc.as_str()) else { return };
+        let Some(rt) = self.registry.service(svc.as_str()) else {
+            return;
+        };
         let interval = rt.config.probe_interval.as_ms();
         // Refresh flap suppression first: it feeds the views.
         for id in rt.providers.clone() {
@@ -190,12 +318,18 @@ impl Engine {
             .iter()
             .filter_map(|id| reps.get(id).and_then(|rep| self.view(id, now, rep)))
             .collect();
-        let Some(st) = self.state.services.get(svc).cloned() else { return };
-        let active = st.active.as_ref().and_then(|a| views.iter().find(|v| &v.id == a));
+        let Some(st) = self.state.services.get(svc).cloned() else {
+            return;
+        };
+        let active = st
+            .active
+            .as_ref()
+            .and_then(|a| views.iter().find(|v| &v.id == a));
         let current_trigger = |views: &[View]| -> Option<Reason> {
             match active {
                 None => Some(Reason::Initial),
-                Some(a) => switcher::trigger(a, &sw).or_else(|| switcher::better_alternative(a, views, &sw)),
+                Some(a) => switcher::trigger(a, &sw)
+                    .or_else(|| switcher::better_alternative(a, views, &sw)),
             }
         };
 
@@ -237,10 +371,15 @@ impl Engine {
                 v
             })
             .collect();
-        let active = st.active.as_ref().and_then(|a| views.iter().find(|v| &v.id == a));
+        let active = st
+            .active
+            .as_ref()
+            .and_then(|a| views.iter().find(|v| &v.id == a));
         let reason = match active {
             None => Some(Reason::Initial),
-            Some(a) => switcher::trigger(a, &sw).or_else(|| switcher::better_alternative(a, &views, &sw)),
+            Some(a) => {
+                switcher::trigger(a, &sw).or_else(|| switcher::better_alternative(a, &views, &sw))
+            }
         };
         let Some(reason) = reason else {
             if let Some(s) = self.state.services.get_mut(svc) {
@@ -261,12 +400,30 @@ impl Engine {
                 return;
             }
         }
-        let prefer_free = active.is_some_and(|a| a.step >= Step::PreferFree) || matches!(reason, Reason::Utilization { .. } | Reason::BudgetExhausted { .. });
-        let eligible: Vec<&View> = views.iter().filter(|c| switcher::eligible(c, active, &reason, &sw)).collect();
-        let Some(best) = switcher::rank(eligible, prefer_free).into_iter().next().map(|v| v.id.clone()) else {
+        let prefer_free = active.is_some_and(|a| a.step >= Step::PreferFree)
+            || matches!(
+                reason,
+                Reason::Utilization { .. } | Reason::BudgetExhausted { .. }
+            );
+        let eligible: Vec<&View> = views
+            .iter()
+            .filter(|c| switcher::eligible(c, active, &reason, &sw))
+            .collect();
+        let Some(best) = switcher::rank(eligible, prefer_free)
+            .into_iter()
+            .next()
+            .map(|v| v.id.clone())
+        else {
             if reason.urgency() >= Urgency::Degraded {
-                let sev = if reason.urgency() == Urgency::Critical { Severity::Critical } else { Severity::Warning };
-                let current = st.active.as_ref().map_or("nothing".to_string(), |a| a.to_string());
+                let sev = if reason.urgency() == Urgency::Critical {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                };
+                let current = st
+                    .active
+                    .as_ref()
+                    .map_or("nothing".to_string(), |a| a.to_string());
                 firing.insert(
                     format!("no-alternative:{svc}"),
                     (sev, format!("{svc}: {} on {current}, and no healthy, trusted alternative to switch to", reason.name())),
@@ -274,11 +431,21 @@ impl Engine {
             }
             return;
         };
-        let pending = PendingSwitch { to: best.clone(), reason: reason.clone(), proposed_at: now, deadline: now.saturating_add(sw.canary_timeout.as_ms()), canary: None };
+        let pending = PendingSwitch {
+            to: best.clone(),
+            reason: reason.clone(),
+            proposed_at: now,
+            deadline: now.saturating_add(sw.canary_timeout.as_ms()),
+            canary: None,
+        };
         if let Some(s) = self.state.services.get_mut(svc) {
             s.pending = Some(pending);
         }
-        d.actions.push(Action::CanaryRequested { service: svc.clone(), candidate: best.clone(), reason });
+        d.actions.push(Action::CanaryRequested {
+            service: svc.clone(),
+            candidate: best.clone(),
+            reason,
+        });
         if let Some(req) = self.probe_request(&best, Purpose::Canary) {
             d.canaries.push(req);
         }
@@ -294,13 +461,25 @@ impl Engine {
         if let Some(s) = self.state.services.get_mut(svc) {
             s.pending = None;
         }
-        d.actions.push(Action::SwitchAborted { service: svc.clone(), candidate: p.to.clone(), why: why.to_string() });
+        d.actions.push(Action::SwitchAborted {
+            service: svc.clone(),
+            candidate: p.to.clone(),
+            why: why.to_string(),
+        });
     }
 
-    fn complete_switch(&mut self, now: UnixMillis, svc: &ServiceId, p: PendingSwitch, d: &mut Decision) {
+    fn complete_switch(
+        &mut self,
+        now: UnixMillis,
+        svc: &ServiceId,
+        p: PendingSwitch,
+        d: &mut Decision,
+    ) {
         let sw = self.config.policy.switching;
         let limit = self.config.sentinel.history_limit as usize;
-        let Some(s) = self.state.services.get_mut(svc) else { return };
+        let Some(s) = self.state.services.get_mut(svc) else {
+            return;
+        };
         let from = s.active.clone();
         s.active = Some(p.to.clone());
         s.since = now;
@@ -309,7 +488,14 @@ impl Engine {
         s.pending = None;
         s.streak = None;
         self.state.switch_seq = self.state.switch_seq.saturating_add(1);
-        let record = SwitchRecord { seq: self.state.switch_seq, at: now, service: svc.clone(), from: from.clone(), to: p.to.clone(), reason: p.reason.clone() };
+        let record = SwitchRecord {
+            seq: self.state.switch_seq,
+            at: now,
+            service: svc.clone(),
+            from: from.clone(),
+            to: p.to.clone(),
+            reason: p.reason.clone(),
+        };
         self.state.history.push_back(record.clone());
         while self.state.history.len() > limit {
             self.state.history.pop_front();
@@ -319,9 +505,18 @@ impl Engine {
                 if p.reason.penalises() {
                     ps.flap.penalise(now, &sw);
                 }
-                let to = if matches!(p.reason, Reason::Failed { .. }) { Lifecycle::Failed } else { Lifecycle::Standby };
+                let to = if matches!(p.reason, Reason::Failed { .. }) {
+                    Lifecycle::Failed
+                } else {
+                    Lifecycle::Standby
+                };
                 if ps.lifecycle != to {
-                    d.actions.push(Action::Lifecycle { provider: from.clone(), from: ps.lifecycle, to, why: format!("switched away: {}", p.reason.name()) });
+                    d.actions.push(Action::Lifecycle {
+                        provider: from.clone(),
+                        from: ps.lifecycle,
+                        to,
+                        why: format!("switched away: {}", p.reason.name()),
+                    });
                     ps.lifecycle = to;
                     ps.lifecycle_since = now;
                 }
@@ -329,7 +524,12 @@ impl Engine {
         }
         if let Some(ps) = self.state.providers.get_mut(&p.to) {
             if ps.lifecycle != Lifecycle::Active {
-                d.actions.push(Action::Lifecycle { provider: p.to.clone(), from: ps.lifecycle, to: Lifecycle::Active, why: "switched to".into() });
+                d.actions.push(Action::Lifecycle {
+                    provider: p.to.clone(),
+                    from: ps.lifecycle,
+                    to: Lifecycle::Active,
+                    why: "switched to".into(),
+                });
                 ps.lifecycle = Lifecycle::Active;
                 ps.lifecycle_since = now;
             }
@@ -340,25 +540,66 @@ impl Engine {
     fn provider_alerts(&self, ids: &[ProviderId], firing: &mut Firing) {
         let threshold = self.config.policy.switching.failure_threshold;
         for id in ids {
-            let Some(ps) = self.state.providers.get(id) else { continue };
+            let Some(ps) = self.state.providers.get(id) else {
+                continue;
+            };
             let routed = self.is_routed(id);
             if ps.lifecycle == Lifecycle::Failed {
-                let sev = if routed { Severity::Critical } else { Severity::Warning };
-                let last = ps.last.as_ref().and_then(|l| l.detail.clone()).unwrap_or_default();
-                firing.insert(format!("provider-down:{id}"), (sev, format!("{id} is down ({} consecutive failed probes) {last}", ps.consecutive_failures).trim_end().to_string()));
+                let sev = if routed {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                };
+                let last = ps
+                    .last
+                    .as_ref()
+                    .and_then(|l| l.detail.clone())
+                    .unwrap_or_default();
+                firing.insert(
+                    format!("provider-down:{id}"),
+                    (
+                        sev,
+                        format!(
+                            "{id} is down ({} consecutive failed probes) {last}",
+                            ps.consecutive_failures
+                        )
+                        .trim_end()
+                        .to_string(),
+                    ),
+                );
             }
             if ps.consecutive_bad >= threshold {
                 let check = ps.bad_check.clone().unwrap_or_default();
-                firing.insert(format!("bad-data:{id}"), (Severity::Warning, format!("{id} failed its {check} check {} times in a row", ps.consecutive_bad)));
+                firing.insert(
+                    format!("bad-data:{id}"),
+                    (
+                        Severity::Warning,
+                        format!(
+                            "{id} failed its {check} check {} times in a row",
+                            ps.consecutive_bad
+                        ),
+                    ),
+                );
             }
         }
     }
 
     fn apply_alerts(&mut self, now: UnixMillis, firing: Firing, d: &mut Decision) {
-        let resolved: Vec<String> = self.state.alerts.keys().filter(|k| !firing.contains_key(*k)).cloned().collect();
+        let resolved: Vec<String> = self
+            .state
+            .alerts
+            .keys()
+            .filter(|k| !firing.contains_key(*k))
+            .cloned()
+            .collect();
         for key in resolved {
             if let Some(a) = self.state.alerts.remove(&key) {
-                d.actions.push(Action::Alert { key, severity: a.severity, message: format!("resolved: {}", a.message), firing: false });
+                d.actions.push(Action::Alert {
+                    key,
+                    severity: a.severity,
+                    message: format!("resolved: {}", a.message),
+                    firing: false,
+                });
             }
         }
         for (key, (severity, message)) in firing {
@@ -371,11 +612,28 @@ impl Engine {
                     // Escalation: fire again at the higher severity.
                     a.severity = severity;
                     a.message = message.clone();
-                    d.actions.push(Action::Alert { key, severity, message, firing: true });
+                    d.actions.push(Action::Alert {
+                        key,
+                        severity,
+                        message,
+                        firing: true,
+                    });
                 }
                 None => {
-                    self.state.alerts.insert(key.clone(), ActiveAlert { severity, since: now, message: message.clone() });
-                    d.actions.push(Action::Alert { key, severity, message, firing: true });
+                    self.state.alerts.insert(
+                        key.clone(),
+                        ActiveAlert {
+                            severity,
+                            since: now,
+                            message: message.clone(),
+                        },
+                    );
+                    d.actions.push(Action::Alert {
+                        key,
+                        severity,
+                        message,
+                        firing: true,
+                    });
                 }
             }
         }

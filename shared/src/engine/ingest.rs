@@ -48,7 +48,11 @@ pub struct Rejected {
 
 impl IngestReport {
     fn reject(&mut self, subject: &str, at: UnixMillis, why: impl Into<String>) {
-        self.rejected.push(Rejected { subject: subject.to_string(), at, why: why.into() });
+        self.rejected.push(Rejected {
+            subject: subject.to_string(),
+            at,
+            why: why.into(),
+        });
     }
 }
 
@@ -162,11 +166,19 @@ impl Engine {
                 continue;
             };
             if obs.at > now.saturating_add(MAX_FUTURE_SKEW) {
-                report.reject(obs.provider.as_str(), obs.at, "observation is from the future (clock skew over 5 minutes)");
+                report.reject(
+                    obs.provider.as_str(),
+                    obs.at,
+                    "observation is from the future (clock skew over 5 minutes)",
+                );
                 continue;
             }
             if obs.at.saturating_add(DAY) < now {
-                report.reject(obs.provider.as_str(), obs.at, "observation is older than the 24 h window");
+                report.reject(
+                    obs.provider.as_str(),
+                    obs.at,
+                    "observation is older than the 24 h window",
+                );
                 continue;
             }
             let Some(ps) = self.state.providers.get_mut(&obs.provider) else {
@@ -199,7 +211,11 @@ impl Engine {
             let up = obs.outcome.is_up();
             if up {
                 ps.latency.record(u64::from(obs.latency_ms));
-                ps.recent_latency_ms = ewma(ps.recent_latency_ms, obs.latency_ms, ps.latency.count() <= 1);
+                ps.recent_latency_ms = ewma(
+                    ps.recent_latency_ms,
+                    obs.latency_ms,
+                    ps.latency.count() <= 1,
+                );
                 ps.consecutive_failures = 0;
                 ps.consecutive_successes = ps.consecutive_successes.saturating_add(1);
                 if ps.down_since.take().is_some() {
@@ -214,7 +230,10 @@ impl Engine {
                 ps.consecutive_successes = 0;
                 if ps.down_since.is_none() {
                     ps.down_since = Some(obs.at);
-                    ps.downtimes.push_back(Downtime { start: obs.at, end: None });
+                    ps.downtimes.push_back(Downtime {
+                        start: obs.at,
+                        end: None,
+                    });
                     while ps.downtimes.len() > 10 {
                         ps.downtimes.pop_front();
                     }
@@ -226,23 +245,43 @@ impl Engine {
                 if let Some(t) = ps.quality.bucket_mut(now, obs.at, HOUR, 24) {
                     t.add_verdict(&obs.verdict);
                 }
-                let failing = [("schema", obs.verdict.schema), ("business", obs.verdict.business), ("freshness", obs.verdict.freshness)]
-                    .into_iter()
-                    .find(|(_, c)| matches!(c, Check::Fail(_)))
-                    .map(|(n, _)| n.to_string());
+                let failing = [
+                    ("schema", obs.verdict.schema),
+                    ("business", obs.verdict.business),
+                    ("freshness", obs.verdict.freshness),
+                ]
+                .into_iter()
+                .find(|(_, c)| matches!(c, Check::Fail(_)))
+                .map(|(n, _)| n.to_string());
                 own_bad.insert(obs.provider.clone(), failing);
                 if obs.facts.evm.is_some() || obs.facts.field.is_some() {
                     ps.facts = Some((obs.at, obs.facts.clone()));
                 }
-                touched.entry(rt.service.clone()).or_default().insert(obs.provider.clone());
+                touched
+                    .entry(rt.service.clone())
+                    .or_default()
+                    .insert(obs.provider.clone());
             }
 
             // Bookkeeping: every probe is a request the provider may bill.
-            ps.ledger.record(now, &rt.config.limits, &rt.rates, Metric::Requests, 1);
+            ps.ledger
+                .record(now, &rt.config.limits, &rt.rates, Metric::Requests, 1);
             if obs.bytes > 0 {
-                ps.ledger.record(now, &rt.config.limits, &rt.rates, Metric::EgressBytes, obs.bytes);
+                ps.ledger.record(
+                    now,
+                    &rt.config.limits,
+                    &rt.rates,
+                    Metric::EgressBytes,
+                    obs.bytes,
+                );
             }
-            self.state.footprint.record(now, &self.config.sentinel.footprint, &crate::books::Rates::default(), Metric::Requests, 1);
+            self.state.footprint.record(
+                now,
+                &self.config.sentinel.footprint,
+                &crate::books::Rates::default(),
+                Metric::Requests,
+                1,
+            );
 
             ps.last = Some(LastProbe {
                 at: obs.at,
@@ -274,8 +313,14 @@ impl Engine {
         // Cross-provider consistency, per service touched.
         let mut consistency_bad: BTreeMap<ProviderId, bool> = BTreeMap::new();
         for (svc_id, fresh) in &touched {
-            let Some(svc) = self.registry.service(svc_id.as_str()) else { continue };
-            let window = svc.config.probe_interval.as_ms().saturating_add(svc.config.probe_interval.as_ms() / 2);
+            let Some(svc) = self.registry.service(svc_id.as_str()) else {
+                continue;
+            };
+            let window = svc
+                .config
+                .probe_interval
+                .as_ms()
+                .saturating_add(svc.config.probe_interval.as_ms() / 2);
             let mut facts = Vec::new();
             for pid in &svc.providers {
                 if let Some(ps) = self.state.providers.get(pid) {
@@ -287,7 +332,11 @@ impl Engine {
                 }
             }
             let refs: Vec<_> = facts.iter().map(|(p, f)| (p.clone(), f)).collect();
-            let field = svc.providers.first().and_then(|p| self.registry.provider(p.as_str())).and_then(|rt| rt.checks.consistency().cloned());
+            let field = svc
+                .providers
+                .first()
+                .and_then(|p| self.registry.provider(p.as_str()))
+                .and_then(|rt| rt.checks.consistency().cloned());
             let results = cross_check(&refs, field.as_ref(), svc.config.evm.as_ref());
             let svc_state = self.state.services.get_mut(svc_id);
             let mut verdicts = BTreeMap::new();
@@ -316,8 +365,11 @@ impl Engine {
             }
         }
         for (pid, bad) in own_bad {
-            let Some(ps) = self.state.providers.get_mut(&pid) else { continue };
-            let check = bad.or_else(|| consistency_bad.get(&pid).map(|_| "consistency".to_string()));
+            let Some(ps) = self.state.providers.get_mut(&pid) else {
+                continue;
+            };
+            let check =
+                bad.or_else(|| consistency_bad.get(&pid).map(|_| "consistency".to_string()));
             match check {
                 Some(c) => {
                     ps.consecutive_bad = ps.consecutive_bad.saturating_add(1);
@@ -343,34 +395,69 @@ impl Engine {
                 continue;
             }
             if ev.at > now.saturating_add(MAX_FUTURE_SKEW) {
-                report.reject(&ev.source, ev.at, "event is from the future (clock skew over 5 minutes)");
+                report.reject(
+                    &ev.source,
+                    ev.at,
+                    "event is from the future (clock skew over 5 minutes)",
+                );
                 continue;
             }
-            if self.state.usage_watermarks.get(&ev.source).is_some_and(|w| ev.seq <= *w) {
+            if self
+                .state
+                .usage_watermarks
+                .get(&ev.source)
+                .is_some_and(|w| ev.seq <= *w)
+            {
                 report.duplicates += 1;
                 continue;
             }
             let provider = match &ev.kind {
-                EventKind::Usage { target: UsageTarget::Sentinel, .. } => None,
-                EventKind::Usage { target: UsageTarget::Provider(p), .. }
+                EventKind::Usage {
+                    target: UsageTarget::Sentinel,
+                    ..
+                } => None,
+                EventKind::Usage {
+                    target: UsageTarget::Provider(p),
+                    ..
+                }
                 | EventKind::Retry { provider: p, .. }
                 | EventKind::Incident { provider: p, .. }
                 | EventKind::Attested { provider: p, .. } => Some(p.clone()),
             };
             if let Some(p) = &provider {
-                if self.registry.provider(p.as_str()).is_none() || !self.state.providers.contains_key(p) {
+                if self.registry.provider(p.as_str()).is_none()
+                    || !self.state.providers.contains_key(p)
+                {
                     report.reject(p.as_str(), ev.at, "unknown provider");
                     continue;
                 }
             }
             let at = ev.at.min(now);
             match &ev.kind {
-                EventKind::Usage { target: UsageTarget::Sentinel, metric, amount } => {
-                    self.state.footprint.record(now, &self.config.sentinel.footprint, &crate::books::Rates::default(), *metric, *amount);
+                EventKind::Usage {
+                    target: UsageTarget::Sentinel,
+                    metric,
+                    amount,
+                } => {
+                    self.state.footprint.record(
+                        now,
+                        &self.config.sentinel.footprint,
+                        &crate::books::Rates::default(),
+                        *metric,
+                        *amount,
+                    );
                 }
-                EventKind::Usage { target: UsageTarget::Provider(p), metric, amount } => {
-                    if let (Some(rt), Some(ps)) = (self.registry.provider(p.as_str()), self.state.providers.get_mut(p)) {
-                        ps.ledger.record(now, &rt.config.limits, &rt.rates, *metric, *amount);
+                EventKind::Usage {
+                    target: UsageTarget::Provider(p),
+                    metric,
+                    amount,
+                } => {
+                    if let (Some(rt), Some(ps)) = (
+                        self.registry.provider(p.as_str()),
+                        self.state.providers.get_mut(p),
+                    ) {
+                        ps.ledger
+                            .record(now, &rt.config.limits, &rt.rates, *metric, *amount);
                     }
                 }
                 EventKind::Retry { provider, ok } => {
@@ -387,7 +474,9 @@ impl Engine {
                     if let Some(ps) = self.state.providers.get_mut(provider) {
                         if let Some(b) = ps.reliability.bucket_mut(now, at, DAY, 30) {
                             match kind {
-                                IncidentKind::DataLoss => b.data_loss = b.data_loss.saturating_add(1),
+                                IncidentKind::DataLoss => {
+                                    b.data_loss = b.data_loss.saturating_add(1)
+                                }
                                 IncidentKind::Security => b.security = b.security.saturating_add(1),
                             }
                         }
@@ -395,11 +484,14 @@ impl Engine {
                 }
                 EventKind::Attested { provider, until } => {
                     if let Some(ps) = self.state.providers.get_mut(provider) {
-                        ps.attested_until = Some(ps.attested_until.map_or(*until, |u| u.max(*until)));
+                        ps.attested_until =
+                            Some(ps.attested_until.map_or(*until, |u| u.max(*until)));
                     }
                 }
             }
-            self.state.usage_watermarks.insert(ev.source.clone(), ev.seq);
+            self.state
+                .usage_watermarks
+                .insert(ev.source.clone(), ev.seq);
             report.applied += 1;
         }
         report
@@ -412,7 +504,9 @@ impl Engine {
     pub(crate) fn effective_interval(&self, id: &ProviderId, base: u64) -> u64 {
         use crate::books::Step;
         use crate::lifecycle::Lifecycle;
-        let Some(ps) = self.state.providers.get(id) else { return base };
+        let Some(ps) = self.state.providers.get(id) else {
+            return base;
+        };
         let mut i = base;
         if ps.lifecycle == Lifecycle::Failed {
             i = i.saturating_mul(2);
@@ -438,8 +532,16 @@ impl Engine {
 /// given at the same moment (the same block height). A fast re-check of a
 /// failing provider leaves the grid and snaps back to it on the next
 /// regular probe.
-fn ps_next_due(state: &mut crate::state::State, id: &ProviderId, at: UnixMillis, base: u64, effective: u64) {
-    let Some(ps) = state.providers.get_mut(id) else { return };
+fn ps_next_due(
+    state: &mut crate::state::State,
+    id: &ProviderId,
+    at: UnixMillis,
+    base: u64,
+    effective: u64,
+) {
+    let Some(ps) = state.providers.get_mut(id) else {
+        return;
+    };
     if effective < base {
         ps.next_due = at.saturating_add(effective);
         return;

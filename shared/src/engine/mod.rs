@@ -60,7 +60,11 @@ impl Engine {
         config.validate()?;
         let registry = Registry::build(&config, &state.submitted)?;
         reconcile(&config, &registry, &mut state, now);
-        Ok(Engine { config, registry, state })
+        Ok(Engine {
+            config,
+            registry,
+            state,
+        })
     }
 
     /// The configuration.
@@ -86,10 +90,19 @@ impl Engine {
     /// Submits a new provider to a service (the `POST /v1/providers`
     /// route): validated like configuration, it enters as `discovered` and
     /// goes through testing before it can be routed to.
-    pub fn submit(&mut self, now: UnixMillis, service: &ServiceId, provider: ProviderConfig) -> Result<(), Errors> {
+    pub fn submit(
+        &mut self,
+        now: UnixMillis,
+        service: &ServiceId,
+        provider: ProviderConfig,
+    ) -> Result<(), Errors> {
         let mut errs = Errors::default();
         if self.registry.provider(provider.id.as_str()).is_some() {
-            errs.push("provider.id", provider.id.as_str(), "a provider with this id exists already");
+            errs.push(
+                "provider.id",
+                provider.id.as_str(),
+                "a provider with this id exists already",
+            );
             return Err(errs);
         }
         let Some(svc) = self.config.service(service.as_str()) else {
@@ -109,7 +122,12 @@ impl Engine {
             errs.push_key("provider", format!("cannot be stored: {e}"));
             errs
         })?;
-        let entry = Submitted { service: service.clone(), id: provider.id.clone(), provider_json, at: now };
+        let entry = Submitted {
+            service: service.clone(),
+            id: provider.id.clone(),
+            provider_json,
+            at: now,
+        };
         let mut submitted = self.state.submitted.clone();
         submitted.push(entry);
         let registry = Registry::build(&self.config, &submitted)?;
@@ -121,7 +139,9 @@ impl Engine {
 }
 
 fn reconcile(config: &Config, registry: &Registry, state: &mut State, now: UnixMillis) {
-    state.providers.retain(|id, _| registry.provider(id.as_str()).is_some());
+    state
+        .providers
+        .retain(|id, _| registry.provider(id.as_str()).is_some());
     for p in registry.providers() {
         let initial = match p.submitted {
             true => Lifecycle::Discovered,
@@ -137,7 +157,9 @@ fn reconcile(config: &Config, registry: &Registry, state: &mut State, now: UnixM
             .or_insert_with(|| ProviderState::new(p.service.clone(), initial, now));
         entry.service = p.service.clone();
     }
-    state.services.retain(|id, _| config.service(id.as_str()).is_some());
+    state
+        .services
+        .retain(|id, _| config.service(id.as_str()).is_some());
     for svc in &config.services {
         let initial_active: Option<ProviderId> = svc
             .providers

@@ -34,13 +34,22 @@ impl Engine {
             if ps.next_due > now {
                 continue;
             }
-            let routed = self.state.services.get(&ps.service).is_some_and(|s| s.active.as_ref() == Some(id));
+            let routed = self
+                .state
+                .services
+                .get(&ps.service)
+                .is_some_and(|s| s.active.as_ref() == Some(id));
             let failing = ps.consecutive_failures > 0 || ps.consecutive_bad > 0;
             let lifecycle_rank = match ps.lifecycle {
                 Lifecycle::Failed => 1,
                 _ => 0,
             };
-            due.push((u8::from(!routed), u8::from(!failing) + lifecycle_rank, std::cmp::Reverse(now - ps.next_due), id));
+            due.push((
+                u8::from(!routed),
+                u8::from(!failing) + lifecycle_rank,
+                std::cmp::Reverse(now - ps.next_due),
+                id,
+            ));
         }
         due.sort();
         let take = budget.saturating_sub(reserve);
@@ -56,8 +65,17 @@ impl Engine {
     /// The request that probes `id`.
     pub fn probe_request(&self, id: &ProviderId, purpose: Purpose) -> Option<ProbeRequest> {
         let rt = self.registry.provider(id.as_str())?;
-        let mut headers: Vec<(String, String)> = rt.probe.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        if rt.body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        let mut headers: Vec<(String, String)> = rt
+            .probe
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if rt.body.is_some()
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             headers.push(("content-type".into(), "application/json".into()));
         }
         Some(ProbeRequest {
@@ -67,7 +85,12 @@ impl Engine {
             method: rt.probe.method,
             url: rt.url.clone(),
             headers,
-            secret_headers: rt.config.secret_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            secret_headers: rt
+                .config
+                .secret_headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             body: rt.body.clone(),
             timeout_ms: rt.probe.timeout.as_ms(),
             max_bytes: rt.probe.max_bytes,
@@ -78,9 +101,20 @@ impl Engine {
     /// Turns what the shell got back for `req` into an observation (the
     /// provider's checks and accepted statuses applied). `None` when the
     /// provider is unknown (removed while the probe was in flight).
-    pub fn observe(&self, req: &ProbeRequest, at: UnixMillis, result: crate::probe::ProbeResult) -> Option<crate::probe::Observation> {
+    pub fn observe(
+        &self,
+        req: &ProbeRequest,
+        at: UnixMillis,
+        result: crate::probe::ProbeResult,
+    ) -> Option<crate::probe::Observation> {
         let rt = self.registry.provider(req.provider.as_str())?;
-        Some(crate::probe::observe(req, &rt.checks, &rt.probe.expect_status, at, result))
+        Some(crate::probe::observe(
+            req,
+            &rt.checks,
+            &rt.probe.expect_status,
+            at,
+            result,
+        ))
     }
 
     /// When the engine next needs a tick: the earliest due probe, pending
@@ -93,8 +127,18 @@ impl Engine {
         for ps in self.state.providers.values() {
             t = t.min(ps.next_due);
             match ps.lifecycle {
-                Lifecycle::Testing => t = t.min(ps.lifecycle_since.saturating_add(policy.lifecycle.testing_period.as_ms())),
-                Lifecycle::Recovering => t = t.min(ps.lifecycle_since.saturating_add(policy.lifecycle.recovery_period.as_ms())),
+                Lifecycle::Testing => {
+                    t = t.min(
+                        ps.lifecycle_since
+                            .saturating_add(policy.lifecycle.testing_period.as_ms()),
+                    )
+                }
+                Lifecycle::Recovering => {
+                    t = t.min(
+                        ps.lifecycle_since
+                            .saturating_add(policy.lifecycle.recovery_period.as_ms()),
+                    )
+                }
                 Lifecycle::Discovered => t = now,
                 _ => {}
             }

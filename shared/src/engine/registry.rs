@@ -3,7 +3,9 @@
 //! configuration (and the providers submitted at run time).
 
 use crate::books::Rates;
-use crate::config::{effective_probe, join, Config, Errors, ProbeSpec, ProviderConfig, ServiceConfig};
+use crate::config::{
+    effective_probe, join, Config, Errors, ProbeSpec, ProviderConfig, ServiceConfig,
+};
 use crate::quality::{evm_probe_body, CompiledChecks};
 use crate::state::Submitted;
 use crate::{Bps, Kind, ProviderId, ServiceId};
@@ -72,13 +74,24 @@ impl Registry {
             for s in submitted.iter().filter(|s| s.service == svc.id) {
                 match serde_json::from_str::<ProviderConfig>(&s.provider_json) {
                     Ok(p) => subs.push(p),
-                    Err(e) => errs.push(&format!("submitted.{}", s.id), "(stored json)", format!("cannot be read back: {e}")),
+                    Err(e) => errs.push(
+                        &format!("submitted.{}", s.id),
+                        "(stored json)",
+                        format!("cannot be read back: {e}"),
+                    ),
                 }
             }
-            let all = svc.providers.iter().map(|p| (p, false)).chain(subs.iter().map(|p| (p, true)));
+            let all = svc
+                .providers
+                .iter()
+                .map(|p| (p, false))
+                .chain(subs.iter().map(|p| (p, true)));
             for (p, is_sub) in all {
                 let probe = effective_probe(svc, p);
-                let checks = match CompiledChecks::new(&probe.checks, svc.evm.as_ref().filter(|_| svc.kind == Kind::EvmRpc)) {
+                let checks = match CompiledChecks::new(
+                    &probe.checks,
+                    svc.evm.as_ref().filter(|_| svc.kind == Kind::EvmRpc),
+                ) {
                     Ok(c) => c,
                     Err(e) => {
                         errs.0.extend(e.0.into_iter().map(|mut c| {
@@ -114,7 +127,13 @@ impl Registry {
                     },
                 );
             }
-            reg.services.insert(svc.id.clone(), ServiceRuntime { config: svc.clone(), providers: ids });
+            reg.services.insert(
+                svc.id.clone(),
+                ServiceRuntime {
+                    config: svc.clone(),
+                    providers: ids,
+                },
+            );
         }
         if errs.is_empty() {
             Ok(reg)
@@ -153,6 +172,9 @@ mod tests {
         assert_eq!(join_url("https://a.example/", "/x"), "https://a.example/x");
         assert_eq!(join_url("https://a.example", "x"), "https://a.example/x");
         assert_eq!(join_url("https://a.example/v1", ""), "https://a.example/v1");
-        assert_eq!(join_url("https://a.example/v1/", "?q=1"), "https://a.example/v1?q=1");
+        assert_eq!(
+            join_url("https://a.example/v1/", "?q=1"),
+            "https://a.example/v1?q=1"
+        );
     }
 }

@@ -60,19 +60,29 @@ impl Engine {
     /// The cost component for every provider of a service: each provider's
     /// marginal price per 1,000 requests against the cheapest one's.
     fn cost_scores(&self, service: &ServiceId, now: UnixMillis) -> Vec<(ProviderId, Bps)> {
-        let Some(svc) = self.registry.service(service.as_str()) else { return Vec::new() };
+        let Some(svc) = self.registry.service(service.as_str()) else {
+            return Vec::new();
+        };
         let prices: Vec<(ProviderId, u64, Bps)> = svc
             .providers
             .iter()
             .filter_map(|id| {
                 let rt = self.registry.provider(id.as_str())?;
                 let ps = self.state.providers.get(id)?;
-                let per_1k = books::marginal_cost_per_request_nano(&rt.rates, &ps.ledger, now).saturating_mul(1000);
-                Some((id.clone(), per_1k, books::free_headroom(&rt.rates, &ps.ledger)))
+                let per_1k = books::marginal_cost_per_request_nano(&rt.rates, &ps.ledger, now)
+                    .saturating_mul(1000);
+                Some((
+                    id.clone(),
+                    per_1k,
+                    books::free_headroom(&rt.rates, &ps.ledger),
+                ))
             })
             .collect();
         let cheapest = prices.iter().map(|(_, p, _)| *p).min().unwrap_or(0);
-        prices.into_iter().map(|(id, own, head)| (id, books::cost_score(own, cheapest, head))).collect()
+        prices
+            .into_iter()
+            .map(|(id, own, head)| (id, books::cost_score(own, cheapest, head)))
+            .collect()
     }
 
     /// A provider's reputation now.
@@ -80,8 +90,16 @@ impl Engine {
         let rt = self.registry.provider(id.as_str())?;
         let ps = self.state.providers.get(id)?;
         let svc = self.registry.service(rt.service.as_str())?;
-        let cost = self.cost_scores(&rt.service, now).into_iter().find(|(p, _)| p == id).map_or(Bps::MAX, |(_, c)| c);
-        let daily: Vec<_> = ps.daily.iter_aged(now, DAY, 30).map(|(age, c)| (age, *c)).collect();
+        let cost = self
+            .cost_scores(&rt.service, now)
+            .into_iter()
+            .find(|(p, _)| p == id)
+            .map_or(Bps::MAX, |(_, c)| c);
+        let daily: Vec<_> = ps
+            .daily
+            .iter_aged(now, DAY, 30)
+            .map(|(age, c)| (age, *c))
+            .collect();
         let samples = daily.iter().map(|(_, c)| c.total()).sum();
         let mut rel = crate::state::ReliabilityCounts::default();
         for (_, b) in ps.reliability.iter_aged(now, DAY, 30) {
@@ -90,7 +108,11 @@ impl Engine {
             rel.data_loss += b.data_loss;
             rel.security += b.security;
         }
-        let latency = match (ps.latency.quantile(5000), ps.latency.quantile(9500), ps.latency.quantile(9900)) {
+        let latency = match (
+            ps.latency.quantile(5000),
+            ps.latency.quantile(9500),
+            ps.latency.quantile(9900),
+        ) {
             (Some(a), Some(b), Some(c)) => Some([a, b, c]),
             _ => None,
         };
@@ -111,7 +133,10 @@ impl Engine {
 
     /// Quotas and budget of a provider now.
     pub fn budget_status(&self, id: &ProviderId, now: UnixMillis) -> Vec<QuotaStatus> {
-        let (Some(rt), Some(ps)) = (self.registry.provider(id.as_str()), self.state.providers.get(id)) else {
+        let (Some(rt), Some(ps)) = (
+            self.registry.provider(id.as_str()),
+            self.state.providers.get(id),
+        ) else {
             return Vec::new();
         };
         books::status(&ps.ledger, now, &rt.config.limits, &rt.rates)
@@ -119,7 +144,12 @@ impl Engine {
 
     /// The sentinel's own footprint now.
     pub fn footprint_status(&self, now: UnixMillis) -> Vec<QuotaStatus> {
-        books::status(&self.state.footprint, now, &self.config.sentinel.footprint, &books::Rates::default())
+        books::status(
+            &self.state.footprint,
+            now,
+            &self.config.sentinel.footprint,
+            &books::Rates::default(),
+        )
     }
 
     /// What the switcher sees of a provider.
@@ -129,7 +159,11 @@ impl Engine {
         let svc = self.registry.service(rt.service.as_str())?;
         let recent = ps.hourly.sum(now, HOUR, 2);
         let statuses = books::status(&ps.ledger, now, &rt.config.limits, &rt.rates);
-        let utilization = statuses.iter().map(|s| s.utilization).max().unwrap_or(Bps::ZERO);
+        let utilization = statuses
+            .iter()
+            .map(|s| s.utilization)
+            .max()
+            .unwrap_or(Bps::ZERO);
         Some(View {
             id: id.clone(),
             lifecycle: ps.lifecycle,
@@ -162,11 +196,19 @@ impl Engine {
         let svc = self.registry.service(rt.service.as_str())?;
         Some(ProviderSummary {
             id: id.clone(),
-            name: if rt.config.name.is_empty() { id.to_string() } else { rt.config.name.clone() },
+            name: if rt.config.name.is_empty() {
+                id.to_string()
+            } else {
+                rt.config.name.clone()
+            },
             service: rt.service.clone(),
             kind: svc.config.kind,
             endpoint: rt.config.endpoint.clone(),
-            routed: self.state.services.get(&rt.service).is_some_and(|s| s.active.as_ref() == Some(id)),
+            routed: self
+                .state
+                .services
+                .get(&rt.service)
+                .is_some_and(|s| s.active.as_ref() == Some(id)),
             lifecycle: ps.lifecycle,
             lifecycle_since: ps.lifecycle_since,
             trust: ps.trust,

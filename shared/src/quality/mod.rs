@@ -877,6 +877,7 @@ mod json_text {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
         let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| serde_json::from_str(&t).map_err(serde::de::Error::custom)).transpose()
+        text.map(|t| serde_json::from_str(&t).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }

@@ -3,9 +3,11 @@
 //! time run in seconds and every switch, alert and ladder step can be
 //! asserted with its time. Available with the `test-utils` feature.
 
+mod fakes;
 mod provider;
 mod rng;
 
+pub use fakes::{MemoryStore, SimProber};
 pub use provider::{Fault, SimProvider};
 pub use rng::SimRng;
 
@@ -69,10 +71,29 @@ pub struct Scenario {
 
 impl Scenario {
     /// A scenario starting at `start` with a fresh state.
-    pub fn new(config: Config, start: UnixMillis, seed: u64) -> Result<Scenario, crate::engine::EngineError> {
+    pub fn new(
+        config: Config,
+        start: UnixMillis,
+        seed: u64,
+    ) -> Result<Scenario, crate::engine::EngineError> {
         let engine = Engine::new(config, State::default(), start)?;
-        let providers = engine.registry().providers().map(|p| (p.config.id.clone(), SimProvider::default())).collect();
-        Ok(Scenario { engine, now: start, providers, burns: Vec::new(), rng: SimRng::seed(seed), log: Vec::new(), ticks: 0, probes: 0, last_burn: start, event_seq: 0 })
+        let providers = engine
+            .registry()
+            .providers()
+            .map(|p| (p.config.id.clone(), SimProvider::default()))
+            .collect();
+        Ok(Scenario {
+            engine,
+            now: start,
+            providers,
+            burns: Vec::new(),
+            rng: SimRng::seed(seed),
+            log: Vec::new(),
+            ticks: 0,
+            probes: 0,
+            last_burn: start,
+            event_seq: 0,
+        })
     }
 
     /// Replaces the synthetic behaviour of a provider.
@@ -87,7 +108,11 @@ impl Scenario {
         reqs.iter()
             .filter_map(|req| {
                 self.probes += 1;
-                let sim = self.providers.get(&req.provider).cloned().unwrap_or_default();
+                let sim = self
+                    .providers
+                    .get(&req.provider)
+                    .cloned()
+                    .unwrap_or_default();
                 let result = sim.respond(req, now, &mut self.rng);
                 self.engine.observe(req, now, result)
             })
@@ -104,7 +129,10 @@ impl Scenario {
         self.engine.ingest(self.now, &obs);
         let mut d = self.engine.decide(self.now);
         for _ in 0..3 {
-            self.log.extend(d.actions.drain(..).map(|action| Logged { at: self.now, action }));
+            self.log.extend(d.actions.drain(..).map(|action| Logged {
+                at: self.now,
+                action,
+            }));
             if d.canaries.is_empty() {
                 break;
             }
@@ -112,7 +140,10 @@ impl Scenario {
             self.engine.ingest(self.now, &obs);
             d = self.engine.decide(self.now);
         }
-        self.log.extend(d.actions.drain(..).map(|action| Logged { at: self.now, action }));
+        self.log.extend(d.actions.drain(..).map(|action| Logged {
+            at: self.now,
+            action,
+        }));
     }
 
     fn apply_burns(&mut self) {
@@ -125,7 +156,16 @@ impl Scenario {
             if end > start {
                 let amount = b.per_second.saturating_mul((end - start) / SECOND);
                 self.event_seq += 1;
-                events.push(Event { source: "sim".into(), seq: self.event_seq, at: end, kind: EventKind::Usage { target: UsageTarget::Provider(b.provider.clone()), metric: b.metric, amount } });
+                events.push(Event {
+                    source: "sim".into(),
+                    seq: self.event_seq,
+                    at: end,
+                    kind: EventKind::Usage {
+                        target: UsageTarget::Provider(b.provider.clone()),
+                        metric: b.metric,
+                        amount,
+                    },
+                });
             }
         }
         if !events.is_empty() {
@@ -167,6 +207,11 @@ impl Scenario {
 
     /// The active provider of a service.
     pub fn active(&self, service: &str) -> Option<String> {
-        self.engine.state().services.get(service).and_then(|s| s.active.as_ref()).map(|p| p.to_string())
+        self.engine
+            .state()
+            .services
+            .get(service)
+            .and_then(|s| s.active.as_ref())
+            .map(|p| p.to_string())
     }
 }

@@ -56,7 +56,14 @@ pub struct SimProvider {
 
 impl Default for SimProvider {
     fn default() -> Self {
-        SimProvider { base_latency_ms: 40, jitter_ms: 20, noise_5xx_bps: 0, faults: Vec::new(), chain_id: 1, block_time_ms: 12_000 }
+        SimProvider {
+            base_latency_ms: 40,
+            jitter_ms: 20,
+            noise_5xx_bps: 0,
+            faults: Vec::new(),
+            chain_id: 1,
+            block_time_ms: 12_000,
+        }
     }
 }
 
@@ -68,11 +75,18 @@ impl SimProvider {
     }
 
     fn active(&self, now: UnixMillis) -> impl Iterator<Item = &Fault> {
-        self.faults.iter().filter(move |(a, b, _)| *a <= now && now < *b).map(|(_, _, f)| f)
+        self.faults
+            .iter()
+            .filter(move |(a, b, _)| *a <= now && now < *b)
+            .map(|(_, _, f)| f)
     }
 
     fn stale_since(&self, now: UnixMillis) -> Option<UnixMillis> {
-        self.faults.iter().filter(|(a, b, f)| *f == Fault::Stale && *a <= now && now < *b).map(|(a, _, _)| *a).min()
+        self.faults
+            .iter()
+            .filter(|(a, b, f)| *f == Fault::Stale && *a <= now && now < *b)
+            .map(|(a, _, _)| *a)
+            .min()
     }
 
     /// Answers `req` at `now`.
@@ -92,7 +106,11 @@ impl SimProvider {
         }
         let status = if faults.contains(&&Fault::Throttle) {
             429
-        } else if faults.iter().any(|f| matches!(f, Fault::Burst5xx { rate_bps } if rng.chance(*rate_bps))) || rng.chance(self.noise_5xx_bps) {
+        } else if faults
+            .iter()
+            .any(|f| matches!(f, Fault::Burst5xx { rate_bps } if rng.chance(*rate_bps)))
+            || rng.chance(self.noise_5xx_bps)
+        {
             503
         } else {
             200
@@ -105,17 +123,32 @@ impl SimProvider {
         } else {
             let value = if inconsistent { 77 } else { 42 };
             let status_s = if wrong { "degraded" } else { "ok" };
-            format!(r#"{{"status":"{status_s}","value":{value},"updated_at":{}}}"#, data_time / 1000)
+            format!(
+                r#"{{"status":"{status_s}","value":{value},"updated_at":{}}}"#,
+                data_time / 1000
+            )
         };
-        Ok(ProbeResponse { status, latency_ms: latency, body: body.into_bytes(), truncated: false })
+        Ok(ProbeResponse {
+            status,
+            latency_ms: latency,
+            body: body.into_bytes(),
+            truncated: false,
+        })
     }
 
     fn evm_body(&self, data_time: UnixMillis, wrong: bool, inconsistent: bool) -> String {
         let number = data_time / self.block_time_ms.max(1);
         let ts = number * self.block_time_ms.max(1) / 1000;
-        let chain = if wrong { self.chain_id + 1000 } else { self.chain_id };
+        let chain = if wrong {
+            self.chain_id + 1000
+        } else {
+            self.chain_id
+        };
         let salt = if inconsistent { 0xdead_beef_u64 } else { 0 };
-        let hash = format!("0x{:064x}", (number.wrapping_mul(0x9e37_79b9_7f4a_7c15)) ^ salt);
+        let hash = format!(
+            "0x{:064x}",
+            (number.wrapping_mul(0x9e37_79b9_7f4a_7c15)) ^ salt
+        );
         format!(
             r#"[{{"jsonrpc":"2.0","id":1,"result":"0x{chain:x}"}},{{"jsonrpc":"2.0","id":2,"result":"0x{number:x}"}},{{"jsonrpc":"2.0","id":3,"result":{{"number":"0x{number:x}","hash":"{hash}","timestamp":"0x{ts:x}"}}}}]"#
         )
