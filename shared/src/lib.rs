@@ -21,6 +21,7 @@ pub mod histogram;
 pub mod ids;
 pub mod lifecycle;
 pub mod probe;
+pub mod proxy;
 pub mod quality;
 pub mod reputation;
 pub mod score;

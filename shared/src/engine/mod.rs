@@ -26,7 +26,7 @@ mod views;
 
 pub use ingest::{Event, EventKind, IncidentKind, IngestReport, Rejected, UsageTarget};
 pub use plan::Plan;
-pub use registry::{ProviderRuntime, Registry, ServiceRuntime};
+pub use registry::{join_url, ProviderRuntime, Registry, ServiceRuntime};
 pub use views::ProviderSummary;
 
 use crate::config::{Config, Errors, ProviderConfig};

@@ -1,0 +1,354 @@
+//! The proxy's failover loop, written once for every shell.
+//!
+//! `ANY /proxy/{service}/{path}` forwards to the service's active provider
+//! and, per request, fails over to the next best on connect errors,
+//! timeouts, 5xx and 429 — for requests that are safe to repeat: idempotent
+//! methods (GET, HEAD, OPTIONS, PUT, DELETE) and JSON-RPC calls whose
+//! methods are all reads (`eth_call`, `eth_getBalance`, …; never
+//! `eth_sendRawTransaction`). A request that is not safe to repeat gets
+//! exactly one attempt.
+//!
+//! Order of attempts: the active provider, then the other providers the
+//! switcher could route to (not Untrusted, not stopped by budget, not
+//! failed), best first. With hedging on, when the first attempt has not
+//! answered within the active provider's p95 latency, the second candidate
+//! is asked too and the first good answer wins (Dean & Barroso, "The Tail
+//! at Scale", 2013) — bounded to one extra request.
+//!
+//! Every attempt is reported, so the shell can book the usage against each
+//! provider and feed retry outcomes to reliability.
+
+use crate::engine::{Engine, Event, EventKind, UsageTarget};
+use crate::books::Metric;
+use crate::lifecycle::{Lifecycle, TrustLevel};
+use crate::secret::SealedSecret;
+use crate::time::UnixMillis;
+use crate::{ProviderId, ServiceId};
+use futures_util::future::{select, Either};
+use std::future::Future;
+use std::pin::pin;
+
+/// A request to forward.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyRequest {
+    /// Method.
+    pub method: String,
+    /// Path and query after `/proxy/{service}`, starting with `/` (or empty).
+    pub path_and_query: String,
+    /// Headers to forward (hop-by-hop headers already removed).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// An upstream answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UpstreamResponse {
+    /// Status.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// Why an upstream gave no answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UpstreamError {
+    /// Could not connect.
+    Connect(String),
+    /// No answer in time.
+    Timeout,
+    /// Refused by the SSRF guard.
+    Blocked(String),
+    /// Anything else.
+    Other(String),
+}
+
+/// Where to send an attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Provider.
+    pub provider: ProviderId,
+    /// Full URL: endpoint joined with the request's path and query.
+    pub url: String,
+    /// Sealed headers to add (open them with the runtime's key).
+    pub secret_headers: Vec<(String, SealedSecret)>,
+    /// Whether private targets are allowed.
+    pub allow_private: bool,
+}
+
+/// Sends one attempt; the shell's HTTP client.
+pub trait Upstream {
+    /// Sends `req` to `target` within `timeout_ms`.
+    fn send(&self, target: &Target, req: &ProxyRequest, timeout_ms: u64) -> impl Future<Output = Result<UpstreamResponse, UpstreamError>>;
+    /// Waits `ms` (for hedging).
+    fn sleep(&self, ms: u64) -> impl Future<Output = ()>;
+}
+
+/// Proxy policy. Defaults: 3 attempts, 10 s per attempt, hedging off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProxyPolicy {
+    /// Most attempts per request.
+    pub max_attempts: u32,
+    /// Time allowed per attempt.
+    pub attempt_timeout_ms: u64,
+    /// Hedge after the active provider's p95 latency (bounded below by
+    /// `hedge_min_ms`).
+    pub hedge: bool,
+    /// Smallest hedging delay.
+    pub hedge_min_ms: u64,
+}
+
+impl Default for ProxyPolicy {
+    fn default() -> Self {
+        ProxyPolicy { max_attempts: 3, attempt_timeout_ms: 10_000, hedge: false, hedge_min_ms: 50 }
+    }
+}
+
+/// One attempt and how it went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// Provider tried.
+    pub provider: ProviderId,
+    /// Status, when it answered.
+    pub status: Option<u16>,
+    /// Error, when it did not.
+    pub error: Option<String>,
+    /// Bytes received.
+    pub bytes: u64,
+    /// Whether this attempt's answer was returned to the client.
+    pub used: bool,
+    /// Whether it was a hedge.
+    pub hedge: bool,
+}
+
+/// The result of forwarding one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyOutcome {
+    /// What the client gets: an upstream answer, or why there is none.
+    pub response: Result<UpstreamResponse, ProxyError>,
+    /// Every attempt, in order.
+    pub attempts: Vec<Attempt>,
+}
+
+/// Why the proxy has no answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyError {
+    /// No such service.
+    #[error("no service `{0}`")]
+    UnknownService(String),
+    /// No provider can take the request.
+    #[error("no provider of `{0}` can take requests")]
+    NoProvider(String),
+    /// Every attempt failed.
+    #[error("all {attempts} attempts failed; last: {last}")]
+    Exhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        last: String,
+    },
+}
+
+/// JSON-RPC methods that only read, and so are safe to repeat.
+const READ_METHODS: &[&str] = &[
+    "eth_chainId", "eth_blockNumber", "eth_getBlockByNumber", "eth_getBlockByHash", "eth_getBalance", "eth_getCode",
+    "eth_getStorageAt", "eth_getTransactionCount", "eth_getTransactionByHash", "eth_getTransactionReceipt", "eth_call",
+    "eth_estimateGas", "eth_gasPrice", "eth_maxPriorityFeePerGas", "eth_feeHistory", "eth_getLogs", "eth_syncing",
+    "eth_getBlockTransactionCountByNumber", "eth_getBlockReceipts", "eth_getProof", "net_version", "net_listening", "web3_clientVersion",
+];
+
+/// Whether a request may be sent again after a failure.
+pub fn retryable(req: &ProxyRequest) -> bool {
+    match req.method.to_ascii_uppercase().as_str() {
+        "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" => true,
+        "POST" => jsonrpc_reads_only(&req.body),
+        _ => false,
+    }
+}
+
+fn jsonrpc_reads_only(body: &[u8]) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else { return false };
+    let is_read = |call: &serde_json::Value| call.get("method").and_then(|m| m.as_str()).is_some_and(|m| READ_METHODS.contains(&m));
+    match &v {
+        serde_json::Value::Array(calls) => !calls.is_empty() && calls.iter().all(is_read),
+        call => is_read(call),
+    }
+}
+
+/// Whether an answer should be retried elsewhere.
+fn retry_status(status: u16) -> bool {
+    status == 429 || (500..=599).contains(&status)
+}
+
+/// The providers to try for `service`, best first.
+pub fn candidates(engine: &Engine, service: &str, now: UnixMillis) -> Option<Vec<ProviderId>> {
+    let svc = engine.registry().service(service)?;
+    let st = engine.state();
+    let active = st.services.get(service).and_then(|s| s.active.clone());
+    let mut rest: Vec<(std::cmp::Reverse<u16>, ProviderId)> = svc
+        .providers
+        .iter()
+        .filter(|id| Some(*id) != active.as_ref())
+        .filter_map(|id| {
+            let ps = st.providers.get(id)?;
+            let usable = matches!(ps.lifecycle, Lifecycle::Standby | Lifecycle::Active | Lifecycle::Recovering)
+                && ps.trust > TrustLevel::Untrusted
+                && ps.step < crate::books::Step::Stop
+                && ps.consecutive_failures == 0;
+            let total = ps.card.map_or(0, |c| c.total.get());
+            usable.then(|| (std::cmp::Reverse(total), id.clone()))
+        })
+        .collect();
+    rest.sort();
+    let _ = now;
+    Some(active.into_iter().chain(rest.into_iter().map(|(_, id)| id)).collect())
+}
+
+fn target(engine: &Engine, id: &ProviderId, req: &ProxyRequest) -> Option<Target> {
+    let rt = engine.registry().provider(id.as_str())?;
+    Some(Target {
+        provider: id.clone(),
+        url: crate::engine::join_url(&rt.config.endpoint, &req.path_and_query),
+        secret_headers: rt.config.secret_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        allow_private: engine.config().sentinel.allow_private_targets,
+    })
+}
+
+fn record(attempts: &mut Vec<Attempt>, provider: &ProviderId, r: &Result<UpstreamResponse, UpstreamError>, hedge: bool) {
+    attempts.push(Attempt {
+        provider: provider.clone(),
+        status: r.as_ref().ok().map(|x| x.status),
+        error: r.as_ref().err().map(|e| format!("{e:?}")),
+        bytes: r.as_ref().map_or(0, |x| x.body.len() as u64),
+        used: false,
+        hedge,
+    });
+}
+
+fn good(r: &Result<UpstreamResponse, UpstreamError>) -> bool {
+    matches!(r, Ok(x) if !retry_status(x.status))
+}
+
+/// Forwards `req` to `service`; see the module docs.
+pub async fn forward<U: Upstream>(engine: &Engine, service: &ServiceId, req: &ProxyRequest, upstream: &U, policy: &ProxyPolicy, now: UnixMillis) -> ProxyOutcome {
+    let mut attempts = Vec::new();
+    let Some(order) = candidates(engine, service.as_str(), now) else {
+        return ProxyOutcome { response: Err(ProxyError::UnknownService(service.to_string())), attempts };
+    };
+    let can_retry = retryable(req);
+    let max = if can_retry { policy.max_attempts.max(1) as usize } else { 1 };
+    let order: Vec<ProviderId> = order.into_iter().take(max).collect();
+    if order.is_empty() {
+        return ProxyOutcome { response: Err(ProxyError::NoProvider(service.to_string())), attempts };
+    }
+    let mut last: Option<Result<UpstreamResponse, UpstreamError>> = None;
+    let mut i = 0;
+    while i < order.len() {
+        let id = &order[i];
+        let Some(t) = target(engine, id, req) else {
+            i += 1;
+            continue;
+        };
+        let hedge_to = if policy.hedge && can_retry && i + 1 < order.len() { target(engine, &order[i + 1], req) } else { None };
+        let result = match hedge_to {
+            None => {
+                let r = upstream.send(&t, req, policy.attempt_timeout_ms).await;
+                record(&mut attempts, id, &r, false);
+                r
+            }
+            Some(h) => {
+                let delay = engine
+                    .state()
+                    .providers
+                    .get(id)
+                    .and_then(|p| p.latency.quantile(9500))
+                    .unwrap_or(policy.attempt_timeout_ms)
+                    .max(policy.hedge_min_ms);
+                let first = pin!(upstream.send(&t, req, policy.attempt_timeout_ms));
+                let timer = pin!(upstream.sleep(delay));
+                match select(first, timer).await {
+                    Either::Left((r, _)) => {
+                        record(&mut attempts, id, &r, false);
+                        r
+                    }
+                    Either::Right(((), first)) => {
+                        // Too slow: ask the next candidate as well.
+                        let second = pin!(upstream.send(&h, req, policy.attempt_timeout_ms));
+                        match select(first, second).await {
+                            Either::Left((r, second)) if good(&r) => {
+                                record(&mut attempts, id, &r, false);
+                                drop(second);
+                                r
+                            }
+                            Either::Left((r, second)) => {
+                                record(&mut attempts, id, &r, false);
+                                let r2 = second.await;
+                                record(&mut attempts, &h.provider, &r2, true);
+                                i += 1;
+                                r2
+                            }
+                            Either::Right((r2, first)) if good(&r2) => {
+                                record(&mut attempts, &h.provider, &r2, true);
+                                drop(first);
+                                i += 1;
+                                r2
+                            }
+                            Either::Right((r2, first)) => {
+                                record(&mut attempts, &h.provider, &r2, true);
+                                let r = first.await;
+                                record(&mut attempts, id, &r, false);
+                                i += 1;
+                                r
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        if good(&result) {
+            if let Some(a) = attempts.iter_mut().rev().find(|a| a.status == result.as_ref().ok().map(|x| x.status) && a.error.is_none()) {
+                a.used = true;
+            }
+            return ProxyOutcome { response: result.map_err(|_| ProxyError::NoProvider(service.to_string())), attempts };
+        }
+        last = Some(result);
+        i += 1;
+    }
+    // Nothing good: hand back the last upstream answer if there was one
+    // (a 503 or 429 is more useful to a client than our own error).
+    let n = attempts.len() as u32;
+    match last {
+        Some(Ok(resp)) => {
+            if let Some(a) = attempts.last_mut() {
+                a.used = true;
+            }
+            ProxyOutcome { response: Ok(resp), attempts }
+        }
+        Some(Err(e)) => ProxyOutcome { response: Err(ProxyError::Exhausted { attempts: n, last: format!("{e:?}") }), attempts },
+        None => ProxyOutcome { response: Err(ProxyError::NoProvider(service.to_string())), attempts },
+    }
+}
+
+/// The bookkeeping of a forwarded request: one request and its bytes
+/// against every provider tried, and a retry outcome for every attempt
+/// after the first. `seq` is advanced for each event.
+pub fn usage_events(outcome: &ProxyOutcome, source: &str, seq: &mut u64, at: UnixMillis) -> Vec<Event> {
+    let mut out = Vec::new();
+    let mut push = |kind| {
+        *seq += 1;
+        out.push(Event { source: source.to_string(), seq: *seq, at, kind });
+    };
+    for (n, a) in outcome.attempts.iter().enumerate() {
+        push(EventKind::Usage { target: UsageTarget::Provider(a.provider.clone()), metric: Metric::Requests, amount: 1 });
+        if a.bytes > 0 {
+            push(EventKind::Usage { target: UsageTarget::Provider(a.provider.clone()), metric: Metric::EgressBytes, amount: a.bytes });
+        }
+        if n > 0 {
+            let ok = a.status.is_some_and(|s| !retry_status(s));
+            push(EventKind::Retry { provider: a.provider.clone(), ok });
+        }
+    }
+    out
+}
