@@ -336,6 +336,22 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         Err(TickError::Contended(MAX_ATTEMPTS))
     }
 
+    /// Commits the current state (events recorded since the last tick) with
+    /// no actions, retrying on a conflict. For a clean shutdown.
+    pub async fn save(&mut self, now: UnixMillis) -> Result<u64, TickError<S::Error>> {
+        for _ in 0..MAX_ATTEMPTS {
+            let bytes = self.engine.state().to_bytes();
+            match self.store.commit(self.version, &bytes, &[]).await.map_err(TickError::Store)? {
+                Commit::Committed { version } => {
+                    self.version = Some(version);
+                    return Ok(version);
+                }
+                Commit::Conflict => self.reload(now).await?,
+            }
+        }
+        Err(TickError::Contended(MAX_ATTEMPTS))
+    }
+
     /// Applies events (proxy usage, retries) to the engine; they are
     /// committed with the next tick. Returns what was applied.
     pub fn record(&mut self, now: UnixMillis, events: &[crate::engine::Event]) -> IngestReport {
