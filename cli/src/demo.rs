@@ -195,6 +195,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), DemoError> {
         webhooks: Vec::new(),
         stop_after: opts.duration,
         ready: Some(ready_tx),
+        stop: None,
         observer: Some(Box::new(move |report, engine| display.show(report, engine))),
     };
     let result = runner::run(cfg, run_opts).await;

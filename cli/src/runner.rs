@@ -72,6 +72,8 @@ pub struct RunOptions {
     pub stop_after: Option<Duration>,
     /// Told the bound address once listening.
     pub ready: Option<oneshot::Sender<SocketAddr>>,
+    /// Stops the loop (like Ctrl-C) when it fires or its sender is dropped.
+    pub stop: Option<oneshot::Receiver<()>>,
     /// Per-tick callback.
     pub observer: Option<Observer>,
 }
@@ -128,7 +130,18 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
     let server = tokio::spawn(server::serve(listener, shared.clone()));
     let notifier = Notifier::new(opts.webhooks.clone());
     let deadline = opts.stop_after.map(|d| tokio::time::Instant::now() + d);
-    let stop = shutdown_signal();
+    let external = opts.stop.take();
+    let stop = async move {
+        match external {
+            Some(rx) => {
+                tokio::select! {
+                    _ = shutdown_signal() => {}
+                    _ = rx => {}
+                }
+            }
+            None => shutdown_signal().await,
+        }
+    };
     tokio::pin!(stop);
     let mut next = now_ms();
     loop {

@@ -277,9 +277,9 @@ pub async fn forward<U: Upstream>(engine: &Engine, service: &ServiceId, req: &Pr
                         // Too slow: ask the next candidate as well.
                         let second = pin!(upstream.send(&h, req, policy.attempt_timeout_ms));
                         match select(first, second).await {
-                            Either::Left((r, second)) if good(&r) => {
+                            Either::Left((r, _second)) if good(&r) => {
+                                // The hedge is dropped unpolled: cancelled.
                                 record(&mut attempts, id, &r, false);
-                                drop(second);
                                 r
                             }
                             Either::Left((r, second)) => {
@@ -289,9 +289,8 @@ pub async fn forward<U: Upstream>(engine: &Engine, service: &ServiceId, req: &Pr
                                 i += 1;
                                 r2
                             }
-                            Either::Right((r2, first)) if good(&r2) => {
+                            Either::Right((r2, _first)) if good(&r2) => {
                                 record(&mut attempts, &h.provider, &r2, true);
-                                drop(first);
                                 i += 1;
                                 r2
                             }

@@ -326,7 +326,7 @@ pub fn eligible(c: &View, active: Option<&View>, reason: &Reason, sw: &Switching
 
 /// Orders candidates best first: with `prefer_free`, those with free-tier
 /// headroom first; then by total, confidence, and id for determinism.
-pub fn rank<'a>(mut candidates: Vec<&'a View>, prefer_free: bool) -> Vec<&'a View> {
+pub fn rank(mut candidates: Vec<&View>, prefer_free: bool) -> Vec<&View> {
     candidates.sort_by(|a, b| {
         let free = |v: &View| prefer_free && v.free_headroom > Bps::ZERO;
         free(b)
@@ -356,7 +356,7 @@ pub fn better_alternative(active: &View, candidates: &[View], sw: &Switching) ->
     .next()?;
     let lhs = u64::from(best.total.get()) * 10_000;
     let rhs = u64::from(active.total.get()) * (10_000 + u64::from(sw.better_by.get()));
-    (lhs >= rhs && best.total > active.total).then(|| Reason::BetterAlternative {
+    (lhs >= rhs && best.total > active.total).then_some(Reason::BetterAlternative {
         current: active.total,
         candidate: best.total,
     })

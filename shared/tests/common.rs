@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Shared helpers for the core's integration tests.
 #![allow(dead_code)]
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The engine's contracts through its public surface: idempotent ingest,
 //! compact versioned state, deterministic merge, crash-and-resume
 //! equivalence, the probe budget, onboarding, and typed config errors.

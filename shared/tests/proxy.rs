@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The shared proxy failover loop against a scripted upstream.
 
 mod common;

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Scenario tests: days of simulated time against synthetic providers with
 //! scripted faults, asserting which switches, alerts and ladder steps
 //! happen, when, and which do not.

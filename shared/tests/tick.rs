@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The shared tick against the in-memory store and simulated providers:
 //! write-ahead observations, conditional commits with conflict recovery,
 //! and replay after a crash.

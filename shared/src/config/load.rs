@@ -52,10 +52,17 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 fn parse_error(path: String, line: Option<usize>, message: &str) -> Errors {
-    let key = if path.is_empty() || path == "." {
+    // `serde_path_to_error` writes a map key it could not read as `?`
+    // (`budgets.monthly_usd.?` for an unknown kind); name the map instead,
+    // the message says which key was wrong.
+    let mut path = path.as_str();
+    while let Some(parent) = path.strip_suffix(".?") {
+        path = parent;
+    }
+    let key = if path.is_empty() || path == "." || path == "?" {
         "(document)".to_string()
     } else {
-        path
+        path.to_string()
     };
     let message = match line {
         Some(l) => format!("{message} (line {l})"),

@@ -85,9 +85,10 @@ pub struct Policy {
 
 /// Weights of the reputation components, in basis points; they must sum to
 /// 10 000. Defaults from the seed: uptime 30 %, data quality 25 %,
-/// performance 20 %, cost 15 %, reliability 10 %.
+/// performance 20 %, cost 15 %, reliability 10 %. A partial table keeps the
+/// defaults of the keys it leaves out (and must still sum to 10 000).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Weights {
     /// Uptime weight (default 3000).
     pub uptime: u32,

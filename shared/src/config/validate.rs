@@ -61,7 +61,19 @@ impl Config {
     fn validate_policy(&self, e: &mut Errors) {
         let p = &self.policy;
         let w = &p.weights;
-        let sum = w.uptime + w.data_quality + w.performance + w.cost + w.reliability;
+        // Summed in u64: each weight is a u32 from the file, and a u32 sum
+        // could overflow (a panic in debug builds, and in release a wrap
+        // that lets e.g. 4294967295 + 10001 pass as 10000).
+        let sum: u64 = [
+            w.uptime,
+            w.data_quality,
+            w.performance,
+            w.cost,
+            w.reliability,
+        ]
+        .iter()
+        .map(|&v| u64::from(v))
+        .sum();
         e.check(
             sum == 10_000,
             "policy.weights",
@@ -69,7 +81,10 @@ impl Config {
             "the five weights must sum to 10000 basis points",
         );
         let q = &p.quality_weights;
-        let qsum = q.schema + q.business + q.freshness + q.consistency;
+        let qsum: u64 = [q.schema, q.business, q.freshness, q.consistency]
+            .iter()
+            .map(|&v| u64::from(v))
+            .sum();
         e.check(
             qsum == 10_000,
             "policy.quality_weights",
@@ -205,6 +220,10 @@ fn validate_service(svc: &ServiceConfig, key: &str, e: &mut Errors) {
         }
         if let Some(probe) = &p.probe {
             validate_probe(probe, svc, &join(&pk, "probe"), e);
+        }
+        // The headers actually sent are those of the effective probe: the
+        // provider's own, else the service's.
+        if let Some(probe) = p.probe.as_ref().or(svc.probe.as_ref()) {
             for h in p.secret_headers.keys() {
                 if probe.headers.keys().any(|k| k.eq_ignore_ascii_case(h)) {
                     e.push(
@@ -290,6 +309,16 @@ fn validate_probe(p: &ProbeSpec, svc: &ServiceConfig, key: &str, e: &mut Errors)
         );
     }
     p.checks.validate(&join(key, "checks"), e);
+    // The engine checks an EVM provider with `evm` only and refuses API
+    // checks next to it (`CompiledChecks::new`); report that here, so a
+    // config that validates also builds an engine.
+    if svc.kind == Kind::EvmRpc && svc.evm.is_some() && !p.checks.is_empty() {
+        e.push_key(
+            &join(key, "checks"),
+            "an EVM provider is checked by `evm` (chain id, block age, lag); \
+             assertions, schema, freshness and consistency do not apply to its JSON-RPC batch",
+        );
+    }
 }
 
 /// Whether `s` is a usable `http(s)://host[:port][/path]` URL: what a probe

@@ -1,0 +1,133 @@
+//! Helpers for the end-to-end tests: real providers on 127.0.0.1, a real
+//! sentinel (in-process or the built binary), a plain HTTP client.
+#![allow(dead_code)]
+
+use sentinel_cli::testbed::FakeApi;
+use sentinel_core::config::Config;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Whether tools that the CI installs (anvil, cast, chromium) must be
+/// present: under `.ci/test` a missing tool fails the test instead of
+/// skipping it.
+pub fn require_tools() -> bool {
+    std::env::var_os("SENTINEL_E2E_REQUIRE").is_some()
+}
+
+/// Skips (or, under CI, fails) a test whose tool is missing.
+pub fn missing(tool: &str) {
+    if require_tools() {
+        panic!("{tool} is required under SENTINEL_E2E_REQUIRE (bash .ci/run installs it)");
+    }
+    eprintln!("SKIPPED: {tool} not installed (bash .ci/run installs it)");
+}
+
+/// A config of one `prices` API service over `apis` (the first active),
+/// probed every `interval_s` seconds, plus extra TOML.
+pub fn api_config(apis: &[FakeApi], interval_s: u64, extra: &str) -> Config {
+    let t = api_config_text(apis, interval_s, extra);
+    Config::from_toml(&t).unwrap_or_else(|e| panic!("{e}\n{t}"))
+}
+
+/// The text of [`api_config`].
+pub fn api_config_text(apis: &[FakeApi], interval_s: u64, extra: &str) -> String {
+    let mut t = format!(
+        r#"[sentinel]
+id = "e2e"
+allow_private_targets = true
+max_tick_gap = "1s"
+
+[policy.switching]
+down_after = "5s"
+min_dwell = "5s"
+canary_timeout = "3s"
+
+[[service]]
+id = "prices"
+kind = "api"
+probe_interval = "{interval_s}s"
+target_latency = "200ms"
+
+[service.probe]
+path = "/health"
+timeout = "1s"
+
+[service.probe.checks]
+assertions = [{{ pointer = "/status", equals = "ok" }}]
+freshness = {{ pointer = "/updated_at", max_age = "10s", format = "unix-seconds" }}
+{extra}
+"#
+    );
+    for (i, a) in apis.iter().enumerate() {
+        let initial = if i == 0 { "active" } else { "standby" };
+        let _ = write!(t, "\n[[service.provider]]\nid = \"{}\"\nendpoint = \"{}\"\ninitial = \"{initial}\"\n", a.name, a.url());
+    }
+    t
+}
+
+/// GET returning (status, body).
+pub async fn get(client: &reqwest::Client, url: &str) -> Option<(u16, String)> {
+    let r = client.get(url).send().await.ok()?;
+    let s = r.status().as_u16();
+    Some((s, r.text().await.ok()?))
+}
+
+/// GET as JSON.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> Option<serde_json::Value> {
+    let (s, body) = get(client, url).await?;
+    (s == 200).then(|| serde_json::from_str(&body).ok()).flatten()
+}
+
+/// A client with a short timeout.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client")
+}
+
+/// The active provider of `service` per the API.
+pub async fn active(client: &reqwest::Client, base: &str, service: &str) -> Option<String> {
+    let v = get_json(client, &format!("{base}/v1/services/{service}/route")).await?;
+    v.pointer("/provider").or_else(|| v.pointer("/active/id")).or_else(|| v.pointer("/active")).and_then(|x| x.as_str()).map(str::to_string)
+}
+
+/// Finds a Foundry tool from the npm package (`@foundry-rs/<tool>`) or PATH.
+pub fn find_tool(tool: &str) -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let p = root.join(format!("node_modules/@foundry-rs/{tool}-linux-amd64/bin/{tool}"));
+    if p.is_file() {
+        return Some(p);
+    }
+    std::env::var_os("PATH").and_then(|path| std::env::split_paths(&path).map(|d| d.join(tool)).find(|p| p.is_file()))
+}
+
+/// Finds Chromium.
+pub fn find_chromium() -> Option<std::path::PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"].iter().map(std::path::PathBuf::from).find(|p| p.is_file())
+}
+
+/// A config of one `eth` EVM service over anvil URLs (the first active).
+pub fn evm_config(urls: &[String], interval_s: u64, chain_id: Option<u64>) -> Config {
+    let chain = chain_id.map_or(String::new(), |c| format!("chain_id = {c}, "));
+    let mut t = format!(
+        r#"[sentinel]
+id = "e2e-evm"
+allow_private_targets = true
+max_tick_gap = "1s"
+
+[policy.switching]
+down_after = "5s"
+min_dwell = "5s"
+canary_timeout = "3s"
+
+[[service]]
+id = "eth"
+kind = "evm-rpc"
+probe_interval = "{interval_s}s"
+evm = {{ {chain}max_block_age = "5s", max_lag_blocks = 3 }}
+"#
+    );
+    for (i, u) in urls.iter().enumerate() {
+        let initial = if i == 0 { "active" } else { "standby" };
+        let _ = write!(t, "\n[[service.provider]]\nid = \"n{}\"\nendpoint = \"{u}\"\ninitial = \"{initial}\"\n", i + 1);
+    }
+    Config::from_toml(&t).unwrap_or_else(|e| panic!("{e}\n{t}"))
+}
