@@ -7,6 +7,9 @@
 //! terminal shows each probe round, every score change that matters and
 //! every switch, alert and budget step as it happens.
 
+// The demo and the CLI talk to a person on the terminal.
+#![allow(clippy::print_stdout)]
+
 use crate::runner::{self, RunOptions};
 use crate::testbed::{find_anvil, Anvil, FakeApi, Mode};
 use sentinel_core::action::Action;
@@ -131,20 +134,51 @@ struct Step {
 }
 
 const TIMELINE: &[Step] = &[
-    Step { at: 20, what: "prices-a goes down" },
-    Step { at: 45, what: "eth-1 (anvil) is killed" },
-    Step { at: 60, what: "prices-a comes back" },
-    Step { at: 70, what: "prices-b slows down by 1.5 s" },
-    Step { at: 110, what: "eth-2 stops mining (stale head)" },
-    Step { at: 120, what: "prices-c serves stale data" },
-    Step { at: 150, what: "prices-b recovers; proxy traffic burns prices quotas" },
-    Step { at: 200, what: "prices-c serves wrong data" },
-    Step { at: 240, what: "timeline complete: everything keeps running" },
+    Step {
+        at: 20,
+        what: "prices-a goes down",
+    },
+    Step {
+        at: 45,
+        what: "eth-1 (anvil) is killed",
+    },
+    Step {
+        at: 60,
+        what: "prices-a comes back",
+    },
+    Step {
+        at: 70,
+        what: "prices-b slows down by 1.5 s",
+    },
+    Step {
+        at: 110,
+        what: "eth-2 stops mining (stale head)",
+    },
+    Step {
+        at: 120,
+        what: "prices-c serves stale data",
+    },
+    Step {
+        at: 150,
+        what: "prices-b recovers; proxy traffic burns prices quotas",
+    },
+    Step {
+        at: 200,
+        what: "prices-c serves wrong data",
+    },
+    Step {
+        at: 240,
+        what: "timeline complete: everything keeps running",
+    },
 ];
 
 /// Runs the demo.
 pub async fn run(opts: DemoOptions) -> Result<(), DemoError> {
-    let apis = vec![FakeApi::spawn("prices-a").await?, FakeApi::spawn("prices-b").await?, FakeApi::spawn("prices-c").await?];
+    let apis = vec![
+        FakeApi::spawn("prices-a").await?,
+        FakeApi::spawn("prices-b").await?,
+        FakeApi::spawn("prices-c").await?,
+    ];
     let mut nodes: Vec<Anvil> = Vec::new();
     if opts.anvil {
         match find_anvil() {
@@ -162,7 +196,16 @@ pub async fn run(opts: DemoOptions) -> Result<(), DemoError> {
     let evm: Vec<(String, String)> = nodes
         .iter()
         .enumerate()
-        .map(|(i, n)| (if n.chain_id == 31337 { format!("eth-{}", i + 1) } else { "eth-wrong-chain".to_string() }, n.url()))
+        .map(|(i, n)| {
+            (
+                if n.chain_id == 31337 {
+                    format!("eth-{}", i + 1)
+                } else {
+                    "eth-wrong-chain".to_string()
+                },
+                n.url(),
+            )
+        })
         .collect();
     let cfg = config(&apis, &evm)?;
     let data = match &opts.data {
@@ -185,7 +228,13 @@ pub async fn run(opts: DemoOptions) -> Result<(), DemoError> {
     let started = Instant::now();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let proxied = Arc::new(AtomicU64::new(0));
-    let timeline = tokio::spawn(play(apis.clone(), nodes, started, ready_rx, proxied.clone()));
+    let timeline = tokio::spawn(play(
+        apis.clone(),
+        nodes,
+        started,
+        ready_rx,
+        proxied.clone(),
+    ));
     let mut display = Display::new(started, proxied);
     let run_opts = RunOptions {
         listen: opts.listen,
@@ -205,9 +254,19 @@ pub async fn run(opts: DemoOptions) -> Result<(), DemoError> {
     Ok(())
 }
 
-async fn play(apis: Vec<FakeApi>, mut nodes: Vec<Anvil>, started: Instant, ready: tokio::sync::oneshot::Receiver<SocketAddr>, proxied: Arc<AtomicU64>) {
+async fn play(
+    apis: Vec<FakeApi>,
+    mut nodes: Vec<Anvil>,
+    started: Instant,
+    ready: tokio::sync::oneshot::Receiver<SocketAddr>,
+    proxied: Arc<AtomicU64>,
+) {
     let Ok(addr) = ready.await else { return };
-    let wait_until = |s: u64| tokio::time::sleep_until(tokio::time::Instant::from_std(started + Duration::from_secs(s)));
+    let wait_until = |s: u64| {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(
+            started + Duration::from_secs(s),
+        ))
+    };
     let mut load: Option<tokio::task::JoinHandle<()>> = None;
     for step in TIMELINE {
         wait_until(step.at).await;
@@ -247,7 +306,12 @@ async fn play(apis: Vec<FakeApi>, mut nodes: Vec<Anvil>, started: Instant, ready
 
 /// Sends proxied traffic for a while (bounded: 60 s at ~40 requests/s).
 async fn burn(addr: SocketAddr, proxied: Arc<AtomicU64>) {
-    let Ok(client) = reqwest::Client::builder().timeout(Duration::from_secs(5)).build() else { return };
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+    else {
+        return;
+    };
     let url = format!("http://{addr}/proxy/prices/v1/price");
     let mut tick = tokio::time::interval(Duration::from_millis(25));
     for _ in 0..2400 {
@@ -274,7 +338,12 @@ struct Display {
 
 impl Display {
     fn new(started: Instant, proxied: Arc<AtomicU64>) -> Self {
-        Display { started, last_totals: BTreeMap::new(), ticks: 0, proxied }
+        Display {
+            started,
+            last_totals: BTreeMap::new(),
+            ticks: 0,
+            proxied,
+        }
     }
 
     fn show(&mut self, report: &TickReport, engine: &Engine) {
@@ -289,35 +358,71 @@ impl Display {
                     record.to,
                     describe(&record.reason)
                 ),
-                Action::Alert { key, message, firing: true, severity } => println!("\x1b[31m! t+{t:>3}s  ALERT [{severity:?}] {key}: {message}\x1b[0m"),
-                Action::Alert { key, firing: false, .. } => println!("\x1b[32m✓ t+{t:>3}s  resolved {key}\x1b[0m"),
-                Action::BudgetStep { target, from, to, .. } => println!("\x1b[36m$ t+{t:>3}s  budget {target}: {from:?} → {to:?}\x1b[0m"),
-                Action::Lifecycle { provider, from, to, why } => println!("  t+{t:>3}s  {provider}: {from} → {to} ({why})"),
-                Action::SwitchAborted { service, candidate, why } => println!("  t+{t:>3}s  {service}: switch to {candidate} aborted ({why})"),
+                Action::Alert {
+                    key,
+                    message,
+                    firing: true,
+                    severity,
+                } => println!("\x1b[31m! t+{t:>3}s  ALERT [{severity:?}] {key}: {message}\x1b[0m"),
+                Action::Alert {
+                    key, firing: false, ..
+                } => println!("\x1b[32m✓ t+{t:>3}s  resolved {key}\x1b[0m"),
+                Action::BudgetStep {
+                    target, from, to, ..
+                } => println!("\x1b[36m$ t+{t:>3}s  budget {target}: {from:?} → {to:?}\x1b[0m"),
+                Action::Lifecycle {
+                    provider,
+                    from,
+                    to,
+                    why,
+                } => println!("  t+{t:>3}s  {provider}: {from} → {to} ({why})"),
+                Action::SwitchAborted {
+                    service,
+                    candidate,
+                    why,
+                } => println!("  t+{t:>3}s  {service}: switch to {candidate} aborted ({why})"),
                 _ => {}
             }
         }
         if report.probes == 0 {
             return;
         }
-        let mut line = format!("· t+{t:>3}s  round {:>3}  {} probes", self.ticks, report.probes);
+        let mut line = format!(
+            "· t+{t:>3}s  round {:>3}  {} probes",
+            self.ticks, report.probes
+        );
         let now = report.at;
         for svc in engine.registry().services() {
-            let active = engine.state().services.get(&svc.config.id).and_then(|s| s.active.clone());
+            let active = engine
+                .state()
+                .services
+                .get(&svc.config.id)
+                .and_then(|s| s.active.clone());
             let _ = write!(line, "  │ {}:", svc.config.id);
             for id in &svc.providers {
-                let Some(rep) = engine.reputation(id, now) else { continue };
+                let Some(rep) = engine.reputation(id, now) else {
+                    continue;
+                };
                 let ps = &engine.state().providers[id];
                 let up = ps.last.as_ref().is_some_and(|l| l.healthy);
                 let mark = if active.as_ref() == Some(id) { "*" } else { "" };
-                let dot = if up { "\x1b[32m●\x1b[0m" } else { "\x1b[31m●\x1b[0m" };
+                let dot = if up {
+                    "\x1b[32m●\x1b[0m"
+                } else {
+                    "\x1b[31m●\x1b[0m"
+                };
                 let _ = write!(line, " {dot}{id}{mark} {}", rep.total);
                 let prev = self.last_totals.insert(id.to_string(), rep.total.get());
                 if let Some(p) = prev {
                     let d = i32::from(rep.total.get()) - i32::from(p);
                     if d.abs() >= 300 {
                         let e = rep.explain(ps.card.as_ref());
-                        println!("  t+{t:>3}s  score {id}: {:.2} → {} ({} moved most)", f64::from(p) / 100.0, rep.total, e.moved_most.unwrap_or_default());
+                        println!(
+                            "  t+{t:>3}s  score {id}: {:.2} → {} ({} moved most)",
+                            f64::from(p) / 100.0,
+                            rep.total,
+                            e.moved_most.unwrap_or_default()
+                        );
                     }
                 }
             }
@@ -336,9 +441,21 @@ impl Display {
 fn describe(r: &sentinel_core::switcher::Reason) -> String {
     use sentinel_core::switcher::Reason;
     match r {
-        Reason::Failed { consecutive_failures, down_for_ms } => format!("failed: {consecutive_failures} failed probes, down {} s", down_for_ms / 1000),
-        Reason::BadData { consecutive, check } => format!("bad data: {check} failed {consecutive}× in a row"),
-        Reason::Latency { recent_ms, baseline_ms, .. } => format!("latency {recent_ms} ms vs baseline {baseline_ms} ms"),
+        Reason::Failed {
+            consecutive_failures,
+            down_for_ms,
+        } => format!(
+            "failed: {consecutive_failures} failed probes, down {} s",
+            down_for_ms / 1000
+        ),
+        Reason::BadData { consecutive, check } => {
+            format!("bad data: {check} failed {consecutive}× in a row")
+        }
+        Reason::Latency {
+            recent_ms,
+            baseline_ms,
+            ..
+        } => format!("latency {recent_ms} ms vs baseline {baseline_ms} ms"),
         Reason::Utilization { utilization, .. } => format!("quota {utilization}% used"),
         other => other.name().to_string(),
     }

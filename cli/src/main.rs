@@ -1,1 +1,264 @@
-fn main() {}
+//! `sentinel`: the local Bookkeeper Sentinel. This file only parses the
+//! command line and wires the library together.
+
+// The demo and the CLI talk to a person on the terminal.
+#![allow(clippy::print_stdout)]
+#![allow(clippy::disallowed_methods)] // a shell owns the clock
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use sentinel_cli::{demo, runner, status};
+use sentinel_core::config::Config;
+use sentinel_core::secret::{self, SecretKey};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sentinel",
+    version,
+    about = "Bookkeeper Sentinel: autonomous provider manager (local shell)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run the sentinel: probe, score, switch and serve the API until stopped.
+    Run {
+        /// Configuration file (TOML, or JSON by extension).
+        #[arg(long, default_value = "sentinel.toml")]
+        config: PathBuf,
+        /// HTTP listener.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "SENTINEL_LISTEN")]
+        listen: SocketAddr,
+        /// Where the embedded store lives.
+        #[arg(long, default_value = ".sentinel", env = "SENTINEL_DATA")]
+        data: PathBuf,
+        /// File holding the key that opens sealed credentials (base64 or hex).
+        #[arg(long, env = "SENTINEL_KEY_FILE")]
+        key_file: Option<PathBuf>,
+        /// Bearer token required by mutating routes.
+        #[arg(long, env = "SENTINEL_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Webhook URL for alerts (Slack- or Discord-compatible); repeatable.
+        #[arg(long = "webhook", env = "SENTINEL_WEBHOOK", value_delimiter = ',')]
+        webhooks: Vec<String>,
+        /// Stop by itself after this many seconds.
+        #[arg(long)]
+        stop_after: Option<u64>,
+    },
+    /// Start local providers with scripted faults and run the sentinel against them.
+    Demo {
+        /// HTTP listener for the dashboard, API and proxy.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long)]
+        duration: Option<u64>,
+        /// Where the demo's store lives (default: a fresh temporary directory).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Do not start anvil nodes even when anvil is installed.
+        #[arg(long)]
+        no_anvil: bool,
+    },
+    /// Validate a configuration and print every error with its key.
+    Check {
+        /// Configuration file.
+        #[arg(long, default_value = "sentinel.toml")]
+        config: PathBuf,
+    },
+    /// Print the providers table of a running sentinel.
+    Status {
+        /// The running sentinel's address.
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "SENTINEL_URL")]
+        url: String,
+    },
+    /// Generate a key for sealing credentials.
+    Keygen {
+        /// Where to write it (mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Seal a credential read from stdin for a provider's secret header.
+    Seal {
+        /// The key file.
+        #[arg(long, env = "SENTINEL_KEY_FILE")]
+        key_file: PathBuf,
+        /// Provider id.
+        #[arg(long)]
+        provider: String,
+        /// Header name (e.g. authorization).
+        #[arg(long)]
+        header: String,
+    },
+}
+
+fn load_config(path: &Path) -> Result<Config> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Config::from_named(&path.to_string_lossy(), &text)
+        .map_err(|e| anyhow::anyhow!("{} is invalid:\n{e}", path.display()))
+}
+
+fn load_key(path: &Path) -> Result<SecretKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read key file {}", path.display()))?;
+    let t = text.trim();
+    SecretKey::from_base64(t)
+        .or_else(|_| SecretKey::from_hex(t))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SENTINEL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Run {
+            config,
+            listen,
+            data,
+            key_file,
+            token,
+            webhooks,
+            stop_after,
+        } => {
+            init_tracing();
+            let cfg = load_config(&config)?;
+            let key = key_file.as_deref().map(load_key).transpose()?;
+            let needs_key = cfg
+                .services
+                .iter()
+                .flat_map(|s| &s.providers)
+                .any(|p| !p.secret_headers.is_empty());
+            if needs_key && key.is_none() {
+                bail!(
+                    "{} has sealed secret_headers: pass --key-file (or SENTINEL_KEY_FILE)",
+                    config.display()
+                );
+            }
+            let opts = runner::RunOptions {
+                listen,
+                data_dir: data,
+                key,
+                token,
+                webhooks,
+                stop_after: stop_after.map(Duration::from_secs),
+                ready: None,
+                stop: None,
+                observer: None,
+            };
+            runner::run(cfg, opts).await?;
+        }
+        Cmd::Demo {
+            listen,
+            duration,
+            data,
+            no_anvil,
+        } => {
+            init_tracing_quiet();
+            demo::run(demo::DemoOptions {
+                listen,
+                duration: duration.map(Duration::from_secs),
+                data,
+                anvil: !no_anvil,
+            })
+            .await?;
+        }
+        Cmd::Check { config } => {
+            let text = std::fs::read_to_string(&config)
+                .with_context(|| format!("cannot read {}", config.display()))?;
+            match Config::from_named(&config.to_string_lossy(), &text) {
+                Ok(cfg) => {
+                    let providers: usize = cfg.services.iter().map(|s| s.providers.len()).sum();
+                    println!(
+                        "{}: ok ({} services, {providers} providers)",
+                        config.display(),
+                        cfg.services.len()
+                    );
+                }
+                Err(errs) => {
+                    for e in &errs.0 {
+                        eprintln!("error: {e}");
+                    }
+                    bail!("{}: {} error(s)", config.display(), errs.0.len());
+                }
+            }
+        }
+        Cmd::Status { url } => {
+            let table = status::fetch_table(&url).await?;
+            print!("{table}");
+        }
+        Cmd::Keygen { out } => {
+            let key = SecretKey::generate(&mut rand_core::OsRng);
+            write_private(&out, key.to_base64().expose())?;
+            println!("wrote a new key to {}", out.display());
+        }
+        Cmd::Seal {
+            key_file,
+            provider,
+            header,
+        } => {
+            let key = load_key(&key_file)?;
+            let id = sentinel_core::ProviderId::new(provider).map_err(anyhow::Error::msg)?;
+            let mut value = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut value)?;
+            let aad = sentinel_core::probe::secret_header_aad(&id, &header);
+            let sealed = secret::seal(
+                &key,
+                &aad,
+                value.trim_end_matches(['\r', '\n']),
+                &mut rand_core::OsRng,
+            )?;
+            println!(
+                "[service.provider.secret_headers]\n{} = \"{}\"",
+                header.to_ascii_lowercase(),
+                sealed.encode()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn init_tracing_quiet() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SENTINEL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    if path.exists() {
+        bail!("{} exists; refusing to overwrite a key", path.display());
+    }
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        f.write_all(text.as_bytes())?;
+        f.write_all(b"\n")?;
+    }
+    #[cfg(not(unix))]
+    std::fs::write(path, format!("{text}\n"))?;
+    Ok(())
+}

@@ -21,13 +21,16 @@ use sentinel_core::tick::{Sentinel, TickError, TickReport};
 use sentinel_core::UnixMillis;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 
 /// The wall clock in Unix milliseconds: the only clock in the process.
+#[allow(clippy::disallowed_methods)] // the shell owns the clock; the core never reads one
 pub fn now_ms() -> UnixMillis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Errors of the run loop.
@@ -94,13 +97,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -114,21 +118,37 @@ async fn shutdown_signal() {
 
 /// Runs the sentinel until stopped.
 pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
-    std::fs::create_dir_all(&opts.data_dir).map_err(|e| RunError::Store(crate::store::StoreError::Io(e.to_string())))?;
+    std::fs::create_dir_all(&opts.data_dir)
+        .map_err(|e| RunError::Store(crate::store::StoreError::Io(e.to_string())))?;
     let store = RedbStore::open(opts.data_dir.join("sentinel.redb"))?;
     let client = HttpClient::new(opts.key.clone()).map_err(|e| RunError::Http(e.to_string()))?;
     let mut sentinel = Sentinel::open(config.clone(), store, client.clone(), now_ms()).await?;
     let recent: Vec<Observation> = sentinel.store().observations_tail(500).unwrap_or_default();
     let (tx, mut rx) = mpsc::channel::<Command>(4096);
-    let shared = Arc::new(Shared::new(sentinel.engine().clone(), recent, tx, client, opts.token.clone()));
-    let listener = tokio::net::TcpListener::bind(opts.listen).await.map_err(|source| RunError::Bind { addr: opts.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| RunError::Bind { addr: opts.listen, source })?;
+    let shared = Arc::new(Shared::new(
+        sentinel.engine().clone(),
+        recent,
+        tx,
+        client,
+        opts.token.clone(),
+    ));
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| RunError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| RunError::Bind {
+        addr: opts.listen,
+        source,
+    })?;
     tracing::info!(%addr, sentinel = %config.sentinel.id, "listening");
     if let Some(ready) = opts.ready.take() {
         let _ = ready.send(addr);
     }
     let server = tokio::spawn(server::serve(listener, shared.clone()));
-    let notifier = Notifier::new(opts.webhooks.clone());
+    let notifier = Notifier::new(opts.webhooks.clone())
+        .with_dedup_file(opts.data_dir.join("alerts-sent.json"));
     let deadline = opts.stop_after.map(|d| tokio::time::Instant::now() + d);
     let external = opts.stop.take();
     let stop = async move {
@@ -146,7 +166,8 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
     let mut next = now_ms();
     loop {
         let wait = Duration::from_millis(next.saturating_sub(now_ms()));
-        let until_deadline = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+        let until_deadline =
+            deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
         tokio::select! {
             biased;
             _ = &mut stop => {
@@ -208,7 +229,12 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
 static EVENT_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn next_seq() -> u64 {
-    let _ = EVENT_SEQ.compare_exchange(0, now_ms() << 16, std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst);
+    let _ = EVENT_SEQ.compare_exchange(
+        0,
+        now_ms() << 16,
+        std::sync::atomic::Ordering::SeqCst,
+        std::sync::atomic::Ordering::SeqCst,
+    );
     EVENT_SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
 }
 
@@ -216,13 +242,25 @@ async fn apply(sentinel: &mut Sentinel<RedbStore, HttpClient>, cmd: Command) {
     match cmd {
         Command::Events(kinds) => {
             let now = now_ms();
-            let events: Vec<Event> = kinds.into_iter().map(|kind| Event { source: "local".into(), seq: next_seq(), at: now, kind }).collect();
+            let events: Vec<Event> = kinds
+                .into_iter()
+                .map(|kind| Event {
+                    source: "local".into(),
+                    seq: next_seq(),
+                    at: now,
+                    kind,
+                })
+                .collect();
             let r = sentinel.record(now, &events);
             if !r.rejected.is_empty() {
                 tracing::warn!(rejected = ?r.rejected, "usage events rejected");
             }
         }
-        Command::Submit { service, provider, reply } => {
+        Command::Submit {
+            service,
+            provider,
+            reply,
+        } => {
             let result = match sentinel.submit(now_ms(), &service, *provider).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -246,7 +284,12 @@ fn log_action(a: &Action) {
             reason = record.reason.name(),
             "switched"
         ),
-        Action::Alert { key, severity, message, firing } => tracing::warn!(%key, ?severity, firing, "{message}"),
+        Action::Alert {
+            key,
+            severity,
+            message,
+            firing,
+        } => tracing::warn!(%key, ?severity, firing, "{message}"),
         other => tracing::info!(action = ?other, "action"),
     }
 }

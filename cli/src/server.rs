@@ -65,7 +65,13 @@ const RECENT: usize = 500;
 
 impl Shared {
     /// Shared state around a first snapshot.
-    pub fn new(engine: Engine, recent: Vec<Observation>, tx: mpsc::Sender<Command>, client: HttpClient, token: Option<String>) -> Self {
+    pub fn new(
+        engine: Engine,
+        recent: Vec<Observation>,
+        tx: mpsc::Sender<Command>,
+        client: HttpClient,
+        token: Option<String>,
+    ) -> Self {
         let auth = match token {
             Some(t) if !t.is_empty() => api::Auth::bearer(&t),
             _ => api::Auth::Deny,
@@ -122,7 +128,11 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 let shared = shared.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(req, &shared).await) }
             });
-            if let Err(e) = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), svc).await {
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), svc)
+                .await
+            {
                 tracing::debug!(error = %e, "connection ended");
             }
         });
@@ -131,9 +141,13 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 
 fn to_hyper(r: ApiResponse) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(r.body)));
-    *resp.status_mut() = hyper::StatusCode::from_u16(r.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() =
+        hyper::StatusCode::from_u16(r.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     for (k, v) in r.headers {
-        if let (Ok(k), Ok(v)) = (hyper::header::HeaderName::from_bytes(k.as_bytes()), hyper::header::HeaderValue::from_str(&v)) {
+        if let (Ok(k), Ok(v)) = (
+            hyper::header::HeaderName::from_bytes(k.as_bytes()),
+            hyper::header::HeaderValue::from_str(&v),
+        ) {
             resp.headers_mut().append(k, v);
         }
     }
@@ -144,12 +158,22 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes().to_vec(),
-        Err(_) => return to_hyper(ApiResponse::error(413, "payload-too-large", &format!("request bodies are limited to {MAX_BODY} bytes"))),
+        Err(_) => {
+            return to_hyper(ApiResponse::error(
+                413,
+                "payload-too-large",
+                &format!("request bodies are limited to {MAX_BODY} bytes"),
+            ))
+        }
     };
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_string(), v.to_string()))
+        })
         .collect();
     let api_req = ApiRequest {
         method: parts.method.as_str().to_string(),
@@ -160,42 +184,106 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
     };
     let snap = shared.snapshot();
     let now = crate::runner::now_ms();
-    let routed = api::route(&api_req, &api::ApiContext { engine: &snap.engine, now, recent_observations: &snap.recent }, &shared.auth);
+    let routed = api::route(
+        &api_req,
+        &api::ApiContext {
+            engine: &snap.engine,
+            now,
+            recent_observations: &snap.recent,
+        },
+        &shared.auth,
+    );
     match routed {
         Routed::Response(r) => to_hyper(r),
-        Routed::Proxy { service, rest } => proxy_request(shared, &snap, service, rest, api_req, now).await,
+        Routed::Proxy { service, rest } => {
+            proxy_request(shared, &snap, service, rest, api_req, now).await
+        }
         Routed::Submit { service, provider } => {
             let id = provider.id.clone();
             let (reply, rx) = oneshot::channel();
-            if shared.tx.send(Command::Submit { service, provider: Box::new(provider), reply }).await.is_err() {
-                return to_hyper(ApiResponse::error(503, "shutting-down", "the sentinel is stopping"));
+            if shared
+                .tx
+                .send(Command::Submit {
+                    service,
+                    provider: Box::new(provider),
+                    reply,
+                })
+                .await
+                .is_err()
+            {
+                return to_hyper(ApiResponse::error(
+                    503,
+                    "shutting-down",
+                    "the sentinel is stopping",
+                ));
             }
             match tokio::time::timeout(Duration::from_secs(30), rx).await {
                 Ok(Ok(result)) => to_hyper(api::submit_response(result, &id)),
-                _ => to_hyper(ApiResponse::error(503, "busy", "the submission was not applied in time; retry")),
+                _ => to_hyper(ApiResponse::error(
+                    503,
+                    "busy",
+                    "the submission was not applied in time; retry",
+                )),
             }
         }
     }
 }
 
-async fn proxy_request(shared: &Shared, snap: &Snapshot, service: ServiceId, rest: String, req: ApiRequest, now: u64) -> Response<Full<Bytes>> {
-    let preq = ProxyRequest { method: req.method, path_and_query: rest, headers: req.headers, body: req.body };
-    let outcome = proxy::forward(&snap.engine, &service, &preq, &shared.client, &shared.policy, now).await;
+async fn proxy_request(
+    shared: &Shared,
+    snap: &Snapshot,
+    service: ServiceId,
+    rest: String,
+    req: ApiRequest,
+    now: u64,
+) -> Response<Full<Bytes>> {
+    let preq = ProxyRequest {
+        method: req.method,
+        path_and_query: rest,
+        headers: crate::http::forwardable_headers(&req.headers),
+        body: req.body,
+    };
+    let outcome = proxy::forward(
+        &snap.engine,
+        &service,
+        &preq,
+        &shared.client,
+        &shared.policy,
+        now,
+    )
+    .await;
     let mut seq = 0u64;
-    let events: Vec<EventKind> = proxy::usage_events(&outcome, "proxy", &mut seq, now).into_iter().map(|e| e.kind).collect();
+    let events: Vec<EventKind> = proxy::usage_events(&outcome, "proxy", &mut seq, now)
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
     if !events.is_empty() && shared.tx.try_send(Command::Events(events)).is_err() {
         let n = shared.dropped_events.fetch_add(1, Ordering::Relaxed) + 1;
-        tracing::warn!(dropped = n, "usage events could not be queued; the run loop is behind");
+        tracing::warn!(
+            dropped = n,
+            "usage events could not be queued; the run loop is behind"
+        );
     }
-    let used = outcome.attempts.iter().find(|a| a.used).map(|a| a.provider.to_string());
+    let used = outcome
+        .attempts
+        .iter()
+        .find(|a| a.used)
+        .map(|a| a.provider.to_string());
     match outcome.response {
         Ok(up) => {
-            let mut r = ApiResponse { status: up.status, headers: up.headers, body: up.body };
-            r.headers.retain(|(k, _)| !is_hop_by_hop(k));
+            let mut r = ApiResponse {
+                status: up.status,
+                headers: up.headers,
+                body: up.body,
+            };
+            r.headers.retain(|(k, _)| !crate::http::is_hop_by_hop(k));
             if let Some(p) = used {
                 r.headers.push(("x-sentinel-provider".into(), p));
             }
-            r.headers.push(("x-sentinel-attempts".into(), outcome.attempts.len().to_string()));
+            r.headers.push((
+                "x-sentinel-attempts".into(),
+                outcome.attempts.len().to_string(),
+            ));
             to_hyper(r)
         }
         Err(e) => {
@@ -204,14 +292,11 @@ async fn proxy_request(shared: &Shared, snap: &Snapshot, service: ServiceId, res
                 proxy::ProxyError::NoProvider(_) => 503,
                 proxy::ProxyError::Exhausted { .. } => 502,
             };
-            to_hyper(ApiResponse::error(status, "upstream-unavailable", &e.to_string()))
+            to_hyper(ApiResponse::error(
+                status,
+                "upstream-unavailable",
+                &e.to_string(),
+            ))
         }
     }
-}
-
-fn is_hop_by_hop(name: &str) -> bool {
-    matches!(
-        name.to_ascii_lowercase().as_str(),
-        "connection" | "keep-alive" | "proxy-authenticate" | "proxy-authorization" | "te" | "trailer" | "transfer-encoding" | "upgrade" | "content-length"
-    )
 }

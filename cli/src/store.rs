@@ -74,7 +74,7 @@ pub enum StoreError {
     },
     /// A database operation failed.
     #[error("store: {0}")]
-    Database(#[from] redb::Error),
+    Database(#[source] Box<redb::Error>),
     /// A stored record could not be read back.
     #[error("store holds a corrupt record: {0}")]
     Corrupt(String),
@@ -87,12 +87,13 @@ macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {
             fn from(e: $t) -> Self {
-                StoreError::Database(e.into())
+                StoreError::Database(Box::new(e.into()))
             }
         }
     )*};
 }
 from_redb!(
+    redb::Error,
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
@@ -201,7 +202,10 @@ impl RedbStore {
 
     /// Logged observations at or after `since`, oldest first (synchronous
     /// [`Store::observations_since`]).
-    pub fn observations_since_sync(&self, since: UnixMillis) -> Result<Vec<Observation>, StoreError> {
+    pub fn observations_since_sync(
+        &self,
+        since: UnixMillis,
+    ) -> Result<Vec<Observation>, StoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(OBSERVATIONS)?;
         table
@@ -327,7 +331,7 @@ impl Store for RedbStore {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 mod tests {
     use super::*;
     use sentinel_core::action::Action;
@@ -376,7 +380,10 @@ mod tests {
         let store = RedbStore::open(dir.path().join("nested/dir/s.redb")).unwrap();
         block_on(async {
             assert_eq!(store.load().await.unwrap(), None);
-            let c = store.commit(None, b"state-1", &[entry(1, 1, 0)]).await.unwrap();
+            let c = store
+                .commit(None, b"state-1", &[entry(1, 1, 0)])
+                .await
+                .unwrap();
             assert_eq!(c, Commit::Committed { version: 1 });
             let c = store
                 .commit(Some(1), b"state-2", &[entry(2, 2, 0), entry(2, 2, 1)])
@@ -385,7 +392,10 @@ mod tests {
             assert_eq!(c, Commit::Committed { version: 2 });
             assert_eq!(
                 store.load().await.unwrap(),
-                Some(Stored { bytes: b"state-2".to_vec(), version: 2 })
+                Some(Stored {
+                    bytes: b"state-2".to_vec(),
+                    version: 2
+                })
             );
             let a = store.audit_tail(10).unwrap();
             assert_eq!(a, vec![entry(1, 1, 0), entry(2, 2, 0), entry(2, 2, 1)]);
@@ -402,9 +412,15 @@ mod tests {
             assert_eq!(store.observations_tail(100).unwrap().len(), 4);
 
             // Older than 24 h before the newest: pruned.
-            store.log_observations(&[obs(DAY + 1_500, "d")]).await.unwrap();
+            store
+                .log_observations(&[obs(DAY + 1_500, "d")])
+                .await
+                .unwrap();
             let left = store.observations_since(0).await.unwrap();
-            assert_eq!(left, vec![obs(2_000, "a"), obs(3_000, "c"), obs(DAY + 1_500, "d")]);
+            assert_eq!(
+                left,
+                vec![obs(2_000, "a"), obs(3_000, "c"), obs(DAY + 1_500, "d")]
+            );
         });
     }
 
@@ -414,18 +430,30 @@ mod tests {
         let store = RedbStore::open(dir.path().join("s.redb")).unwrap();
         block_on(async {
             // Nothing stored yet, but the writer thinks there is.
-            assert_eq!(store.commit(Some(3), b"x", &[entry(1, 1, 0)]).await.unwrap(), Commit::Conflict);
+            assert_eq!(
+                store
+                    .commit(Some(3), b"x", &[entry(1, 1, 0)])
+                    .await
+                    .unwrap(),
+                Commit::Conflict
+            );
             assert_eq!(store.load().await.unwrap(), None);
             assert_eq!(store.audit_len().unwrap(), 0);
             store.commit(None, b"one", &[entry(1, 1, 0)]).await.unwrap();
             // Stale writer (expects nothing stored), and one from the future.
             for expected in [None, Some(0), Some(2)] {
-                let c = store.commit(expected, b"other", &[entry(9, 9, 0)]).await.unwrap();
+                let c = store
+                    .commit(expected, b"other", &[entry(9, 9, 0)])
+                    .await
+                    .unwrap();
                 assert_eq!(c, Commit::Conflict, "{expected:?}");
             }
             assert_eq!(
                 store.load().await.unwrap(),
-                Some(Stored { bytes: b"one".to_vec(), version: 1 })
+                Some(Stored {
+                    bytes: b"one".to_vec(),
+                    version: 1
+                })
             );
             assert_eq!(store.audit_tail(10).unwrap(), vec![entry(1, 1, 0)]);
         });
@@ -450,15 +478,27 @@ mod tests {
         block_on(async {
             assert_eq!(
                 store.load().await.unwrap(),
-                Some(Stored { bytes: b"v2".to_vec(), version: 2 })
+                Some(Stored {
+                    bytes: b"v2".to_vec(),
+                    version: 2
+                })
             );
-            assert_eq!(store.observations_since(0).await.unwrap(), vec![obs(5, "a")]);
+            assert_eq!(
+                store.observations_since(0).await.unwrap(),
+                vec![obs(5, "a")]
+            );
             assert_eq!(store.audit_tail(5).unwrap(), vec![entry(1, 1, 0)]);
             // Sequences continue after a reopen.
             store.log_observations(&[obs(5, "b")]).await.unwrap();
             assert_eq!(store.observations_since(5).await.unwrap().len(), 2);
-            store.commit(Some(2), b"v3", &[entry(3, 3, 0)]).await.unwrap();
-            assert_eq!(store.audit_tail(5).unwrap(), vec![entry(1, 1, 0), entry(3, 3, 0)]);
+            store
+                .commit(Some(2), b"v3", &[entry(3, 3, 0)])
+                .await
+                .unwrap();
+            assert_eq!(
+                store.audit_tail(5).unwrap(),
+                vec![entry(1, 1, 0), entry(3, 3, 0)]
+            );
         });
     }
 
@@ -495,7 +535,10 @@ mod tests {
             }
         }
         assert_eq!(store.audit_len().unwrap(), AUDIT_KEEP);
-        assert_eq!(store.audit_tail(1).unwrap(), vec![batch[batch.len() - 1].clone()]);
+        assert_eq!(
+            store.audit_tail(1).unwrap(),
+            vec![batch[batch.len() - 1].clone()]
+        );
     }
 
     /// Entries appended by commit `i` (1-based): varies so that a torn
@@ -510,7 +553,9 @@ mod tests {
     /// commits in a loop until killed. Does nothing in a normal run.
     #[test]
     fn crash_child() {
-        let Ok(path) = std::env::var(CRASH_ENV) else { return };
+        let Ok(path) = std::env::var(CRASH_ENV) else {
+            return;
+        };
         let store = RedbStore::open(&path).unwrap();
         let mut version = store.load_sync().unwrap().map(|s| s.version);
         for i in version.unwrap_or(0) + 1.. {
@@ -519,7 +564,10 @@ mod tests {
             // A biggish state so a commit spans several pages.
             let state = format!("state-{i}-").repeat(2_000);
             let audit: Vec<AuditEntry> = (0..entries_for(i)).map(|n| entry(i, i, n)).collect();
-            match store.commit_sync(version, state.as_bytes(), &audit).unwrap() {
+            match store
+                .commit_sync(version, state.as_bytes(), &audit)
+                .unwrap()
+            {
                 Commit::Committed { version: v } => version = Some(v),
                 Commit::Conflict => panic!("conflict in the child"),
             }
@@ -537,7 +585,12 @@ mod tests {
         let path = dir.path().join("crash.redb");
         for round in 0..3u64 {
             let mut child = Command::new(std::env::current_exe().unwrap())
-                .args(["store::tests::crash_child", "--exact", "--nocapture", "--test-threads=1"])
+                .args([
+                    "store::tests::crash_child",
+                    "--exact",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env(CRASH_ENV, &path)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
@@ -565,13 +618,21 @@ mod tests {
             let state = String::from_utf8(stored.bytes).unwrap();
             assert_eq!(state, format!("state-{v}-").repeat(2_000), "round {round}");
             let expected: u64 = (1..=v).map(entries_for).sum();
-            assert_eq!(store.audit_len().unwrap(), expected, "round {round}: version {v}");
+            assert_eq!(
+                store.audit_len().unwrap(),
+                expected,
+                "round {round}: version {v}"
+            );
             let last = store.audit_tail(1).unwrap();
             assert_eq!(last[0].revision, v);
             // The write-ahead log holds at least the observations of the
             // committed rounds, each batch whole.
             let logged = store.observations_since_sync(0).unwrap();
-            assert!(logged.len() as u64 >= 3 * v && logged.len() % 3 == 0, "{}", logged.len());
+            assert!(
+                logged.len() as u64 >= 3 * v && logged.len() % 3 == 0,
+                "{}",
+                logged.len()
+            );
             // The next round's child continues from this state.
             drop(store);
         }

@@ -44,6 +44,8 @@ struct Inner {
     mode: Mode,
     stale_at: u64,
     task: Option<JoinHandle<()>>,
+    /// Bumped on an outage: open connections close (clients pool them).
+    generation: tokio::sync::watch::Sender<u64>,
 }
 
 /// A local API provider.
@@ -58,8 +60,11 @@ pub struct FakeApi {
     pub served: Arc<AtomicU64>,
 }
 
+#[allow(clippy::disallowed_methods)] // test providers have their own clock
 fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl FakeApi {
@@ -70,7 +75,12 @@ impl FakeApi {
         let api = FakeApi {
             name: name.to_string(),
             addr,
-            inner: Arc::new(Mutex::new(Inner { mode: Mode::Healthy, stale_at: 0, task: None })),
+            inner: Arc::new(Mutex::new(Inner {
+                mode: Mode::Healthy,
+                stale_at: 0,
+                task: None,
+                generation: tokio::sync::watch::Sender::new(0),
+            })),
             served: Arc::new(AtomicU64::new(0)),
         };
         api.start_serving(listener);
@@ -84,21 +94,36 @@ impl FakeApi {
 
     /// The current mode.
     pub fn mode(&self) -> Mode {
-        self.inner.lock().map(|i| i.mode.clone()).unwrap_or(Mode::Healthy)
+        self.inner
+            .lock()
+            .map(|i| i.mode.clone())
+            .unwrap_or(Mode::Healthy)
     }
 
     fn start_serving(&self, listener: TcpListener) {
         let me = self.clone();
+        let Ok(generation) = self.inner.lock().map(|i| i.generation.subscribe()) else {
+            return;
+        };
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let me = me.clone();
+                let mut gen = generation.clone();
+                gen.mark_unchanged();
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| {
                         let me = me.clone();
                         async move { Ok::<_, std::convert::Infallible>(me.answer(req).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc);
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = gen.changed() => {} // outage: drop the connection
+                    }
                 });
             }
         });
@@ -113,7 +138,10 @@ impl FakeApi {
     /// it binds the same port again.
     pub async fn set(&self, mode: Mode) -> std::io::Result<()> {
         let was_out = {
-            let mut i = self.inner.lock().map_err(|_| std::io::Error::other("poisoned"))?;
+            let mut i = self
+                .inner
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?;
             let was_out = i.mode == Mode::Outage;
             if mode == Mode::Stale && i.mode != Mode::Stale {
                 i.stale_at = unix_now();
@@ -123,6 +151,7 @@ impl FakeApi {
                 if let Some(t) = i.task.take() {
                     t.abort();
                 }
+                i.generation.send_modify(|g| *g += 1);
             }
             was_out
         };
@@ -148,7 +177,11 @@ impl FakeApi {
 
     async fn answer(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         self.served.fetch_add(1, Ordering::Relaxed);
-        let (mode, stale_at) = self.inner.lock().map(|i| (i.mode.clone(), i.stale_at)).unwrap_or((Mode::Healthy, 0));
+        let (mode, stale_at) = self
+            .inner
+            .lock()
+            .map(|i| (i.mode.clone(), i.stale_at))
+            .unwrap_or((Mode::Healthy, 0));
         if let Mode::Slow(ms) = mode {
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
@@ -157,15 +190,32 @@ impl FakeApi {
             Mode::Throttled => 429,
             _ => 200,
         };
-        let updated = if mode == Mode::Stale { stale_at } else { unix_now() };
-        let ok = if mode == Mode::Wrong { "degraded" } else { "ok" };
+        let updated = if mode == Mode::Stale {
+            stale_at
+        } else {
+            unix_now()
+        };
+        let ok = if mode == Mode::Wrong {
+            "degraded"
+        } else {
+            "ok"
+        };
         let body = match req.uri().path() {
-            "/health" => format!(r#"{{"status":"{ok}","value":42,"updated_at":{updated},"provider":"{}"}}"#, self.name),
-            path => format!(r#"{{"provider":"{}","path":"{path}","price":42.0,"updated_at":{updated}}}"#, self.name),
+            "/health" => format!(
+                r#"{{"status":"{ok}","value":42,"updated_at":{updated},"provider":"{}"}}"#,
+                self.name
+            ),
+            path => format!(
+                r#"{{"provider":"{}","path":"{path}","price":42.0,"updated_at":{updated}}}"#,
+                self.name
+            ),
         };
         let mut resp = Response::new(Full::new(Bytes::from(body)));
         *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
-        resp.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+        resp.headers_mut().insert(
+            "content-type",
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
         resp
     }
 }
@@ -186,7 +236,10 @@ pub fn find_anvil() -> Option<PathBuf> {
             }
         }
     }
-    let roots = [std::env::current_dir().ok(), Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))];
+    let roots = [
+        std::env::current_dir().ok(),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")),
+    ];
     for root in roots.into_iter().flatten() {
         let p = root.join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
         if p.is_file() {
@@ -215,15 +268,33 @@ pub fn free_port() -> std::io::Result<u16> {
 impl Anvil {
     /// Starts anvil on a free port with a block every `block_time` seconds,
     /// and waits (bounded, 10 s) until it answers.
-    pub async fn spawn(bin: &std::path::Path, chain_id: u64, block_time: u64) -> std::io::Result<Anvil> {
+    pub async fn spawn(
+        bin: &std::path::Path,
+        chain_id: u64,
+        block_time: u64,
+    ) -> std::io::Result<Anvil> {
         let port = free_port()?;
         let child = tokio::process::Command::new(bin)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--chain-id", &chain_id.to_string(), "--block-time", &block_time.to_string(), "--silent"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--chain-id",
+                &chain_id.to_string(),
+                "--block-time",
+                &block_time.to_string(),
+                "--silent",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()?;
-        let node = Anvil { port, chain_id, child: Some(child) };
+        let node = Anvil {
+            port,
+            chain_id,
+            child: Some(child),
+        };
         for _ in 0..100 {
             if node.rpc("eth_chainId", "[]").await.is_ok() {
                 return Ok(node);
@@ -246,7 +317,9 @@ impl Anvil {
         let req = format!("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
         s.write_all(req.as_bytes()).await?;
         let mut out = String::new();
-        tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut out)).await.map_err(|_| std::io::Error::other("rpc timeout"))??;
+        tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut out))
+            .await
+            .map_err(|_| std::io::Error::other("rpc timeout"))??;
         Ok(out.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
     }
 

@@ -13,13 +13,16 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod action;
+pub mod api;
 pub mod books;
 pub mod config;
+pub mod dashboard;
 pub mod engine;
 pub mod flap;
 pub mod histogram;
 pub mod ids;
 pub mod lifecycle;
+pub mod metrics;
 pub mod probe;
 pub mod proxy;
 pub mod quality;

@@ -18,8 +18,8 @@
 //! Every attempt is reported, so the shell can book the usage against each
 //! provider and feed retry outcomes to reliability.
 
-use crate::engine::{Engine, Event, EventKind, UsageTarget};
 use crate::books::Metric;
+use crate::engine::{Engine, Event, EventKind, UsageTarget};
 use crate::lifecycle::{Lifecycle, TrustLevel};
 use crate::secret::SealedSecret;
 use crate::time::UnixMillis;
@@ -81,7 +81,12 @@ pub struct Target {
 /// Sends one attempt; the shell's HTTP client.
 pub trait Upstream {
     /// Sends `req` to `target` within `timeout_ms`.
-    fn send(&self, target: &Target, req: &ProxyRequest, timeout_ms: u64) -> impl Future<Output = Result<UpstreamResponse, UpstreamError>>;
+    fn send(
+        &self,
+        target: &Target,
+        req: &ProxyRequest,
+        timeout_ms: u64,
+    ) -> impl Future<Output = Result<UpstreamResponse, UpstreamError>>;
     /// Waits `ms` (for hedging).
     fn sleep(&self, ms: u64) -> impl Future<Output = ()>;
 }
@@ -102,7 +107,12 @@ pub struct ProxyPolicy {
 
 impl Default for ProxyPolicy {
     fn default() -> Self {
-        ProxyPolicy { max_attempts: 3, attempt_timeout_ms: 10_000, hedge: false, hedge_min_ms: 50 }
+        ProxyPolicy {
+            max_attempts: 3,
+            attempt_timeout_ms: 10_000,
+            hedge: false,
+            hedge_min_ms: 50,
+        }
     }
 }
 
@@ -153,10 +163,29 @@ pub enum ProxyError {
 
 /// JSON-RPC methods that only read, and so are safe to repeat.
 const READ_METHODS: &[&str] = &[
-    "eth_chainId", "eth_blockNumber", "eth_getBlockByNumber", "eth_getBlockByHash", "eth_getBalance", "eth_getCode",
-    "eth_getStorageAt", "eth_getTransactionCount", "eth_getTransactionByHash", "eth_getTransactionReceipt", "eth_call",
-    "eth_estimateGas", "eth_gasPrice", "eth_maxPriorityFeePerGas", "eth_feeHistory", "eth_getLogs", "eth_syncing",
-    "eth_getBlockTransactionCountByNumber", "eth_getBlockReceipts", "eth_getProof", "net_version", "net_listening", "web3_clientVersion",
+    "eth_chainId",
+    "eth_blockNumber",
+    "eth_getBlockByNumber",
+    "eth_getBlockByHash",
+    "eth_getBalance",
+    "eth_getCode",
+    "eth_getStorageAt",
+    "eth_getTransactionCount",
+    "eth_getTransactionByHash",
+    "eth_getTransactionReceipt",
+    "eth_call",
+    "eth_estimateGas",
+    "eth_gasPrice",
+    "eth_maxPriorityFeePerGas",
+    "eth_feeHistory",
+    "eth_getLogs",
+    "eth_syncing",
+    "eth_getBlockTransactionCountByNumber",
+    "eth_getBlockReceipts",
+    "eth_getProof",
+    "net_version",
+    "net_listening",
+    "web3_clientVersion",
 ];
 
 /// Whether a request may be sent again after a failure.
@@ -169,8 +198,14 @@ pub fn retryable(req: &ProxyRequest) -> bool {
 }
 
 fn jsonrpc_reads_only(body: &[u8]) -> bool {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else { return false };
-    let is_read = |call: &serde_json::Value| call.get("method").and_then(|m| m.as_str()).is_some_and(|m| READ_METHODS.contains(&m));
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let is_read = |call: &serde_json::Value| {
+        call.get("method")
+            .and_then(|m| m.as_str())
+            .is_some_and(|m| READ_METHODS.contains(&m))
+    };
     match &v {
         serde_json::Value::Array(calls) => !calls.is_empty() && calls.iter().all(is_read),
         call => is_read(call),
@@ -193,8 +228,10 @@ pub fn candidates(engine: &Engine, service: &str, now: UnixMillis) -> Option<Vec
         .filter(|id| Some(*id) != active.as_ref())
         .filter_map(|id| {
             let ps = st.providers.get(id)?;
-            let usable = matches!(ps.lifecycle, Lifecycle::Standby | Lifecycle::Active | Lifecycle::Recovering)
-                && ps.trust > TrustLevel::Untrusted
+            let usable = matches!(
+                ps.lifecycle,
+                Lifecycle::Standby | Lifecycle::Active | Lifecycle::Recovering
+            ) && ps.trust > TrustLevel::Untrusted
                 && ps.step < crate::books::Step::Stop
                 && ps.consecutive_failures == 0;
             let total = ps.card.map_or(0, |c| c.total.get());
@@ -203,7 +240,12 @@ pub fn candidates(engine: &Engine, service: &str, now: UnixMillis) -> Option<Vec
         .collect();
     rest.sort();
     let _ = now;
-    Some(active.into_iter().chain(rest.into_iter().map(|(_, id)| id)).collect())
+    Some(
+        active
+            .into_iter()
+            .chain(rest.into_iter().map(|(_, id)| id))
+            .collect(),
+    )
 }
 
 fn target(engine: &Engine, id: &ProviderId, req: &ProxyRequest) -> Option<Target> {
@@ -211,12 +253,22 @@ fn target(engine: &Engine, id: &ProviderId, req: &ProxyRequest) -> Option<Target
     Some(Target {
         provider: id.clone(),
         url: crate::engine::join_url(&rt.config.endpoint, &req.path_and_query),
-        secret_headers: rt.config.secret_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        secret_headers: rt
+            .config
+            .secret_headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         allow_private: engine.config().sentinel.allow_private_targets,
     })
 }
 
-fn record(attempts: &mut Vec<Attempt>, provider: &ProviderId, r: &Result<UpstreamResponse, UpstreamError>, hedge: bool) {
+fn record(
+    attempts: &mut Vec<Attempt>,
+    provider: &ProviderId,
+    r: &Result<UpstreamResponse, UpstreamError>,
+    hedge: bool,
+) {
     attempts.push(Attempt {
         provider: provider.clone(),
         status: r.as_ref().ok().map(|x| x.status),
@@ -232,16 +284,33 @@ fn good(r: &Result<UpstreamResponse, UpstreamError>) -> bool {
 }
 
 /// Forwards `req` to `service`; see the module docs.
-pub async fn forward<U: Upstream>(engine: &Engine, service: &ServiceId, req: &ProxyRequest, upstream: &U, policy: &ProxyPolicy, now: UnixMillis) -> ProxyOutcome {
+pub async fn forward<U: Upstream>(
+    engine: &Engine,
+    service: &ServiceId,
+    req: &ProxyRequest,
+    upstream: &U,
+    policy: &ProxyPolicy,
+    now: UnixMillis,
+) -> ProxyOutcome {
     let mut attempts = Vec::new();
     let Some(order) = candidates(engine, service.as_str(), now) else {
-        return ProxyOutcome { response: Err(ProxyError::UnknownService(service.to_string())), attempts };
+        return ProxyOutcome {
+            response: Err(ProxyError::UnknownService(service.to_string())),
+            attempts,
+        };
     };
     let can_retry = retryable(req);
-    let max = if can_retry { policy.max_attempts.max(1) as usize } else { 1 };
+    let max = if can_retry {
+        policy.max_attempts.max(1) as usize
+    } else {
+        1
+    };
     let order: Vec<ProviderId> = order.into_iter().take(max).collect();
     if order.is_empty() {
-        return ProxyOutcome { response: Err(ProxyError::NoProvider(service.to_string())), attempts };
+        return ProxyOutcome {
+            response: Err(ProxyError::NoProvider(service.to_string())),
+            attempts,
+        };
     }
     let mut last: Option<Result<UpstreamResponse, UpstreamError>> = None;
     let mut i = 0;
@@ -251,7 +320,11 @@ pub async fn forward<U: Upstream>(engine: &Engine, service: &ServiceId, req: &Pr
             i += 1;
             continue;
         };
-        let hedge_to = if policy.hedge && can_retry && i + 1 < order.len() { target(engine, &order[i + 1], req) } else { None };
+        let hedge_to = if policy.hedge && can_retry && i + 1 < order.len() {
+            target(engine, &order[i + 1], req)
+        } else {
+            None
+        };
         let result = match hedge_to {
             None => {
                 let r = upstream.send(&t, req, policy.attempt_timeout_ms).await;
@@ -307,10 +380,17 @@ pub async fn forward<U: Upstream>(engine: &Engine, service: &ServiceId, req: &Pr
             }
         };
         if good(&result) {
-            if let Some(a) = attempts.iter_mut().rev().find(|a| a.status == result.as_ref().ok().map(|x| x.status) && a.error.is_none()) {
+            if let Some(a) = attempts
+                .iter_mut()
+                .rev()
+                .find(|a| a.status == result.as_ref().ok().map(|x| x.status) && a.error.is_none())
+            {
                 a.used = true;
             }
-            return ProxyOutcome { response: result.map_err(|_| ProxyError::NoProvider(service.to_string())), attempts };
+            return ProxyOutcome {
+                response: result.map_err(|_| ProxyError::NoProvider(service.to_string())),
+                attempts,
+            };
         }
         last = Some(result);
         i += 1;
@@ -323,30 +403,63 @@ pub async fn forward<U: Upstream>(engine: &Engine, service: &ServiceId, req: &Pr
             if let Some(a) = attempts.last_mut() {
                 a.used = true;
             }
-            ProxyOutcome { response: Ok(resp), attempts }
+            ProxyOutcome {
+                response: Ok(resp),
+                attempts,
+            }
         }
-        Some(Err(e)) => ProxyOutcome { response: Err(ProxyError::Exhausted { attempts: n, last: format!("{e:?}") }), attempts },
-        None => ProxyOutcome { response: Err(ProxyError::NoProvider(service.to_string())), attempts },
+        Some(Err(e)) => ProxyOutcome {
+            response: Err(ProxyError::Exhausted {
+                attempts: n,
+                last: format!("{e:?}"),
+            }),
+            attempts,
+        },
+        None => ProxyOutcome {
+            response: Err(ProxyError::NoProvider(service.to_string())),
+            attempts,
+        },
     }
 }
 
 /// The bookkeeping of a forwarded request: one request and its bytes
 /// against every provider tried, and a retry outcome for every attempt
 /// after the first. `seq` is advanced for each event.
-pub fn usage_events(outcome: &ProxyOutcome, source: &str, seq: &mut u64, at: UnixMillis) -> Vec<Event> {
+pub fn usage_events(
+    outcome: &ProxyOutcome,
+    source: &str,
+    seq: &mut u64,
+    at: UnixMillis,
+) -> Vec<Event> {
     let mut out = Vec::new();
     let mut push = |kind| {
         *seq += 1;
-        out.push(Event { source: source.to_string(), seq: *seq, at, kind });
+        out.push(Event {
+            source: source.to_string(),
+            seq: *seq,
+            at,
+            kind,
+        });
     };
     for (n, a) in outcome.attempts.iter().enumerate() {
-        push(EventKind::Usage { target: UsageTarget::Provider(a.provider.clone()), metric: Metric::Requests, amount: 1 });
+        push(EventKind::Usage {
+            target: UsageTarget::Provider(a.provider.clone()),
+            metric: Metric::Requests,
+            amount: 1,
+        });
         if a.bytes > 0 {
-            push(EventKind::Usage { target: UsageTarget::Provider(a.provider.clone()), metric: Metric::EgressBytes, amount: a.bytes });
+            push(EventKind::Usage {
+                target: UsageTarget::Provider(a.provider.clone()),
+                metric: Metric::EgressBytes,
+                amount: a.bytes,
+            });
         }
         if n > 0 {
             let ok = a.status.is_some_and(|s| !retry_status(s));
-            push(EventKind::Retry { provider: a.provider.clone(), ok });
+            push(EventKind::Retry {
+                provider: a.provider.clone(),
+                ok,
+            });
         }
     }
     out

@@ -341,7 +341,12 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
     pub async fn save(&mut self, now: UnixMillis) -> Result<u64, TickError<S::Error>> {
         for _ in 0..MAX_ATTEMPTS {
             let bytes = self.engine.state().to_bytes();
-            match self.store.commit(self.version, &bytes, &[]).await.map_err(TickError::Store)? {
+            match self
+                .store
+                .commit(self.version, &bytes, &[])
+                .await
+                .map_err(TickError::Store)?
+            {
                 Commit::Committed { version } => {
                     self.version = Some(version);
                     return Ok(version);

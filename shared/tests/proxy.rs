@@ -4,7 +4,10 @@
 mod common;
 
 use common::{api_config, evm_config, start};
-use sentinel_core::proxy::{forward, retryable, usage_events, ProxyPolicy, ProxyRequest, Target, Upstream, UpstreamError, UpstreamResponse};
+use sentinel_core::proxy::{
+    forward, retryable, usage_events, ProxyPolicy, ProxyRequest, Target, Upstream, UpstreamError,
+    UpstreamResponse,
+};
 use sentinel_core::sim::Scenario;
 use sentinel_core::ServiceId;
 use std::cell::RefCell;
@@ -54,12 +57,26 @@ struct Fake {
 }
 
 impl Upstream for Fake {
-    async fn send(&self, t: &Target, _req: &ProxyRequest, _timeout: u64) -> Result<UpstreamResponse, UpstreamError> {
+    async fn send(
+        &self,
+        t: &Target,
+        _req: &ProxyRequest,
+        _timeout: u64,
+    ) -> Result<UpstreamResponse, UpstreamError> {
         self.calls.borrow_mut().push(t.provider.to_string());
-        match self.script.get(t.provider.as_str()).cloned().unwrap_or(Script::Status(200, 0)) {
+        match self
+            .script
+            .get(t.provider.as_str())
+            .cloned()
+            .unwrap_or(Script::Status(200, 0))
+        {
             Script::Status(s, delay) => {
                 Yield(delay).await;
-                Ok(UpstreamResponse { status: s, headers: vec![], body: format!("from {}", t.provider).into_bytes() })
+                Ok(UpstreamResponse {
+                    status: s,
+                    headers: vec![],
+                    body: format!("from {}", t.provider).into_bytes(),
+                })
             }
             Script::Refused => Err(UpstreamError::Connect("refused".into())),
             Script::Timeout => Err(UpstreamError::Timeout),
@@ -77,51 +94,116 @@ fn warmed() -> Scenario {
 }
 
 fn get() -> ProxyRequest {
-    ProxyRequest { method: "GET".into(), path_and_query: "/v1/price?x=1".into(), ..ProxyRequest::default() }
+    ProxyRequest {
+        method: "GET".into(),
+        path_and_query: "/v1/price?x=1".into(),
+        ..ProxyRequest::default()
+    }
 }
 
 #[test]
 fn fails_over_past_dead_and_overloaded_providers() {
     let s = warmed();
-    let fake = Fake { script: [("a".to_string(), Script::Refused), ("b".to_string(), Script::Status(503, 0))].into(), ..Fake::default() };
+    let fake = Fake {
+        script: [
+            ("a".to_string(), Script::Refused),
+            ("b".to_string(), Script::Status(503, 0)),
+        ]
+        .into(),
+        ..Fake::default()
+    };
     let svc = ServiceId::new("prices").unwrap();
-    let out = block(forward(&s.engine, &svc, &get(), &fake, &ProxyPolicy::default(), s.now));
+    let out = block(forward(
+        &s.engine,
+        &svc,
+        &get(),
+        &fake,
+        &ProxyPolicy::default(),
+        s.now,
+    ));
     let resp = out.response.clone().unwrap();
     assert_eq!(resp.status, 200);
     assert_eq!(String::from_utf8(resp.body).unwrap(), "from c");
-    assert_eq!(*fake.calls.borrow(), vec!["a", "b", "c"], "active first, then the rest best first");
+    assert_eq!(
+        *fake.calls.borrow(),
+        vec!["a", "b", "c"],
+        "active first, then the rest best first"
+    );
     assert!(out.attempts[2].used);
     // Bookkeeping: a request per provider tried, retries for the 2nd and 3rd.
     let mut seq = 0;
     let ev = usage_events(&out, "proxy", &mut seq, s.now);
-    assert_eq!(ev.iter().filter(|e| matches!(e.kind, sentinel_core::engine::EventKind::Retry { .. })).count(), 2);
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e.kind, sentinel_core::engine::EventKind::Retry { .. }))
+            .count(),
+        2
+    );
     assert_eq!(seq, ev.len() as u64);
 }
 
 #[test]
 fn unsafe_requests_get_exactly_one_attempt() {
     let s = warmed();
-    let fake = Fake { script: [("a".to_string(), Script::Timeout)].into(), ..Fake::default() };
-    let post = ProxyRequest { method: "POST".into(), body: br#"{"order":1}"#.to_vec(), ..get() };
-    let out = block(forward(&s.engine, &ServiceId::new("prices").unwrap(), &post, &fake, &ProxyPolicy::default(), s.now));
+    let fake = Fake {
+        script: [("a".to_string(), Script::Timeout)].into(),
+        ..Fake::default()
+    };
+    let post = ProxyRequest {
+        method: "POST".into(),
+        body: br#"{"order":1}"#.to_vec(),
+        ..get()
+    };
+    let out = block(forward(
+        &s.engine,
+        &ServiceId::new("prices").unwrap(),
+        &post,
+        &fake,
+        &ProxyPolicy::default(),
+        s.now,
+    ));
     assert!(out.response.is_err());
     assert_eq!(fake.calls.borrow().len(), 1);
 }
 
 #[test]
 fn json_rpc_reads_are_retried_and_writes_are_not() {
-    let read = ProxyRequest { method: "POST".into(), body: br#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#.to_vec(), ..get() };
+    let read = ProxyRequest {
+        method: "POST".into(),
+        body: br#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#.to_vec(),
+        ..get()
+    };
     let batch = ProxyRequest { body: br#"[{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[]},{"jsonrpc":"2.0","id":2,"method":"eth_chainId"}]"#.to_vec(), ..read.clone() };
-    let write = ProxyRequest { body: br#"{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x00"]}"#.to_vec(), ..read.clone() };
-    let mixed = ProxyRequest { body: br#"[{"method":"eth_call"},{"method":"eth_sendRawTransaction"}]"#.to_vec(), ..read.clone() };
+    let write = ProxyRequest {
+        body: br#"{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x00"]}"#
+            .to_vec(),
+        ..read.clone()
+    };
+    let mixed = ProxyRequest {
+        body: br#"[{"method":"eth_call"},{"method":"eth_sendRawTransaction"}]"#.to_vec(),
+        ..read.clone()
+    };
     assert!(retryable(&read) && retryable(&batch));
     assert!(!retryable(&write) && !retryable(&mixed));
-    assert!(!retryable(&ProxyRequest { body: b"not json".to_vec(), ..read.clone() }));
+    assert!(!retryable(&ProxyRequest {
+        body: b"not json".to_vec(),
+        ..read.clone()
+    }));
 
     let mut s = Scenario::new(evm_config(), start(), 2).unwrap();
     s.run_until(start() + 5 * 60_000);
-    let fake = Fake { script: [("e1".to_string(), Script::Refused)].into(), ..Fake::default() };
-    let out = block(forward(&s.engine, &ServiceId::new("eth").unwrap(), &read, &fake, &ProxyPolicy::default(), s.now));
+    let fake = Fake {
+        script: [("e1".to_string(), Script::Refused)].into(),
+        ..Fake::default()
+    };
+    let out = block(forward(
+        &s.engine,
+        &ServiceId::new("eth").unwrap(),
+        &read,
+        &fake,
+        &ProxyPolicy::default(),
+        s.now,
+    ));
     assert_eq!(out.response.unwrap().status, 200);
     assert_eq!(fake.calls.borrow().len(), 2);
 }
@@ -129,22 +211,84 @@ fn json_rpc_reads_are_retried_and_writes_are_not() {
 #[test]
 fn all_failing_returns_the_last_answer_or_a_clear_error() {
     let s = warmed();
-    let fake = Fake { script: [("a".to_string(), Script::Refused), ("b".to_string(), Script::Refused), ("c".to_string(), Script::Status(429, 0))].into(), ..Fake::default() };
-    let out = block(forward(&s.engine, &ServiceId::new("prices").unwrap(), &get(), &fake, &ProxyPolicy::default(), s.now));
-    assert_eq!(out.response.unwrap().status, 429, "the upstream's own 429 reaches the client");
-    let out = block(forward(&s.engine, &ServiceId::new("nope").unwrap(), &get(), &fake, &ProxyPolicy::default(), s.now));
-    assert!(matches!(out.response, Err(sentinel_core::proxy::ProxyError::UnknownService(_))));
+    let fake = Fake {
+        script: [
+            ("a".to_string(), Script::Refused),
+            ("b".to_string(), Script::Refused),
+            ("c".to_string(), Script::Status(429, 0)),
+        ]
+        .into(),
+        ..Fake::default()
+    };
+    let out = block(forward(
+        &s.engine,
+        &ServiceId::new("prices").unwrap(),
+        &get(),
+        &fake,
+        &ProxyPolicy::default(),
+        s.now,
+    ));
+    assert_eq!(
+        out.response.unwrap().status,
+        429,
+        "the upstream's own 429 reaches the client"
+    );
+    let out = block(forward(
+        &s.engine,
+        &ServiceId::new("nope").unwrap(),
+        &get(),
+        &fake,
+        &ProxyPolicy::default(),
+        s.now,
+    ));
+    assert!(matches!(
+        out.response,
+        Err(sentinel_core::proxy::ProxyError::UnknownService(_))
+    ));
 }
 
 #[test]
 fn hedging_takes_the_faster_answer() {
     let s = warmed();
-    let fake = Fake { script: [("a".to_string(), Script::Status(200, 1000)), ("b".to_string(), Script::Status(200, 0))].into(), ..Fake::default() };
-    let policy = ProxyPolicy { hedge: true, ..ProxyPolicy::default() };
-    let out = block(forward(&s.engine, &ServiceId::new("prices").unwrap(), &get(), &fake, &policy, s.now));
-    assert_eq!(String::from_utf8(out.response.unwrap().body).unwrap(), "from b");
-    assert!(out.attempts.iter().any(|a| a.hedge && a.provider.as_str() == "b"));
+    let fake = Fake {
+        script: [
+            ("a".to_string(), Script::Status(200, 1000)),
+            ("b".to_string(), Script::Status(200, 0)),
+        ]
+        .into(),
+        ..Fake::default()
+    };
+    let policy = ProxyPolicy {
+        hedge: true,
+        ..ProxyPolicy::default()
+    };
+    let out = block(forward(
+        &s.engine,
+        &ServiceId::new("prices").unwrap(),
+        &get(),
+        &fake,
+        &policy,
+        s.now,
+    ));
+    assert_eq!(
+        String::from_utf8(out.response.unwrap().body).unwrap(),
+        "from b"
+    );
+    assert!(out
+        .attempts
+        .iter()
+        .any(|a| a.hedge && a.provider.as_str() == "b"));
     // Without hedging the slow one answers.
-    let out = block(forward(&s.engine, &ServiceId::new("prices").unwrap(), &get(), &fake, &ProxyPolicy::default(), s.now));
-    assert_eq!(String::from_utf8(out.response.unwrap().body).unwrap(), "from a");
+    let out = block(forward(
+        &s.engine,
+        &ServiceId::new("prices").unwrap(),
+        &get(),
+        &fake,
+        &ProxyPolicy::default(),
+        s.now,
+    ));
+    assert_eq!(
+        String::from_utf8(out.response.unwrap().body).unwrap(),
+        "from a"
+    );
 }

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 //! The dashboard in headless Chromium: it loads, shows the providers and a
 //! switch, and a screenshot is taken (`target/tmp/dashboard.png`).
 
@@ -8,9 +9,23 @@ use sentinel_cli::testbed::{FakeApi, Mode};
 use std::time::Duration;
 use support::*;
 
-fn chromium(bin: &std::path::Path, profile: &std::path::Path, args: &[&str]) -> std::process::Output {
+fn chromium(
+    bin: &std::path::Path,
+    profile: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
     std::process::Command::new(bin)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .output()
@@ -22,7 +37,11 @@ async fn the_dashboard_shows_providers_and_a_switch_in_chromium() {
     let Some(bin) = find_chromium() else {
         return missing("chromium (apt-get install chromium)");
     };
-    let apis = vec![FakeApi::spawn("alpha").await.unwrap(), FakeApi::spawn("beta").await.unwrap(), FakeApi::spawn("gamma").await.unwrap()];
+    let apis = vec![
+        FakeApi::spawn("alpha").await.unwrap(),
+        FakeApi::spawn("beta").await.unwrap(),
+        FakeApi::spawn("gamma").await.unwrap(),
+    ];
     let cfg = api_config(&apis, 2, "");
     let dir = tempfile::tempdir().unwrap();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -48,7 +67,10 @@ async fn the_dashboard_shows_providers_and_a_switch_in_chromium() {
         tokio::time::sleep(Duration::from_secs(4)).await;
         a.set(Mode::Outage).await.unwrap();
         for _ in 0..100 {
-            if active(&c, &base, "prices").await.is_some_and(|p| p != "alpha") {
+            if active(&c, &base, "prices")
+                .await
+                .is_some_and(|p| p != "alpha")
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -56,22 +78,54 @@ async fn the_dashboard_shows_providers_and_a_switch_in_chromium() {
         let url = format!("{base}/");
         let bin2 = bin.clone();
         let profile2 = profile.clone();
-        let dom = tokio::task::spawn_blocking(move || chromium(&bin2, &profile2, &["--virtual-time-budget=3000", "--dump-dom", &url])).await.unwrap();
+        let dom = tokio::task::spawn_blocking(move || {
+            chromium(
+                &bin2,
+                &profile2,
+                &["--virtual-time-budget=3000", "--dump-dom", &url],
+            )
+        })
+        .await
+        .unwrap();
         let url = format!("{base}/");
         let shot2 = shot.clone();
-        let png = tokio::task::spawn_blocking(move || chromium(&bin, &profile, &["--window-size=1400,2200", "--virtual-time-budget=3000", &format!("--screenshot={}", shot2.display()), &url])).await.unwrap();
+        let png = tokio::task::spawn_blocking(move || {
+            chromium(
+                &bin,
+                &profile,
+                &[
+                    "--window-size=1400,2200",
+                    "--virtual-time-budget=3000",
+                    &format!("--screenshot={}", shot2.display()),
+                    &url,
+                ],
+            )
+        })
+        .await
+        .unwrap();
         let _ = stop_tx.send(());
         (dom, png, shot)
     };
     let (run, (dom, png, shot)) = tokio::join!(runner::run(cfg, opts), workload);
     run.unwrap();
     let html = String::from_utf8_lossy(&dom.stdout);
-    assert!(dom.status.success(), "chromium failed: {}", String::from_utf8_lossy(&dom.stderr));
+    assert!(
+        dom.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
     for id in ["alpha", "beta", "gamma"] {
-        assert!(html.contains(&format!("data-provider=\"{id}\"")), "provider {id} missing from the rendered dashboard");
+        assert!(
+            html.contains(&format!("data-provider=\"{id}\"")),
+            "provider {id} missing from the rendered dashboard"
+        );
     }
     assert!(html.contains("class=\"switch"), "no switch shown");
-    assert!(png.status.success(), "screenshot failed: {}", String::from_utf8_lossy(&png.stderr));
+    assert!(
+        png.status.success(),
+        "screenshot failed: {}",
+        String::from_utf8_lossy(&png.stderr)
+    );
     let meta = std::fs::metadata(&shot).expect("screenshot written");
     assert!(meta.len() > 10_000, "screenshot is suspiciously small");
     eprintln!("dashboard screenshot: {}", shot.display());

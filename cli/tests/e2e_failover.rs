@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 //! An outage of the active provider, end to end: real providers on
 //! 127.0.0.1, the real sentinel (store, prober, server, proxy), a client
 //! hammering the proxy throughout.
@@ -13,7 +14,11 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_switches_within_two_probe_intervals_and_no_proxied_request_fails() {
-    let apis = vec![FakeApi::spawn("a").await.unwrap(), FakeApi::spawn("b").await.unwrap(), FakeApi::spawn("c").await.unwrap()];
+    let apis = vec![
+        FakeApi::spawn("a").await.unwrap(),
+        FakeApi::spawn("b").await.unwrap(),
+        FakeApi::spawn("c").await.unwrap(),
+    ];
     let interval = 6;
     let cfg = api_config(&apis, interval, "");
     let dir = tempfile::tempdir().unwrap();
@@ -58,10 +63,12 @@ async fn an_outage_switches_within_two_probe_intervals_and_no_proxied_request_fa
                     f2.fetch_add(1, Ordering::Relaxed)
                 }
             };
-            if outage && switched_after.is_none() && i % 20 == 0 {
-                if active(&c, &base, "prices").await.is_some_and(|p| p != "a") {
-                    switched_after = Some(onset.elapsed());
-                }
+            if outage
+                && switched_after.is_none()
+                && i % 20 == 0
+                && active(&c, &base, "prices").await.is_some_and(|p| p != "a")
+            {
+                switched_after = Some(onset.elapsed());
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -71,8 +78,16 @@ async fn an_outage_switches_within_two_probe_intervals_and_no_proxied_request_fa
     let (run, switched_after) = tokio::join!(runner::run(cfg, opts), workload);
     run.unwrap();
     let failed = failures.load(Ordering::Relaxed);
-    assert_eq!(failed, 0, "{failed} proxied requests failed ({} ok)", ok.load(Ordering::Relaxed));
+    assert_eq!(
+        failed,
+        0,
+        "{failed} proxied requests failed ({} ok)",
+        ok.load(Ordering::Relaxed)
+    );
     let took = switched_after.expect("the sentinel switched away from the dead provider");
     // The outage began ~1 s after `onset` (request 100 at ~10 ms each).
-    assert!(took <= Duration::from_secs(2 * interval + 1), "switch took {took:?}");
+    assert!(
+        took <= Duration::from_secs(2 * interval + 1),
+        "switch took {took:?}"
+    );
 }

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 //! EVM RPC end to end: anvil nodes as providers, Foundry's `cast` as a
 //! real JSON-RPC client reading through the proxy.
 
@@ -9,7 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::*;
 
-fn opts(dir: &std::path::Path, ready: tokio::sync::oneshot::Sender<std::net::SocketAddr>, stop: tokio::sync::oneshot::Receiver<()>) -> RunOptions {
+fn opts(
+    dir: &std::path::Path,
+    ready: tokio::sync::oneshot::Sender<std::net::SocketAddr>,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> RunOptions {
     RunOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.to_path_buf(),
@@ -49,24 +54,43 @@ async fn cast_keeps_getting_answers_while_anvil_backends_die_one_by_one() {
             if i == 60 {
                 nodes[1].kill().await;
             }
-            let out = tokio::process::Command::new(&cast).args(["block-number", "--rpc-url", &rpc]).output().await.unwrap();
+            let out = tokio::process::Command::new(&cast)
+                .args(["block-number", "--rpc-url", &rpc])
+                .output()
+                .await
+                .unwrap();
             let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
             match text.parse::<u64>() {
                 Ok(n) if out.status.success() => {
                     ok += 1;
                     last_block = n;
                 }
-                _ => failed.push(format!("{i}: {} {}", text, String::from_utf8_lossy(&out.stderr))),
+                _ => failed.push(format!(
+                    "{i}: {} {}",
+                    text,
+                    String::from_utf8_lossy(&out.stderr)
+                )),
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
         let _ = stop_tx.send(());
         (ok, failed, last_block, nodes)
     };
-    let (run, (ok, failed, last_block, _nodes)) = tokio::join!(runner::run(cfg, opts(dir.path(), ready_tx, stop_rx)), workload);
+    let (run, (ok, failed, last_block, _nodes)) = tokio::join!(
+        runner::run(cfg, opts(dir.path(), ready_tx, stop_rx)),
+        workload
+    );
     run.unwrap();
-    assert!(failed.is_empty(), "{} of {} cast calls failed: {failed:?}", failed.len(), ok as usize + failed.len());
-    assert!(last_block > 5, "the chain kept advancing through the proxy ({last_block})");
+    assert!(
+        failed.is_empty(),
+        "{} of {} cast calls failed: {failed:?}",
+        failed.len(),
+        ok as usize + failed.len()
+    );
+    assert!(
+        last_block > 5,
+        "the chain kept advancing through the proxy ({last_block})"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,7 +131,16 @@ async fn a_stalled_node_is_stale_and_a_foreign_chain_is_inconsistent() {
     let (run, _nodes) = tokio::join!(runner::run(cfg, o), workload);
     run.unwrap();
     let seen = seen.lock().unwrap();
-    assert!(seen.iter().any(|(id, c)| id == "n2" && c == "freshness"), "stalled node not caught as stale: {seen:?}");
-    assert!(seen.iter().any(|(id, c)| id == "n4" && c == "consistency"), "foreign chain not caught as inconsistent: {seen:?}");
-    assert!(!seen.iter().any(|(id, _)| id == "n1" || id == "n3"), "healthy nodes blamed: {seen:?}");
+    assert!(
+        seen.iter().any(|(id, c)| id == "n2" && c == "freshness"),
+        "stalled node not caught as stale: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|(id, c)| id == "n4" && c == "consistency"),
+        "foreign chain not caught as inconsistent: {seen:?}"
+    );
+    assert!(
+        !seen.iter().any(|(id, _)| id == "n1" || id == "n3"),
+        "healthy nodes blamed: {seen:?}"
+    );
 }

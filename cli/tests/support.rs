@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 //! Helpers for the end-to-end tests: real providers on 127.0.0.1, a real
 //! sentinel (in-process or the built binary), a plain HTTP client.
 #![allow(dead_code)]
@@ -60,7 +61,12 @@ freshness = {{ pointer = "/updated_at", max_age = "10s", format = "unix-seconds"
     );
     for (i, a) in apis.iter().enumerate() {
         let initial = if i == 0 { "active" } else { "standby" };
-        let _ = write!(t, "\n[[service.provider]]\nid = \"{}\"\nendpoint = \"{}\"\ninitial = \"{initial}\"\n", a.name, a.url());
+        let _ = write!(
+            t,
+            "\n[[service.provider]]\nid = \"{}\"\nendpoint = \"{}\"\ninitial = \"{initial}\"\n",
+            a.name,
+            a.url()
+        );
     }
     t
 }
@@ -75,33 +81,51 @@ pub async fn get(client: &reqwest::Client, url: &str) -> Option<(u16, String)> {
 /// GET as JSON.
 pub async fn get_json(client: &reqwest::Client, url: &str) -> Option<serde_json::Value> {
     let (s, body) = get(client, url).await?;
-    (s == 200).then(|| serde_json::from_str(&body).ok()).flatten()
+    (s == 200)
+        .then(|| serde_json::from_str(&body).ok())
+        .flatten()
 }
 
 /// A client with a short timeout.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client")
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client")
 }
 
 /// The active provider of `service` per the API.
 pub async fn active(client: &reqwest::Client, base: &str, service: &str) -> Option<String> {
     let v = get_json(client, &format!("{base}/v1/services/{service}/route")).await?;
-    v.pointer("/provider").or_else(|| v.pointer("/active/id")).or_else(|| v.pointer("/active")).and_then(|x| x.as_str()).map(str::to_string)
+    v.pointer("/provider")
+        .or_else(|| v.pointer("/active/id"))
+        .or_else(|| v.pointer("/active"))
+        .and_then(|x| x.as_str())
+        .map(str::to_string)
 }
 
 /// Finds a Foundry tool from the npm package (`@foundry-rs/<tool>`) or PATH.
 pub fn find_tool(tool: &str) -> Option<std::path::PathBuf> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let p = root.join(format!("node_modules/@foundry-rs/{tool}-linux-amd64/bin/{tool}"));
+    let p = root.join(format!(
+        "node_modules/@foundry-rs/{tool}-linux-amd64/bin/{tool}"
+    ));
     if p.is_file() {
         return Some(p);
     }
-    std::env::var_os("PATH").and_then(|path| std::env::split_paths(&path).map(|d| d.join(tool)).find(|p| p.is_file()))
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    })
 }
 
 /// Finds Chromium.
 pub fn find_chromium() -> Option<std::path::PathBuf> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"].iter().map(std::path::PathBuf::from).find(|p| p.is_file())
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file())
 }
 
 /// A config of one `eth` EVM service over anvil URLs (the first active).
@@ -127,7 +151,11 @@ evm = {{ {chain}max_block_age = "5s", max_lag_blocks = 3 }}
     );
     for (i, u) in urls.iter().enumerate() {
         let initial = if i == 0 { "active" } else { "standby" };
-        let _ = write!(t, "\n[[service.provider]]\nid = \"n{}\"\nendpoint = \"{u}\"\ninitial = \"{initial}\"\n", i + 1);
+        let _ = write!(
+            t,
+            "\n[[service.provider]]\nid = \"n{}\"\nendpoint = \"{u}\"\ninitial = \"{initial}\"\n",
+            i + 1
+        );
     }
     Config::from_toml(&t).unwrap_or_else(|e| panic!("{e}\n{t}"))
 }

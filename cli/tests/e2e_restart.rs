@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 //! `kill -9` of `sentinel run` in the middle of its work, then a restart:
 //! history, scores and the active route survive; no switch is applied
 //! twice.
@@ -35,7 +36,11 @@ async fn wait_for<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_and_restart_keeps_history_scores_and_route() {
-    let apis = vec![FakeApi::spawn("a").await.unwrap(), FakeApi::spawn("b").await.unwrap(), FakeApi::spawn("c").await.unwrap()];
+    let apis = vec![
+        FakeApi::spawn("a").await.unwrap(),
+        FakeApi::spawn("b").await.unwrap(),
+        FakeApi::spawn("c").await.unwrap(),
+    ];
     let dir = tempfile::tempdir().unwrap();
     let cfg_path = dir.path().join("sentinel.toml");
     std::fs::write(&cfg_path, api_config_text(&apis, 2, "")).unwrap();
@@ -45,12 +50,21 @@ async fn kill_9_and_restart_keeps_history_scores_and_route() {
     let c = client();
 
     let mut child = start(&cfg_path, &data, port);
-    wait_for("healthz", 20, async || get(&c, &format!("{base}/healthz")).await.filter(|(s, _)| *s == 200)).await;
+    wait_for("healthz", 20, async || {
+        get(&c, &format!("{base}/healthz"))
+            .await
+            .filter(|(s, _)| *s == 200)
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     apis[0].set(Mode::Outage).await.unwrap();
     let switches = wait_for("a switch", 30, async || {
         let v = get_json(&c, &format!("{base}/v1/switches")).await?;
-        let arr = v.get("switches").or(Some(&v)).and_then(|x| x.as_array()).cloned()?;
+        let arr = v
+            .get("switches")
+            .or(Some(&v))
+            .and_then(|x| x.as_array())
+            .cloned()?;
         (!arr.is_empty()).then_some(arr)
     })
     .await;
@@ -63,20 +77,51 @@ async fn kill_9_and_restart_keeps_history_scores_and_route() {
     child.wait().unwrap();
 
     let mut child = start(&cfg_path, &data, port);
-    wait_for("healthz after restart", 20, async || get(&c, &format!("{base}/healthz")).await.filter(|(s, _)| *s == 200)).await;
+    wait_for("healthz after restart", 20, async || {
+        get(&c, &format!("{base}/healthz"))
+            .await
+            .filter(|(s, _)| *s == 200)
+    })
+    .await;
     let after = get_json(&c, &format!("{base}/v1/switches")).await.unwrap();
-    let after = after.get("switches").or(Some(&after)).and_then(|x| x.as_array()).cloned().unwrap();
+    let after = after
+        .get("switches")
+        .or(Some(&after))
+        .and_then(|x| x.as_array())
+        .cloned()
+        .unwrap();
     assert!(after.len() >= switches.len(), "history lost: {after:?}");
-    assert_eq!(after.iter().rev().take(switches.len()).count(), switches.len());
-    assert_eq!(active(&c, &base, "prices").await.unwrap(), route_before, "route survived");
-    let p = get_json(&c, &format!("{base}/v1/providers/{route_before}")).await.unwrap();
+    assert_eq!(
+        after.iter().rev().take(switches.len()).count(),
+        switches.len()
+    );
+    assert_eq!(
+        active(&c, &base, "prices").await.unwrap(),
+        route_before,
+        "route survived"
+    );
+    let p = get_json(&c, &format!("{base}/v1/providers/{route_before}"))
+        .await
+        .unwrap();
     let text = p.to_string();
-    assert!(text.contains("uptime") && text.contains("total"), "scores survived: {text}");
+    assert!(
+        text.contains("uptime") && text.contains("total"),
+        "scores survived: {text}"
+    );
     // Nothing re-applies: a few ticks later, still exactly as many switches.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let later = get_json(&c, &format!("{base}/v1/switches")).await.unwrap();
-    let later = later.get("switches").or(Some(&later)).and_then(|x| x.as_array()).cloned().unwrap();
-    assert_eq!(later.len(), after.len(), "a switch was applied twice: {later:?}");
+    let later = later
+        .get("switches")
+        .or(Some(&later))
+        .and_then(|x| x.as_array())
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        later.len(),
+        after.len(),
+        "a switch was applied twice: {later:?}"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }

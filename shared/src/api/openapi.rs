@@ -1,0 +1,980 @@
+//! The OpenAPI 3.0 description of the API, served at `GET /openapi.json`
+//! and checked in as `/openapi.json` (a test keeps the two identical).
+//!
+//! Written by hand from small builders rather than one giant `json!`
+//! literal (which would exceed the macro recursion limit); object keys are
+//! emitted sorted, so the text does not depend on `serde_json` features.
+
+use serde_json::{json, Map, Value};
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn nullable_ref(name: &str) -> Value {
+    json!({ "allOf": [schema_ref(name)], "nullable": true })
+}
+
+fn t(kind: &str, description: &str) -> Value {
+    json!({ "type": kind, "description": description })
+}
+
+fn nullable(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.insert("nullable".into(), Value::Bool(true));
+    }
+    v
+}
+
+fn int(description: &str) -> Value {
+    json!({ "type": "integer", "format": "int64", "minimum": 0, "description": description })
+}
+
+fn array(items: Value) -> Value {
+    json!({ "type": "array", "items": items })
+}
+
+fn enumeration(values: &[&str], description: &str) -> Value {
+    json!({ "type": "string", "enum": values, "description": description })
+}
+
+/// An object schema; every property is required (nullable ones are marked
+/// so), which is how the DTOs serialize.
+fn object(description: &str, props: Vec<(&str, Value)>) -> Value {
+    let required: Vec<&str> = props.iter().map(|(k, _)| *k).collect();
+    let properties: Map<String, Value> =
+        props.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    json!({
+        "type": "object",
+        "description": description,
+        "required": required,
+        "properties": properties,
+    })
+}
+
+const STEPS: &[&str] = &["normal", "alert", "prefer-free", "scale-down", "stop"];
+const LIFECYCLES: &[&str] = &[
+    "discovered",
+    "testing",
+    "active",
+    "standby",
+    "failed",
+    "recovering",
+];
+const TRUST: &[&str] = &["untrusted", "testing", "trusted", "verified"];
+const KINDS: &[&str] = &[
+    "api", "database", "storage", "compute", "evm-rpc", "sentinel",
+];
+const METRICS: &[&str] = &[
+    "requests",
+    "egress-bytes",
+    "compute-units",
+    "storage-bytes",
+    "writes",
+    "invocations",
+    "gas",
+    "cost-nano-usd",
+];
+
+fn schemas_basic(s: &mut Map<String, Value>) {
+    let mut add = |k: &str, v: Value| {
+        s.insert(k.to_string(), v);
+    };
+    add(
+        "Error",
+        object(
+            "Every error: `{\"error\": {\"code\", \"message\"}}` with the right HTTP status.",
+            vec![(
+                "error",
+                json!({
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": t("string", "Stable kebab-case code: bad-request, bad-path, invalid-id, unauthorized, forbidden, not-found, unknown-service, not-attested, method-not-allowed, conflict, invalid-provider, unsupported-media-type, uri-too-long."),
+                        "message": t("string", "What went wrong, for humans."),
+                        "details": { "description": "Code-specific details: for invalid-provider an array of ErrorDetail, for not-attested a NotAttested object." }
+                    }
+                }),
+            )],
+        ),
+    );
+    add(
+        "ErrorDetail",
+        object(
+            "One problem with a submitted provider.",
+            vec![
+                ("key", t("string", "Dotted path of the offending key.")),
+                (
+                    "value",
+                    nullable(t("string", "The offending value as written.")),
+                ),
+                ("message", t("string", "What is wrong.")),
+            ],
+        ),
+    );
+    add(
+        "Timestamp",
+        object(
+            "A moment, twice.",
+            vec![
+                ("unix_ms", int("Milliseconds since the Unix epoch.")),
+                (
+                    "rfc3339",
+                    json!({ "type": "string", "format": "date-time", "description": "RFC 3339 UTC, millisecond precision." }),
+                ),
+            ],
+        ),
+    );
+    add(
+        "Score",
+        object(
+            "A score, twice.",
+            vec![
+                (
+                    "bps",
+                    json!({ "type": "integer", "minimum": 0, "maximum": 10000, "description": "Basis points (what is compared and signed)." }),
+                ),
+                (
+                    "percent",
+                    json!({ "type": "string", "pattern": "^[0-9]{1,3}\\.[0-9]{2}$", "example": "87.25" }),
+                ),
+            ],
+        ),
+    );
+    add(
+        "Money",
+        object(
+            "An amount, twice.",
+            vec![
+                ("nano_usd", int("Nano-USD (1e-9 USD).")),
+                (
+                    "usd",
+                    json!({ "type": "string", "example": "12.50", "description": "Exact decimal USD." }),
+                ),
+            ],
+        ),
+    );
+    add(
+        "MonthCost",
+        object(
+            "This month's cost so far.",
+            vec![
+                ("total", schema_ref("Money")),
+                ("variable", schema_ref("Money")),
+                ("fixed", schema_ref("Money")),
+            ],
+        ),
+    );
+    add(
+        "Reason",
+        object(
+            "Why a switch happened.",
+            vec![
+                (
+                    "trigger",
+                    enumeration(
+                        &[
+                            "initial",
+                            "failed",
+                            "budget-exhausted",
+                            "untrusted",
+                            "bad-data",
+                            "latency",
+                            "utilization",
+                            "data-quality",
+                            "performance",
+                            "error-rate",
+                            "better-alternative",
+                        ],
+                        "The trigger.",
+                    ),
+                ),
+                (
+                    "detail",
+                    json!({ "description": "The reason with its numbers, externally tagged, e.g. {\"failed\":{\"consecutive_failures\":3,\"down_for_ms\":61000}} or \"initial\"." }),
+                ),
+            ],
+        ),
+    );
+    add(
+        "LastProbe",
+        object(
+            "A provider's last probe.",
+            vec![
+                ("at", schema_ref("Timestamp")),
+                (
+                    "outcome",
+                    json!({ "type": "string", "description": "ok, http-<status>, throttled, timeout, connect, too-large, blocked or protocol." }),
+                ),
+                (
+                    "http_status",
+                    nullable(t("integer", "The unexpected HTTP status.")),
+                ),
+                ("healthy", t("boolean", "Answered and passed its checks.")),
+                ("latency_ms", int("Round-trip time.")),
+                ("detail", nullable(t("string", "The first problem."))),
+            ],
+        ),
+    );
+    add(
+        "Alert",
+        object(
+            "A firing alert.",
+            vec![
+                ("key", t("string", "What it is about.")),
+                (
+                    "severity",
+                    enumeration(&["info", "warning", "critical"], "Severity."),
+                ),
+                ("since", schema_ref("Timestamp")),
+                ("message", t("string", "What is wrong.")),
+            ],
+        ),
+    );
+}
+
+fn provider_item_props() -> Vec<(&'static str, Value)> {
+    vec![
+        ("id", t("string", "Provider id.")),
+        ("name", t("string", "Display name.")),
+        ("service", t("string", "Its service.")),
+        ("kind", enumeration(KINDS, "The service's kind.")),
+        ("endpoint", t("string", "Base URL.")),
+        (
+            "routed",
+            t("boolean", "Whether its service routes to it now."),
+        ),
+        (
+            "status",
+            enumeration(&["up", "down", "unknown"], "By the last probe."),
+        ),
+        ("lifecycle", enumeration(LIFECYCLES, "Lifecycle stage.")),
+        ("lifecycle_since", schema_ref("Timestamp")),
+        ("trust", enumeration(TRUST, "Trust level.")),
+        ("total", schema_ref("Score")),
+        ("confidence", schema_ref("Score")),
+        ("step", enumeration(STEPS, "Budget ladder step.")),
+        ("max_utilization", schema_ref("Score")),
+        ("consecutive_failures", int("Consecutive failed probes.")),
+        ("last_probe", nullable_ref("LastProbe")),
+    ]
+}
+
+fn schemas_providers(s: &mut Map<String, Value>) {
+    let mut add = |k: &str, v: Value| {
+        s.insert(k.to_string(), v);
+    };
+    add(
+        "ProviderItem",
+        object("A provider in the list.", provider_item_props()),
+    );
+    add(
+        "ProviderList",
+        object(
+            "Every provider.",
+            vec![
+                ("generated_at", schema_ref("Timestamp")),
+                ("count", int("Number of providers.")),
+                ("providers", array(schema_ref("ProviderItem"))),
+            ],
+        ),
+    );
+    add(
+        "Component",
+        object(
+            "One reputation component.",
+            vec![
+                (
+                    "name",
+                    enumeration(
+                        &[
+                            "uptime",
+                            "data_quality",
+                            "performance",
+                            "cost",
+                            "reliability",
+                        ],
+                        "Component.",
+                    ),
+                ),
+                ("score", nullable_ref("Score")),
+                ("weight_bps", int("Configured weight.")),
+                ("effective_weight", schema_ref("Score")),
+                (
+                    "delta_bps",
+                    nullable(t("integer", "Change since the last decision.")),
+                ),
+                (
+                    "inputs",
+                    json!({ "type": "object", "additionalProperties": { "type": "integer" }, "description": "The numbers it was computed from." }),
+                ),
+            ],
+        ),
+    );
+    add(
+        "Reputation",
+        object(
+            "Every component, the total and what moved it.",
+            vec![
+                ("total", schema_ref("Score")),
+                ("raw_total", nullable_ref("Score")),
+                ("confidence", schema_ref("Score")),
+                ("prior", schema_ref("Score")),
+                ("previous_total", nullable_ref("Score")),
+                (
+                    "total_delta_bps",
+                    nullable(t("integer", "Change of the total.")),
+                ),
+                (
+                    "moved_most",
+                    nullable(t("string", "The component that moved most.")),
+                ),
+                ("components", array(schema_ref("Component"))),
+            ],
+        ),
+    );
+    add(
+        "Quota",
+        object(
+            "A quota or the monthly money budget.",
+            vec![
+                (
+                    "source",
+                    enumeration(&["quota", "budget"], "Where it comes from."),
+                ),
+                ("metric", enumeration(METRICS, "What is counted.")),
+                (
+                    "period",
+                    enumeration(&["minute", "hour", "day", "month"], "Period."),
+                ),
+                ("limit", int("The limit (nano-USD for the budget).")),
+                ("used", int("Used this period.")),
+                ("utilization", schema_ref("Score")),
+                ("projected_used", int("Projected at the period's end.")),
+                ("projected", schema_ref("Score")),
+                ("period_end", schema_ref("Timestamp")),
+                ("exhausts_at", nullable_ref("Timestamp")),
+                ("alert_at", nullable_ref("Score")),
+            ],
+        ),
+    );
+    add(
+        "Latency",
+        object(
+            "Latency quantiles.",
+            vec![
+                ("p50_ms", nullable(t("integer", "Median."))),
+                ("p95_ms", nullable(t("integer", "95th percentile."))),
+                ("p99_ms", nullable(t("integer", "99th percentile."))),
+                ("samples", int("Samples (decayed).")),
+                ("recent_ms", int("Recent moving average.")),
+                ("target_ms", int("The service's target.")),
+            ],
+        ),
+    );
+    add(
+        "WindowBucket",
+        object(
+            "Probe outcomes in one bucket.",
+            vec![
+                ("age", int("0 = current.")),
+                ("start", schema_ref("Timestamp")),
+                ("ok", int("Successful probes.")),
+                ("error", int("Failed probes.")),
+                ("timeout", int("Timed-out probes.")),
+                ("throttled", int("Throttled probes.")),
+                ("uptime", nullable_ref("Score")),
+            ],
+        ),
+    );
+    add(
+        "History",
+        object(
+            "Uptime history, oldest first.",
+            vec![
+                ("daily", array(schema_ref("WindowBucket"))),
+                ("hourly", array(schema_ref("WindowBucket"))),
+            ],
+        ),
+    );
+    let mut detail = provider_item_props();
+    detail.extend([
+        ("status_page", nullable(t("string", "Status page."))),
+        ("submitted", t("boolean", "Submitted at run time.")),
+        ("routed_because", nullable_ref("Reason")),
+        ("reputation", schema_ref("Reputation")),
+        ("budget", array(schema_ref("Quota"))),
+        ("cost_month", schema_ref("MonthCost")),
+        ("latency", schema_ref("Latency")),
+        ("history", schema_ref("History")),
+        (
+            "downtimes",
+            array(object(
+                "A downtime incident.",
+                vec![
+                    ("start", schema_ref("Timestamp")),
+                    ("end", nullable_ref("Timestamp")),
+                    ("duration_ms", int("Until now while still down.")),
+                ],
+            )),
+        ),
+        (
+            "flap_suppressed",
+            t("boolean", "Suppressed by flap damping."),
+        ),
+        ("flap_count", int("Times penalised for flapping.")),
+        ("attested_until", nullable_ref("Timestamp")),
+        ("next_probe", nullable_ref("Timestamp")),
+    ]);
+    add(
+        "ProviderDetail",
+        object("Everything about one provider, and why.", detail),
+    );
+    add(
+        "SubmitRequest",
+        json!({
+            "type": "object",
+            "required": ["service", "provider"],
+            "additionalProperties": false,
+            "properties": {
+                "service": t("string", "The service to join."),
+                "provider": { "type": "object", "description": "A provider configuration, as in the config file's [[service.provider]] (id, name, endpoint, probe, limits, cost, …)." }
+            }
+        }),
+    );
+    add(
+        "SubmitAccepted",
+        object(
+            "A submission was accepted.",
+            vec![
+                ("id", t("string", "Provider id.")),
+                (
+                    "lifecycle",
+                    enumeration(&["discovered"], "Where it starts."),
+                ),
+                ("location", t("string", "Where to follow it.")),
+                ("message", t("string", "What happens next.")),
+            ],
+        ),
+    );
+    add(
+        "NotAttested",
+        object(
+            "Details of a not-attested error.",
+            vec![
+                ("provider", t("string", "Provider id.")),
+                ("trust", enumeration(TRUST, "Trust level.")),
+                ("total", schema_ref("Score")),
+                ("confidence", schema_ref("Score")),
+                ("attested_until", nullable_ref("Timestamp")),
+            ],
+        ),
+    );
+}
+
+fn schemas_routing(s: &mut Map<String, Value>) {
+    let mut add = |k: &str, v: Value| {
+        s.insert(k.to_string(), v);
+    };
+    add(
+        "Pending",
+        object(
+            "A switch waiting for its canary.",
+            vec![
+                ("to", t("string", "Candidate.")),
+                ("reason", schema_ref("Reason")),
+                ("proposed_at", schema_ref("Timestamp")),
+                ("deadline", schema_ref("Timestamp")),
+                (
+                    "canary",
+                    enumeration(&["pending", "passed", "failed"], "The canary's verdict."),
+                ),
+            ],
+        ),
+    );
+    add(
+        "Route",
+        object(
+            "Where a service's traffic goes, since when and why.",
+            vec![
+                ("service", t("string", "Service.")),
+                ("kind", enumeration(KINDS, "Kind.")),
+                ("description", t("string", "From the config.")),
+                ("active", nullable(t("string", "The active provider."))),
+                ("active_name", nullable(t("string", "Its display name."))),
+                ("endpoint", nullable(t("string", "Its endpoint."))),
+                ("since", schema_ref("Timestamp")),
+                ("reason", nullable_ref("Reason")),
+                ("switches", int("Switches so far.")),
+                ("pending", nullable_ref("Pending")),
+                ("proxy_path", t("string", "The failover proxy's path.")),
+                ("providers", array(t("string", "Provider id."))),
+            ],
+        ),
+    );
+    add(
+        "Switch",
+        object(
+            "A completed switch.",
+            vec![
+                ("seq", int("Global sequence number.")),
+                ("at", schema_ref("Timestamp")),
+                ("service", t("string", "Service.")),
+                ("from", nullable(t("string", "Previous provider."))),
+                ("to", t("string", "New provider.")),
+                ("reason", schema_ref("Reason")),
+            ],
+        ),
+    );
+    add(
+        "SwitchList",
+        object(
+            "Switch history, newest first.",
+            vec![
+                ("count", int("Returned.")),
+                ("recorded", int("Kept in the bounded history.")),
+                ("limit", int("The limit applied.")),
+                ("switches", array(schema_ref("Switch"))),
+            ],
+        ),
+    );
+    add(
+        "Budget",
+        object(
+            "Usage, projection, budget and ladder step per provider and for the sentinel.",
+            vec![
+                ("generated_at", schema_ref("Timestamp")),
+                (
+                    "providers",
+                    array(object(
+                        "A provider's budget.",
+                        vec![
+                            ("id", t("string", "Provider.")),
+                            ("service", t("string", "Service.")),
+                            ("step", enumeration(STEPS, "Ladder step.")),
+                            ("cost_month", schema_ref("MonthCost")),
+                            ("quotas", array(schema_ref("Quota"))),
+                        ],
+                    )),
+                ),
+                (
+                    "sentinel",
+                    object(
+                        "The sentinel's own footprint.",
+                        vec![
+                            ("sentinel", t("string", "Sentinel id.")),
+                            ("step", enumeration(STEPS, "Ladder step.")),
+                            ("cost_month", schema_ref("MonthCost")),
+                            ("quotas", array(schema_ref("Quota"))),
+                        ],
+                    ),
+                ),
+                ("total_cost_month", schema_ref("Money")),
+            ],
+        ),
+    );
+    add(
+        "Health",
+        object(
+            "Liveness and version.",
+            vec![
+                ("status", enumeration(&["ok"], "Always ok when answering.")),
+                ("version", t("string", "Build version.")),
+                ("sentinel", t("string", "Sentinel id.")),
+                ("revision", int("State revision.")),
+                ("last_decide", nullable_ref("Timestamp")),
+                ("now", schema_ref("Timestamp")),
+                ("services", int("Services.")),
+                ("providers", int("Providers.")),
+                ("alerts_firing", int("Alerts firing.")),
+            ],
+        ),
+    );
+    add(
+        "ObservationList",
+        object(
+            "This sentinel's recent observations, oldest first.",
+            vec![
+                ("sentinel", t("string", "Sentinel id.")),
+                ("generated_at", schema_ref("Timestamp")),
+                ("count", int("Returned.")),
+                (
+                    "observations",
+                    array(json!({
+                        "type": "object",
+                        "description": "sentinel_core::probe::Observation: provider, at, purpose, outcome, latency_ms, bytes, verdict, facts, detail."
+                    })),
+                ),
+            ],
+        ),
+    );
+    add(
+        "DashboardData",
+        json!({
+            "type": "object",
+            "description": "What the dashboard refreshes from: services, providers (with uptime history and latency), switches, alerts, and pre-rendered, escaped HTML fragments."
+        }),
+    );
+}
+
+fn json_response(description: &str, schema: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": schema_ref(schema) } }
+    })
+}
+
+fn error_response(description: &str) -> Value {
+    json_response(description, "Error")
+}
+
+fn responses(ok: (&str, Value), errors: &[(&str, &str)]) -> Value {
+    let mut m = Map::new();
+    m.insert(ok.0.to_string(), ok.1);
+    for (code, d) in errors {
+        m.insert((*code).to_string(), error_response(d));
+    }
+    Value::Object(m)
+}
+
+fn path_param(name: &str, description: &str) -> Value {
+    json!({
+        "name": name, "in": "path", "required": true, "description": description,
+        "schema": { "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" }
+    })
+}
+
+fn get(op_id: &str, tag: &str, summary: &str, params: Vec<Value>, resp: Value) -> Value {
+    json!({ "get": {
+        "operationId": op_id, "tags": [tag], "summary": summary,
+        "parameters": params, "responses": resp
+    }})
+}
+
+fn paths() -> Map<String, Value> {
+    let mut p = Map::new();
+    let bad_id = ("400", "Invalid id or hostile path.");
+    p.insert(
+        "/healthz".into(),
+        get(
+            "health",
+            "sentinel",
+            "Liveness, version, state revision and last decision time.",
+            vec![],
+            responses(("200", json_response("Alive.", "Health")), &[]),
+        ),
+    );
+    let mut providers = get(
+        "listProviders",
+        "providers",
+        "Every provider: status, lifecycle, trust, score, budget step, last probe.",
+        vec![],
+        responses(
+            ("200", json_response("The providers.", "ProviderList")),
+            &[],
+        ),
+    );
+    if let Some(o) = providers.as_object_mut() {
+        o.insert(
+            "post".into(),
+            json!({
+                "operationId": "submitProvider", "tags": ["providers"],
+                "summary": "Submit a provider; it enters as discovered and goes through testing before it can be routed to.",
+                "security": [{ "bearer": [] }],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": schema_ref("SubmitRequest") } } },
+                "responses": responses(
+                    ("201", json_response("Accepted; `location` names the provider.", "SubmitAccepted")),
+                    &[
+                        ("400", "The body is not the expected JSON."),
+                        ("401", "No bearer token."),
+                        ("403", "Wrong bearer token, or no token configured."),
+                        ("404", "Unknown service."),
+                        ("409", "The id is taken."),
+                        ("415", "The body is not JSON."),
+                        ("422", "The provider is invalid; details lists every problem."),
+                    ],
+                ),
+            }),
+        );
+    }
+    p.insert("/v1/providers".into(), providers);
+    p.insert(
+        "/v1/providers/{id}".into(),
+        get(
+            "getProvider",
+            "providers",
+            "One provider: status, lifecycle, trust, every reputation component with its inputs and what moved, utilization and budget, latency, uptime history, last probe, and why it is routed.",
+            vec![path_param("id", "Provider id.")],
+            responses(
+                ("200", json_response("The provider.", "ProviderDetail")),
+                &[bad_id, ("404", "No such provider.")],
+            ),
+        ),
+    );
+    p.insert(
+        "/v1/services/{service}/route".into(),
+        get(
+            "getRoute",
+            "services",
+            "The active provider and endpoint, since when, why, and any pending switch.",
+            vec![path_param("service", "Service id.")],
+            responses(
+                ("200", json_response("The route.", "Route")),
+                &[bad_id, ("404", "No such service (unknown-service).")],
+            ),
+        ),
+    );
+    p.insert(
+        "/v1/switches".into(),
+        get(
+            "listSwitches",
+            "services",
+            "Switch history with reasons, newest first.",
+            vec![json!({
+                "name": "limit", "in": "query", "required": false,
+                "description": "How many (default 100).",
+                "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 100 }
+            })],
+            responses(
+                ("200", json_response("The switches.", "SwitchList")),
+                &[("400", "Bad limit.")],
+            ),
+        ),
+    );
+    p.insert(
+        "/v1/budget".into(),
+        get(
+            "getBudget",
+            "budget",
+            "Usage, projection, budget and ladder step per provider, and the sentinel's own footprint.",
+            vec![],
+            responses(("200", json_response("The budget.", "Budget")), &[]),
+        ),
+    );
+    p.insert(
+        "/v1/attestations/{id}".into(),
+        get(
+            "getAttestation",
+            "trust",
+            "The latest on-chain attestation of a provider. Until on-chain attestation is configured, 404 not-attested with the provider's trust and score in details.",
+            vec![path_param("id", "Provider id.")],
+            responses(
+                (
+                    "200",
+                    json!({ "description": "The attestation, its evidence and the chain transaction (once the chain is configured).", "content": { "application/json": { "schema": { "type": "object" } } } }),
+                ),
+                &[
+                    bad_id,
+                    ("404", "No such provider (not-found), or not attested (not-attested)."),
+                ],
+            ),
+        ),
+    );
+    let mut obs = get(
+        "listObservations",
+        "sentinel",
+        "This sentinel's recent observations, for its peer.",
+        vec![
+            json!({ "name": "since", "in": "query", "required": false, "description": "Only observations after this Unix millisecond.", "schema": { "type": "integer", "minimum": 0 } }),
+            json!({ "name": "limit", "in": "query", "required": false, "description": "At most this many, the newest.", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 1000 } }),
+        ],
+        responses(
+            ("200", json_response("The observations.", "ObservationList")),
+            &[
+                ("400", "Bad query."),
+                ("401", "No bearer token."),
+                ("403", "Wrong bearer token, or no token configured."),
+            ],
+        ),
+    );
+    if let Some(g) = obs.get_mut("get").and_then(Value::as_object_mut) {
+        g.insert("security".into(), json!([{ "bearer": [] }]));
+    }
+    p.insert("/v1/observations".into(), obs);
+    let proxy_op = |method: &str| {
+        json!({
+            "operationId": format!("proxy{method}"), "tags": ["proxy"],
+            "summary": "Forward to the service's active provider, failing over per request. The response is the provider's, with x-sentinel-provider and x-sentinel-attempts headers.",
+            "parameters": [
+                path_param("service", "Service id."),
+                { "name": "path", "in": "path", "required": true, "description": "The rest of the path, forwarded as is (`.`/`..` segments are refused).", "schema": { "type": "string" } }
+            ],
+            "responses": responses(
+                ("default", json!({ "description": "The provider's response." })),
+                &[
+                    bad_id,
+                    ("404", "No such service (unknown-service)."),
+                    ("502", "Every provider failed (upstream-unavailable)."),
+                    ("503", "No usable provider (upstream-unavailable)."),
+                ],
+            ),
+        })
+    };
+    let mut proxy = Map::new();
+    for m in ["get", "post", "put", "delete", "patch", "head", "options"] {
+        let mut name = m.to_string();
+        if let Some(first) = name.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        proxy.insert(m.into(), proxy_op(&name));
+    }
+    p.insert("/proxy/{service}/{path}".into(), Value::Object(proxy));
+    let text_get = |op: &str, tag: &str, summary: &str, ctype: &str, d: &str| {
+        json!({ "get": {
+            "operationId": op, "tags": [tag], "summary": summary, "parameters": [],
+            "responses": { "200": { "description": d, "content": { ctype: { "schema": { "type": "string" } } } } }
+        }})
+    };
+    p.insert(
+        "/metrics".into(),
+        text_get(
+            "metrics",
+            "sentinel",
+            "Prometheus metrics (text exposition format 0.0.4).",
+            "text/plain; version=0.0.4",
+            "Metrics.",
+        ),
+    );
+    p.insert(
+        "/".into(),
+        text_get(
+            "dashboard",
+            "sentinel",
+            "The dashboard: one self-contained HTML page that refreshes itself from /dashboard.json.",
+            "text/html",
+            "The dashboard.",
+        ),
+    );
+    p.insert(
+        "/dashboard.json".into(),
+        get(
+            "dashboardData",
+            "sentinel",
+            "The data the dashboard refreshes from.",
+            vec![],
+            responses(
+                ("200", json_response("Dashboard data.", "DashboardData")),
+                &[],
+            ),
+        ),
+    );
+    p.insert(
+        "/openapi.json".into(),
+        get(
+            "openapi",
+            "sentinel",
+            "This document.",
+            vec![],
+            responses(
+                (
+                    "200",
+                    json!({ "description": "OpenAPI 3.0.", "content": { "application/json": { "schema": { "type": "object" } } } }),
+                ),
+                &[],
+            ),
+        ),
+    );
+    p
+}
+
+/// Rebuilds every object with its keys inserted in sorted order, so the
+/// output is the same with or without `serde_json/preserve_order`.
+fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(String, Value)> = m.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+/// The OpenAPI document as a value.
+pub fn openapi() -> Value {
+    let mut schemas = Map::new();
+    schemas_basic(&mut schemas);
+    schemas_providers(&mut schemas);
+    schemas_routing(&mut schemas);
+    let doc = json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Bookkeeper Sentinel",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The same API is served by every sentinel shell (Cloudflare Worker, AWS Lambda, local binary). Errors are JSON {\"error\": {\"code\", \"message\"}}. Mutating routes and /v1/observations need a bearer token. Times are given as Unix milliseconds and RFC 3339, scores as basis points and percent strings."
+        },
+        "tags": [
+            { "name": "sentinel" }, { "name": "providers" }, { "name": "services" },
+            { "name": "budget" }, { "name": "trust" }, { "name": "proxy" }
+        ],
+        "paths": Value::Object(paths()),
+        "components": {
+            "schemas": Value::Object(schemas),
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer", "description": "The sentinel's API token." }
+            }
+        }
+    });
+    sorted(doc)
+}
+
+/// The OpenAPI document, pretty-printed with a final newline: exactly the
+/// checked-in `openapi.json`.
+pub fn openapi_json() -> String {
+    let mut s = serde_json::to_string_pretty(&openapi()).unwrap_or_else(|_| "{}".to_string());
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checked_in_document_matches() {
+        let checked_in = include_str!("../../../openapi.json");
+        assert!(
+            checked_in == openapi_json(),
+            "openapi.json is out of date: regenerate it with \
+             `cargo test -p sentinel-core write_openapi -- --ignored`"
+        );
+    }
+
+    /// Regenerates the checked-in document.
+    #[test]
+    #[ignore]
+    fn write_openapi() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json");
+        std::fs::write(path, openapi_json()).unwrap();
+    }
+
+    #[test]
+    fn every_ref_resolves_and_every_route_is_described() {
+        let doc = openapi();
+        let text = openapi_json();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for part in text.split("#/components/schemas/").skip(1) {
+            let name: String = part.chars().take_while(|c| *c != '"').collect();
+            assert!(schemas.contains_key(&name), "dangling $ref {name}");
+        }
+        for route in [
+            "/healthz",
+            "/v1/providers",
+            "/v1/providers/{id}",
+            "/v1/services/{service}/route",
+            "/v1/switches",
+            "/v1/budget",
+            "/v1/attestations/{id}",
+            "/v1/observations",
+            "/proxy/{service}/{path}",
+            "/metrics",
+            "/",
+            "/dashboard.json",
+            "/openapi.json",
+        ] {
+            assert!(doc["paths"].get(route).is_some(), "{route} undocumented");
+        }
+        assert_eq!(doc["openapi"], "3.0.3");
+    }
+}
