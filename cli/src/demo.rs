@@ -246,6 +246,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), DemoError> {
         ready: Some(ready_tx),
         stop: None,
         observer: Some(Box::new(move |report, engine| display.show(report, engine))),
+        hedge: false,
     };
     let result = runner::run(cfg, run_opts).await;
     timeline.abort();

@@ -50,6 +50,10 @@ enum Cmd {
         /// Stop by itself after this many seconds.
         #[arg(long)]
         stop_after: Option<u64>,
+        /// Hedge proxied requests that are safe to repeat: when the active
+        /// provider has not answered within its p95 latency, ask the next.
+        #[arg(long)]
+        hedge: bool,
     },
     /// Start local providers with scripted faults and run the sentinel against them.
     Demo {
@@ -135,6 +139,7 @@ async fn main() -> Result<()> {
             token,
             webhooks,
             stop_after,
+            hedge,
         } => {
             init_tracing();
             let cfg = load_config(&config)?;
@@ -160,6 +165,7 @@ async fn main() -> Result<()> {
                 ready: None,
                 stop: None,
                 observer: None,
+                hedge,
             };
             runner::run(cfg, opts).await?;
         }

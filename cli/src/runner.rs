@@ -79,6 +79,9 @@ pub struct RunOptions {
     pub stop: Option<oneshot::Receiver<()>>,
     /// Per-tick callback.
     pub observer: Option<Observer>,
+    /// Proxy hedging: ask the next provider too when the active one has
+    /// not answered within its p95 latency.
+    pub hedge: bool,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -125,12 +128,17 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
     let mut sentinel = Sentinel::open(config.clone(), store, client.clone(), now_ms()).await?;
     let recent: Vec<Observation> = sentinel.store().observations_tail(500).unwrap_or_default();
     let (tx, mut rx) = mpsc::channel::<Command>(4096);
+    let policy = sentinel_core::proxy::ProxyPolicy {
+        hedge: opts.hedge,
+        ..Default::default()
+    };
     let shared = Arc::new(Shared::new(
         sentinel.engine().clone(),
         recent,
         tx,
         client,
         opts.token.clone(),
+        policy,
     ));
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await

@@ -71,6 +71,7 @@ impl Shared {
         tx: mpsc::Sender<Command>,
         client: HttpClient,
         token: Option<String>,
+        policy: ProxyPolicy,
     ) -> Self {
         let auth = match token {
             Some(t) if !t.is_empty() => api::Auth::bearer(&t),
@@ -81,7 +82,7 @@ impl Shared {
             tx,
             client,
             auth,
-            policy: ProxyPolicy::default(),
+            policy,
             dropped_events: AtomicU64::new(0),
         }
     }

@@ -56,6 +56,7 @@ async fn the_dashboard_shows_providers_and_a_switch_in_chromium() {
         ready: Some(ready_tx),
         stop: Some(stop_rx),
         observer: None,
+        hedge: false,
     };
     let profile = dir.path().join("chromium");
     let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");

@@ -25,6 +25,7 @@ fn opts(
         ready: Some(ready),
         stop: Some(stop),
         observer: None,
+        hedge: false,
     }
 }
 

@@ -34,6 +34,7 @@ async fn an_outage_switches_within_two_probe_intervals_and_no_proxied_request_fa
         ready: Some(ready_tx),
         stop: Some(stop_rx),
         observer: None,
+        hedge: false,
     };
     let failures = Arc::new(AtomicU64::new(0));
     let ok = Arc::new(AtomicU64::new(0));

@@ -108,6 +108,21 @@ async fn kill_9_and_restart_keeps_history_scores_and_route() {
         text.contains("uptime") && text.contains("total"),
         "scores survived: {text}"
     );
+    // `sentinel status` shows the same table the dashboard does.
+    let status = Command::new(env!("CARGO_BIN_EXE_sentinel"))
+        .args(["status", "--url", &base])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(
+        table.contains(&route_before) && table.contains('*') && table.contains("failed"),
+        "{table}"
+    );
     // Nothing re-applies: a few ticks later, still exactly as many switches.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let later = get_json(&c, &format!("{base}/v1/switches")).await.unwrap();

@@ -1,0 +1,145 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The `sentinel` binary's small commands, run as a user would.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn sentinel() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sentinel"))
+}
+
+#[test]
+fn check_accepts_the_default_config() {
+    let out = sentinel()
+        .args([
+            "check",
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../sentinel.toml"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok ("));
+}
+
+#[test]
+fn check_prints_every_error_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        r#"
+[sentinel]
+id = "x"
+[policy.switching]
+flap_reuse = 5000
+[[service]]
+id = "s"
+kind = "api"
+probe_interval = "30s"
+[[service.provider]]
+id = "a"
+endpoint = "ftp://nope"
+[service.provider.probe]
+timeout = "1m"
+"#,
+    )
+    .unwrap();
+    let out = sentinel()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for key in [
+        "policy.switching.flap_reuse",
+        "service.s.provider.a.endpoint",
+        "service.s.provider.a.probe.timeout",
+    ] {
+        assert!(err.contains(key), "missing {key} in:\n{err}");
+    }
+    // A typo'd key is named too.
+    std::fs::write(&path, "[sentinel]\nid = \"x\"\nprobe_budget = 3\n").unwrap();
+    let out = sentinel()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("probe_budget"));
+}
+
+#[test]
+fn status_without_a_running_sentinel_says_so() {
+    let port = sentinel_cli::testbed::free_port().unwrap();
+    let out = sentinel()
+        .args(["status", "--url", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no sentinel answering"));
+}
+
+#[test]
+fn keygen_and_seal_produce_a_credential_the_core_can_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    assert!(sentinel()
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .status()
+        .unwrap()
+        .success());
+    assert!(
+        !sentinel()
+            .args(["keygen", "--out"])
+            .arg(&key)
+            .status()
+            .unwrap()
+            .success(),
+        "never overwrites a key"
+    );
+    let mut child = sentinel()
+        .args(["seal", "--key-file"])
+        .arg(&key)
+        .args(["--provider", "supabase", "--header", "apikey"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"s3cr3t-token\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("s3cr3t"), "clear text leaked");
+    let sealed: String = text
+        .lines()
+        .find(|l| l.starts_with("apikey"))
+        .unwrap()
+        .split('"')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let k = sentinel_core::secret::SecretKey::from_base64(
+        std::fs::read_to_string(&key).unwrap().trim(),
+    )
+    .unwrap();
+    let s: sentinel_core::secret::SealedSecret = sealed.parse().unwrap();
+    let id = sentinel_core::ProviderId::new("supabase").unwrap();
+    let opened = sentinel_core::secret::open(
+        &k,
+        &sentinel_core::probe::secret_header_aad(&id, "apikey"),
+        &s,
+    )
+    .unwrap();
+    assert_eq!(opened.expose(), "s3cr3t-token");
+}
