@@ -307,16 +307,17 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         Ok(())
     }
 
-    /// Submits a provider (the `POST /v1/providers` route) and commits it
-    /// at once, retrying on a conflict.
-    pub async fn submit(
+    /// Applies `change` to the engine and commits the state with no
+    /// actions; on a conflict, reloads the winner's state and applies
+    /// `change` again. `change` may refuse (the caller's error, returned
+    /// as is, nothing committed).
+    async fn change_and_commit(
         &mut self,
         now: UnixMillis,
-        service: &ServiceId,
-        provider: ProviderConfig,
-    ) -> Result<Result<(), Errors>, TickError<S::Error>> {
+        mut change: impl FnMut(&mut Engine) -> Result<(), Errors>,
+    ) -> Result<Result<u64, Errors>, TickError<S::Error>> {
         for _ in 0..MAX_ATTEMPTS {
-            if let Err(e) = self.engine.submit(now, service, provider.clone()) {
+            if let Err(e) = change(&mut self.engine) {
                 return Ok(Err(e));
             }
             let bytes = self.engine.state().to_bytes();
@@ -328,7 +329,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             {
                 Commit::Committed { version } => {
                     self.version = Some(version);
-                    return Ok(Ok(()));
+                    return Ok(Ok(version));
                 }
                 Commit::Conflict => self.reload(now).await?,
             }
@@ -336,25 +337,28 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         Err(TickError::Contended(MAX_ATTEMPTS))
     }
 
+    /// Submits a provider (the `POST /v1/providers` route) and commits it
+    /// at once, retrying on a conflict.
+    pub async fn submit(
+        &mut self,
+        now: UnixMillis,
+        service: &ServiceId,
+        provider: ProviderConfig,
+    ) -> Result<Result<(), Errors>, TickError<S::Error>> {
+        let done = self
+            .change_and_commit(now, |engine| engine.submit(now, service, provider.clone()))
+            .await?;
+        Ok(done.map(|_| ()))
+    }
+
     /// Commits the current state (events recorded since the last tick) with
     /// no actions, retrying on a conflict. For a clean shutdown.
     pub async fn save(&mut self, now: UnixMillis) -> Result<u64, TickError<S::Error>> {
-        for _ in 0..MAX_ATTEMPTS {
-            let bytes = self.engine.state().to_bytes();
-            match self
-                .store
-                .commit(self.version, &bytes, &[])
-                .await
-                .map_err(TickError::Store)?
-            {
-                Commit::Committed { version } => {
-                    self.version = Some(version);
-                    return Ok(version);
-                }
-                Commit::Conflict => self.reload(now).await?,
-            }
+        match self.change_and_commit(now, |_| Ok(())).await? {
+            Ok(version) => Ok(version),
+            // The no-op change never refuses.
+            Err(_) => Err(TickError::Contended(0)),
         }
-        Err(TickError::Contended(MAX_ATTEMPTS))
     }
 
     /// Applies events (proxy usage, retries) to the engine; they are

@@ -105,10 +105,10 @@ impl Engine {
             );
             return Err(errs);
         }
-        let Some(svc) = self.config.service(service.as_str()) else {
+        if self.config.service(service.as_str()).is_none() {
             errs.push("service", service.as_str(), "no such service");
             return Err(errs);
-        };
+        }
         let mut trial = self.config.clone();
         if let Some(s) = trial.services.iter_mut().find(|s| s.id == *service) {
             let mut p = provider.clone();
@@ -116,7 +116,6 @@ impl Engine {
             s.providers.push(p);
         }
         trial.validate()?;
-        let _ = svc;
         let provider_json = serde_json::to_string(&provider).map_err(|e| {
             let mut errs = Errors::default();
             errs.push_key("provider", format!("cannot be stored: {e}"));
