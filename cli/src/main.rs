@@ -241,7 +241,7 @@ async fn main() -> Result<()> {
 
 fn init_tracing_quiet() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SENTINEL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -150,3 +150,8 @@ fn observations_logged_before_a_crash_are_replayed() {
             .map(|o| o.at)
     );
 }
+
+#[test]
+fn the_memory_store_meets_the_store_contract() {
+    block(sentinel_core::sim::conformance::run(&MemoryStore::default())).unwrap();
+}

@@ -3,6 +3,7 @@
 //! time run in seconds and every switch, alert and ladder step can be
 //! asserted with its time. Available with the `test-utils` feature.
 
+pub mod conformance;
 mod fakes;
 mod provider;
 mod rng;
