@@ -101,7 +101,7 @@ id = "{}"
 name = "Local API {}"
 endpoint = "{}"
 initial = "{initial}"
-limits = {{ quotas = [{{ metric = "requests", limit = 20000, period = "day" }}] }}
+limits = {{ quotas = [{{ metric = "requests", limit = 1500, period = "minute" }}, {{ metric = "requests", limit = 100000, period = "day" }}] }}
 cost = {{ per_request_usd = 0.000001, free_tier = {{ requests = 10000 }} }}
 "#,
             api.name,
@@ -332,7 +332,7 @@ async fn burn(addr: SocketAddr, proxied: Arc<AtomicU64>) {
 
 struct Display {
     started: Instant,
-    last_totals: BTreeMap<String, u16>,
+    last_cards: BTreeMap<String, sentinel_core::reputation::ScoreCard>,
     ticks: u64,
     proxied: Arc<AtomicU64>,
 }
@@ -341,7 +341,7 @@ impl Display {
     fn new(started: Instant, proxied: Arc<AtomicU64>) -> Self {
         Display {
             started,
-            last_totals: BTreeMap::new(),
+            last_cards: BTreeMap::new(),
             ticks: 0,
             proxied,
         }
@@ -413,16 +413,16 @@ impl Display {
                     "\x1b[31m●\x1b[0m"
                 };
                 let _ = write!(line, " {dot}{id}{mark} {}", rep.total);
-                let prev = self.last_totals.insert(id.to_string(), rep.total.get());
+                let prev = self.last_cards.insert(id.to_string(), rep.card());
                 if let Some(p) = prev {
-                    let d = i32::from(rep.total.get()) - i32::from(p);
+                    let d = rep.total.delta(p.total);
                     if d.abs() >= 300 {
-                        let e = rep.explain(ps.card.as_ref());
+                        let e = rep.explain(Some(&p));
                         println!(
-                            "  t+{t:>3}s  score {id}: {:.2} → {} ({} moved most)",
-                            f64::from(p) / 100.0,
+                            "  t+{t:>3}s  score {id}: {} → {} ({} moved most)",
+                            p.total,
                             rep.total,
-                            e.moved_most.unwrap_or_default()
+                            e.moved_most.unwrap_or_else(|| "confidence".into())
                         );
                     }
                 }

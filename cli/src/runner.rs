@@ -188,8 +188,16 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
             }
             cmd = rx.recv() => {
                 if let Some(cmd) = cmd {
+                    // Usage events only move the books: they reach the
+                    // snapshot with the next tick. A submission changes
+                    // the registry, so it is published at once. (Cloning
+                    // the engine per proxied request would cost more
+                    // than the proxying.)
+                    let publish = matches!(cmd, Command::Submit { .. });
                     apply(&mut sentinel, cmd).await;
-                    shared.publish(sentinel.engine().clone(), None);
+                    if publish {
+                        shared.publish(sentinel.engine().clone(), None);
+                    }
                 }
             }
             _ = tokio::time::sleep(wait) => {

@@ -306,6 +306,14 @@ pub fn eligible(c: &View, active: Option<&View>, reason: &Reason, sw: &Switching
     if !usable {
         return false;
     }
+    // A candidate that would itself be switched away from is no cure. When
+    // the active provider is broken (a critical trigger), a merely
+    // degraded candidate still beats it; otherwise it must be clean.
+    if let Some(own) = trigger(c, sw) {
+        if reason.urgency() < Urgency::Critical || own.urgency() == Urgency::Critical {
+            return false;
+        }
+    }
     let plus = |b: Bps| Bps::new(u32::from(b.get()) + MARGIN);
     match reason {
         Reason::Latency { recent_ms, .. } => c.recent_latency_ms.saturating_mul(2) <= *recent_ms,
@@ -324,13 +332,16 @@ pub fn eligible(c: &View, active: Option<&View>, reason: &Reason, sw: &Switching
     }
 }
 
-/// Orders candidates best first: with `prefer_free`, those with free-tier
-/// headroom first; then by total, confidence, and id for determinism.
-pub fn rank(mut candidates: Vec<&View>, prefer_free: bool) -> Vec<&View> {
+/// Orders candidates best first: those that fire no trigger of their own
+/// first; with `prefer_free`, those with free-tier headroom next; then by
+/// total, confidence, and id for determinism.
+pub fn rank<'a>(mut candidates: Vec<&'a View>, prefer_free: bool, sw: &Switching) -> Vec<&'a View> {
     candidates.sort_by(|a, b| {
         let free = |v: &View| prefer_free && v.free_headroom > Bps::ZERO;
-        free(b)
-            .cmp(&free(a))
+        let clean = |v: &View| trigger(v, sw).is_none();
+        clean(b)
+            .cmp(&clean(a))
+            .then(free(b).cmp(&free(a)))
             .then(b.total.cmp(&a.total))
             .then(b.confidence.cmp(&a.confidence))
             .then(a.id.cmp(&b.id))
@@ -351,6 +362,7 @@ pub fn better_alternative(active: &View, candidates: &[View], sw: &Switching) ->
             .filter(|c| eligible(c, Some(active), &probe, sw))
             .collect(),
         false,
+        sw,
     )
     .into_iter()
     .next()?;
@@ -445,6 +457,33 @@ mod tests {
     }
 
     #[test]
+    fn a_candidate_that_would_be_switched_away_from_is_no_cure() {
+        let sw = Switching::default();
+        let mut slow = view("slow", 9500);
+        slow.recent_latency_ms = 2_000; // 40x its baseline, over the target
+        let clean = view("clean", 9000);
+        let degraded = Reason::ErrorRate {
+            rate: Bps::percent(9),
+            max: sw.max_error_rate,
+        };
+        assert!(
+            !eligible(&slow, None, &degraded, &sw),
+            "a degraded candidate does not cure a degraded provider"
+        );
+        let failed = Reason::Failed {
+            consecutive_failures: 3,
+            down_for_ms: 0,
+        };
+        assert!(eligible(&slow, None, &failed, &sw), "but beats a dead one");
+        let ranked = rank(vec![&slow, &clean], false, &sw);
+        assert_eq!(
+            ranked[0].id.as_str(),
+            "clean",
+            "clean candidates first, whatever their total"
+        );
+    }
+
+    #[test]
     fn better_alternative_needs_twenty_percent() {
         let sw = Switching::default();
         let a = view("a", 7000);
@@ -460,9 +499,9 @@ mod tests {
         let mut paid = view("paid", 9500);
         paid.free_headroom = Bps::ZERO;
         let free = view("free", 9000);
-        let r = rank(vec![&paid, &free], true);
+        let r = rank(vec![&paid, &free], true, &Switching::default());
         assert_eq!(r[0].id.as_str(), "free");
-        let r = rank(vec![&paid, &free], false);
+        let r = rank(vec![&paid, &free], false, &Switching::default());
         assert_eq!(r[0].id.as_str(), "paid");
     }
 }

@@ -409,7 +409,7 @@ impl Engine {
             .iter()
             .filter(|c| switcher::eligible(c, active, &reason, &sw))
             .collect();
-        let Some(best) = switcher::rank(eligible, prefer_free)
+        let Some(best) = switcher::rank(eligible, prefer_free, &sw)
             .into_iter()
             .next()
             .map(|v| v.id.clone())

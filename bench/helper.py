@@ -1,0 +1,358 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run.sh: parse hey and wrk output, poll the sentinel's
+route, write the 100-provider config, and render the results as Markdown.
+
+Only the standard library; every loop is bounded in count and time.
+
+    helper.py hey FILE               -> one JSON object on stdout
+    helper.py wrk FILE               -> one JSON object on stdout
+    helper.py poll-route URL WANT OUT [--interval S] [--timeout S]
+    helper.py gen-config OUT PORT_A PORT_B [--services N] [--providers N]
+    helper.py status PID             -> {"VmRSS_kB":…, "VmHWM_kB":…}
+    helper.py summary RESULTS.jsonl  -> Markdown tables on stdout
+"""
+
+import json
+import re
+import sys
+import time
+import urllib.request
+
+# ---------------------------------------------------------------- parsing
+
+
+def _secs(value, unit):
+    v = float(value)
+    return v * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+
+
+def parse_hey(text):
+    """The default (summary) output of `hey`."""
+    out = {
+        "total_s": None,
+        "rps": None,
+        "slowest_ms": None,
+        "p50_ms": None,
+        "p90_ms": None,
+        "p99_ms": None,
+        "status": {},
+        "errors": 0,
+        "error_kinds": {},
+    }
+    m = re.search(r"Total:\s+([\d.]+) secs", text)
+    if m:
+        out["total_s"] = float(m.group(1))
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if m:
+        out["rps"] = float(m.group(1))
+    m = re.search(r"Slowest:\s+([\d.]+) secs", text)
+    if m:
+        out["slowest_ms"] = float(m.group(1)) * 1e3
+    for pct, key in (("50", "p50_ms"), ("90", "p90_ms"), ("99", "p99_ms")):
+        m = re.search(r"^\s+%s%% in ([\d.]+) secs" % pct, text, re.M)
+        if m:
+            out[key] = float(m.group(1)) * 1e3
+    sect = text.split("Status code distribution:", 1)
+    if len(sect) == 2:
+        body = sect[1].split("Error distribution:", 1)[0]
+        for code, n in re.findall(r"\[(\d+)\]\s+(\d+) responses", body):
+            out["status"][code] = out["status"].get(code, 0) + int(n)
+    sect = text.split("Error distribution:", 1)
+    if len(sect) == 2:
+        for n, msg in re.findall(r"^\s+\[(\d+)\]\s+(.*)$", sect[1], re.M):
+            out["errors"] += int(n)
+            # Group by the tail of the message (the address varies).
+            kind = re.sub(r".*: ", "", msg.strip())[:80]
+            out["error_kinds"][kind] = out["error_kinds"].get(kind, 0) + int(n)
+    out["responses"] = sum(out["status"].values())
+    out["ok"] = out["status"].get("200", 0)
+    out["requests"] = out["responses"] + out["errors"]
+    out["failed"] = out["requests"] - out["ok"]
+    return out
+
+
+def parse_wrk(text):
+    """`wrk --latency` output."""
+    out = {"rps": None, "requests": None, "non2xx": 0, "socket_errors": 0}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if m:
+        out["rps"] = float(m.group(1))
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", text)
+    if m:
+        out["requests"] = int(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    if m:
+        out["non2xx"] = int(m.group(1))
+    m = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
+    if m:
+        out["socket_errors"] = sum(int(x) for x in m.groups())
+    for pct in ("50", "90", "99"):
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s|m)\s*$" % pct, text, re.M)
+        out["p%s_ms" % pct] = _secs(m.group(1), m.group(2)) * 1e3 if m else None
+    return out
+
+
+# ---------------------------------------------------------------- polling
+
+
+def poll_route(url, want, out_path, interval=0.1, timeout=30.0):
+    """Polls `url` (GET /v1/services/{s}/route) every `interval` seconds and
+    writes one JSON line per poll: {"t_ms": epoch ms, "active": …}. Stops
+    when `.active` is `want`, or after `timeout` seconds."""
+    deadline = time.time() + timeout
+    max_polls = int(timeout / interval) + 10
+    with open(out_path, "w") as f:
+        for _ in range(max_polls):
+            t0 = time.time()
+            if t0 > deadline:
+                break
+            active = None
+            try:
+                with urllib.request.urlopen(url, timeout=1.0) as r:
+                    active = json.load(r).get("active")
+            except Exception as e:  # noqa: BLE001 - any failure is a data point
+                active = "error: %s" % type(e).__name__
+            t = time.time()
+            f.write(json.dumps({"t_ms": int(t * 1000), "active": active}) + "\n")
+            f.flush()
+            if active == want:
+                return 0
+            time.sleep(max(0.0, interval - (time.time() - t0)))
+    return 1
+
+
+def switch_time(poll_path, kill_ms):
+    """Milliseconds from the kill to the first poll that saw the switch."""
+    last = None
+    with open(poll_path) as f:
+        for line in f:
+            last = json.loads(line)
+    if not last:
+        return None
+    return last["t_ms"] - kill_ms, last["active"]
+
+
+# ---------------------------------------------------------------- configs
+
+
+def gen_config(out, port_a, port_b, services=10, providers=10):
+    lines = [
+        "# %d services x %d providers, all on the two local backends."
+        % (services, providers),
+        "[sentinel]",
+        'id = "bench-mem"',
+        "allow_private_targets = true",
+        "",
+    ]
+    for s in range(services):
+        lines += [
+            "[[service]]",
+            'id = "svc%02d"' % s,
+            'kind = "api"',
+            'probe_interval = "5s"',
+            'target_latency = "200ms"',
+            "",
+            "[service.probe]",
+            'path = "/health"',
+            'timeout = "1s"',
+            "",
+            "[service.probe.checks]",
+            'assertions = [{ pointer = "/status", equals = "ok" }]',
+            "",
+        ]
+        for p in range(providers):
+            port = port_a if p % 2 == 0 else port_b
+            lines += [
+                "[[service.provider]]",
+                'id = "s%02dp%02d"' % (s, p),
+                'endpoint = "http://127.0.0.1:%s"' % port,
+                'initial = "%s"' % ("active" if p == 0 else "standby"),
+                "",
+            ]
+    with open(out, "w") as f:
+        f.write("\n".join(lines))
+
+
+def proc_status(pid):
+    out = {}
+    with open("/proc/%s/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM", "Threads"):
+                out[k] = int(v.split()[0])
+    return out
+
+
+# ---------------------------------------------------------------- summary
+
+
+def _f(v, nd=0):
+    if v is None:
+        return "–"
+    if nd == 0:
+        return "{:,.0f}".format(v)
+    return "{:,.{nd}f}".format(v, nd=nd)
+
+
+def summary(path):
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    by = {}
+    for r in rows:
+        by.setdefault(r["exp"], []).append(r)
+    order = ["direct", "sentinel", "haproxy", "nginx"]
+
+    def key(r):
+        return order.index(r["target"]) if r.get("target") in order else 99
+
+    out = []
+    for r in by.get("meta", []):
+        out.append("Run: %s — %s" % (r.get("date"), r.get("machine")))
+        out.append("")
+    for rate in sorted({r["rate"] for r in by.get("steady", [])}):
+        out.append("### Steady load, %s requests/s for 10 s (hey)" % _f(rate))
+        out.append("")
+        out.append(
+            "| target | achieved req/s | p50 ms | p90 ms | p99 ms | slowest ms | non-200 + errors | p50 vs direct |"
+        )
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        rs = sorted([r for r in by["steady"] if r["rate"] == rate], key=key)
+        d50 = next((r["p50_ms"] for r in rs if r["target"] == "direct"), None)
+        for r in rs:
+            ratio = (
+                "%.2f×" % (r["p50_ms"] / d50) if d50 and r.get("p50_ms") else "–"
+            )
+            out.append(
+                "| %s | %s | %s | %s | %s | %s | %s | %s |"
+                % (
+                    r["target"],
+                    _f(r["rps"]),
+                    _f(r["p50_ms"], 2),
+                    _f(r["p90_ms"], 2),
+                    _f(r["p99_ms"], 2),
+                    _f(r["slowest_ms"], 1),
+                    _f(r["failed"]),
+                    ratio,
+                )
+            )
+        out.append("")
+    if by.get("max"):
+        out.append("### Max throughput (wrk -t1 -c32 -d10s)")
+        out.append("")
+        out.append(
+            "| target | req/s | × direct | p50 ms | p99 ms | non-2xx | socket errors |"
+        )
+        out.append("|---|---:|---:|---:|---:|---:|---:|")
+        rs = sorted(by["max"], key=key)
+        d = next((r["rps"] for r in rs if r["target"] == "direct"), None)
+        for r in rs:
+            out.append(
+                "| %s | %s | %s | %s | %s | %s | %s |"
+                % (
+                    r["target"],
+                    _f(r["rps"]),
+                    "%.2f×" % (r["rps"] / d) if d and r.get("rps") else "–",
+                    _f(r["p50_ms"], 2),
+                    _f(r["p99_ms"], 2),
+                    _f(r["non2xx"]),
+                    _f(r["socket_errors"]),
+                )
+            )
+        out.append("")
+    if by.get("failover"):
+        out.append(
+            "### Failover: 1,000 req/s for 20 s, `kill -9` of backend A at t = 5 s (hey)"
+        )
+        out.append("")
+        out.append(
+            "| proxy | requests | 200 | non-200 | errors | p99 ms | slowest ms | switch after kill |"
+        )
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for r in sorted(by["failover"], key=key):
+            non200 = r["responses"] - r["ok"]
+            sw = r.get("switch_ms")
+            out.append(
+                "| %s | %s | %s | %s | %s | %s | %s | %s |"
+                % (
+                    r["target"],
+                    _f(r["requests"]),
+                    _f(r["ok"]),
+                    _f(non200),
+                    _f(r["errors"]),
+                    _f(r["p99_ms"], 2),
+                    _f(r["slowest_ms"], 1),
+                    ("%s ms" % _f(sw)) if sw is not None else "n/a",
+                )
+            )
+        out.append("")
+        for r in sorted(by["failover"], key=key):
+            kinds = dict(r.get("error_kinds", {}))
+            codes = {k: v for k, v in r["status"].items() if k != "200"}
+            if kinds or codes:
+                out.append(
+                    "- %s: %s"
+                    % (
+                        r["target"],
+                        ", ".join(
+                            ["HTTP %s × %d" % (k, v) for k, v in codes.items()]
+                            + ["%s × %d" % (k, v) for k, v in kinds.items()]
+                        ),
+                    )
+                )
+        out.append("")
+    if by.get("memory"):
+        out.append("### Memory")
+        out.append("")
+        out.append("| sentinel | after | VmRSS MiB | VmHWM MiB |")
+        out.append("|---|---|---:|---:|")
+        for r in by["memory"]:
+            out.append(
+                "| %s | %s | %.1f | %.1f |"
+                % (r["what"], r["after"], r["VmRSS"] / 1024, r["VmHWM"] / 1024)
+            )
+        out.append("")
+    for r in by.get("note", []):
+        out.append("- %s" % r["text"])
+    return "\n".join(out)
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    cmd = argv[1]
+    if cmd == "hey":
+        print(json.dumps(parse_hey(open(argv[2]).read())))
+    elif cmd == "wrk":
+        print(json.dumps(parse_wrk(open(argv[2]).read())))
+    elif cmd == "poll-route":
+        interval, timeout = 0.1, 30.0
+        rest = argv[5:]
+        if "--interval" in rest:
+            interval = float(rest[rest.index("--interval") + 1])
+        if "--timeout" in rest:
+            timeout = float(rest[rest.index("--timeout") + 1])
+        return poll_route(argv[2], argv[3], argv[4], interval, timeout)
+    elif cmd == "switch-time":
+        r = switch_time(argv[2], int(argv[3]))
+        print(json.dumps({"switch_ms": r[0], "active": r[1]} if r else {}))
+    elif cmd == "gen-config":
+        rest = argv[5:]
+        services = int(rest[rest.index("--services") + 1]) if "--services" in rest else 10
+        providers = (
+            int(rest[rest.index("--providers") + 1]) if "--providers" in rest else 10
+        )
+        gen_config(argv[2], argv[3], argv[4], services, providers)
+    elif cmd == "status":
+        print(json.dumps(proc_status(argv[2])))
+    elif cmd == "summary":
+        print(summary(argv[2]))
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

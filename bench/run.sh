@@ -1,0 +1,407 @@
+#!/usr/bin/env bash
+# Proxy benchmarks (DESIGN.md §11): the sentinel's proxy side by side with
+# a direct call, HAProxy and nginx (each set up for failover), on the same
+# two nginx backends and the same load, steady and with the active backend
+# killed mid-load; plus the sentinel's memory with 100 providers.
+#
+#   bash bench/run.sh                       # everything, ~6 minutes
+#   BENCH_STEPS=steady,max bash bench/run.sh
+#
+# Environment:
+#   BENCH_STEPS      comma list of steady,max,failover,memory (default: all)
+#   BENCH_OUT        where raw outputs and summary.md go (default bench/results/latest)
+#   BENCH_IDLE_WAIT  seconds to wait for the CPUs to go quiet first (default 180)
+#   SENTINEL_BIN     use this binary instead of building
+#   BENCH_PORT_A, BENCH_PORT_B, BENCH_PORT_SENTINEL, BENCH_PORT_HAPROXY,
+#   BENCH_PORT_NGINX, BENCH_PORT_MEM   ports on 127.0.0.1 (18001, 18002,
+#                    18080, 18081, 18082, 18083)
+#   CARGO_TARGET_DIR honoured for the build
+#
+# Everything listens on 127.0.0.1 only. Every process started here is
+# tracked by pid and killed on exit (trap EXIT); every wait is bounded.
+
+set -Eeuo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/bench
+HELPER=$BENCH/helper.py
+STEPS=",${BENCH_STEPS:-steady,max,failover,memory},"
+OUT=${BENCH_OUT:-$BENCH/results/latest}
+IDLE_WAIT=${BENCH_IDLE_WAIT:-180}
+
+PORT_A=${BENCH_PORT_A:-18001}        # backend A (active)
+PORT_B=${BENCH_PORT_B:-18002}        # backend B (standby / backup)
+PORT_SENT=${BENCH_PORT_SENTINEL:-18080} # sentinel run
+PORT_HAP=${BENCH_PORT_HAPROXY:-18081}  # HAProxy
+PORT_NGX=${BENCH_PORT_NGINX:-18082}    # nginx as proxy
+PORT_MEM=${BENCH_PORT_MEM:-18083}      # the 100-provider sentinel
+
+declare -A URL=(
+  [direct]="http://127.0.0.1:$PORT_A/v1/price"
+  [sentinel]="http://127.0.0.1:$PORT_SENT/proxy/bench/v1/price"
+  [haproxy]="http://127.0.0.1:$PORT_HAP/v1/price"
+  [nginx]="http://127.0.0.1:$PORT_NGX/v1/price"
+)
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+has_step() { [[ $STEPS == *",$1,"* ]]; }
+
+# ------------------------------------------------------------------ cleanup
+
+WORK=$(mktemp -d /tmp/sentinel-bench.XXXXXX)
+PIDS=()   # every long-lived process we start
+
+kill_tree() { # pid...: TERM the processes and their direct children, then KILL what is left
+  local p all=()
+  for p in "$@"; do
+    [[ -n $p ]] || continue
+    all+=("$p")
+    while read -r c; do [[ -n $c ]] && all+=("$c"); done < <(pgrep -P "$p" 2>/dev/null || true)
+  done
+  ((${#all[@]})) || return 0
+  kill -TERM "${all[@]}" 2>/dev/null || true
+  for _ in $(seq 1 30); do
+    local alive=0
+    for p in "${all[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    ((alive)) || return 0
+    sleep 0.1
+  done
+  kill -KILL "${all[@]}" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if ((${#PIDS[@]})); then kill_tree "${PIDS[@]}"; fi
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------------ tools
+
+need_root_install() {
+  if [[ $(id -u) -ne 0 ]]; then
+    die "missing $*; install with: sudo apt-get install -y nginx-light haproxy hey wrk"
+  fi
+  command -v apt-get >/dev/null || die "missing $* and no apt-get to install it"
+  log "installing nginx-light haproxy hey wrk"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light haproxy hey wrk >"$WORK/apt.log" 2>&1 ||
+    { apt-get update >>"$WORK/apt.log" 2>&1 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light haproxy hey wrk >>"$WORK/apt.log" 2>&1; } ||
+    { tail -20 "$WORK/apt.log" >&2; die "apt-get install failed"; }
+}
+
+PATH=$PATH:/usr/sbin:/sbin
+missing=()
+for t in nginx haproxy hey wrk; do command -v "$t" >/dev/null || missing+=("$t"); done
+((${#missing[@]} == 0)) || need_root_install "${missing[*]}"
+for t in nginx haproxy hey wrk python3 curl pgrep timeout; do
+  command -v "$t" >/dev/null || die "$t is required but not on PATH"
+done
+
+if [[ -n ${SENTINEL_BIN:-} ]]; then
+  SENT=$SENTINEL_BIN
+else
+  command -v cargo >/dev/null || die "cargo is required (or set SENTINEL_BIN)"
+  log "building sentinel-cli (release; waits for the cargo build lock if CI holds it)"
+  (cd "$ROOT" && cargo build --release -p sentinel-cli) || die "cargo build failed"
+  TD=${CARGO_TARGET_DIR:-$ROOT/target}
+  [[ $TD = /* ]] || TD=$ROOT/$TD
+  SENT=$TD/release/sentinel
+fi
+[[ -x $SENT ]] || die "no sentinel binary at $SENT"
+
+# ------------------------------------------------------------------ helpers
+
+mkdir -p "$OUT"
+RESULTS=$OUT/results.jsonl
+: >"$RESULTS"
+
+emit() { # exp target extra-json parsed-json -> one line in results.jsonl
+  python3 -c 'import json,sys; d={"exp":sys.argv[1],"target":sys.argv[2]}; d.update(json.loads(sys.argv[3])); d.update(json.loads(sys.argv[4])); print(json.dumps(d))' \
+    "$@" >>"$RESULTS"
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_url() { # url [header-substring] [seconds]: until 200 (and the header), bounded
+  local url=$1 want=${2:-} secs=${3:-10} i
+  for ((i = 0; i < secs * 10; i++)); do
+    local h
+    if h=$(curl -s -o /dev/null -D - --max-time 1 "$url" 2>/dev/null) &&
+      [[ $h == "HTTP/1.1 200"* ]] && { [[ -z $want ]] || grep -qi "$want" <<<"$h"; }; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+cpu_busy_pct() { # share of non-idle CPU time over one second
+  local a b
+  read -r -a a < <(head -1 /proc/stat)
+  sleep 1
+  read -r -a b < <(head -1 /proc/stat)
+  local ta=0 tb=0 i
+  for ((i = 1; i < ${#a[@]}; i++)); do ta=$((ta + a[i])); tb=$((tb + b[i])); done
+  local idle=$(((b[4] + b[5]) - (a[4] + a[5]))) total=$((tb - ta))
+  ((total > 0)) || { echo 0; return; }
+  echo $((100 - 100 * idle / total))
+}
+
+wait_idle() { # bounded wait until the machine is quiet (a CI run may be compiling)
+  local t0=$SECONDS busy
+  while :; do
+    busy=$(cpu_busy_pct)
+    ((busy < 15)) && { log "CPU busy ${busy}%: quiet enough"; return 0; }
+    if ((SECONDS - t0 >= IDLE_WAIT)); then
+      log "CPU still ${busy}% busy after ${IDLE_WAIT}s; going ahead (figures will be noisier)"
+      emit note - '{}' "{\"text\":\"the machine was ${busy}% busy before a step (other jobs running); that step is noisier\"}"
+      return 0
+    fi
+    log "CPU busy ${busy}%: waiting for other jobs (up to ${IDLE_WAIT}s)"
+    sleep 4
+  done
+}
+
+render() { # template out KEY=VALUE...
+  local tpl=$1 out=$2 args=() kv
+  shift 2
+  for kv in "$@"; do args+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
+  sed "${args[@]}" "$tpl" >"$out"
+  ! grep -q '@[A-Z_]*@' "$out" || die "unrendered placeholder in $out"
+}
+
+# ------------------------------------------------------------------ processes
+
+declare -A BACKEND_PID=()
+
+start_backend() { # name port
+  local name=$1 port=$2 d=$WORK/backend-$1
+  mkdir -p "$d/tmp"
+  render "$BENCH/conf/backend-nginx.conf.in" "$d/nginx.conf" \
+    DIR="$d" PORT="$port" NAME="$name" NOW="$(date +%s)"
+  port_free "$port" || die "port $port is in use (backend $name)"
+  nginx -p "$d/" -e "$d/error.log" -c "$d/nginx.conf" >"$d/stdout.log" 2>&1 &
+  BACKEND_PID[$name]=$!
+  PIDS+=($!)
+  wait_url "http://127.0.0.1:$port/health" "" 10 || { cat "$d/error.log" >&2; die "backend $name did not start"; }
+}
+
+kill9_backend() { # name: kill -9 the nginx master and its worker
+  local name=$1 master=${BACKEND_PID[$1]} workers
+  workers=$(pgrep -P "$master" | tr '\n' ' ' || true)
+  # shellcheck disable=SC2086
+  kill -9 "$master" $workers 2>/dev/null || true
+  wait "$master" 2>/dev/null || true
+  # shellcheck disable=SC2086
+  for _ in $(seq 1 50); do kill -0 "$master" $workers 2>/dev/null || break; sleep 0.05; done
+}
+
+ensure_backend_a() {
+  if ! kill -0 "${BACKEND_PID[a]:-0}" 2>/dev/null || ! wait_url "http://127.0.0.1:$PORT_A/health" "" 1; then
+    log "restarting backend A"
+    kill9_backend a 2>/dev/null || true
+    start_backend a "$PORT_A"
+  fi
+}
+
+SENT_PID=
+start_sentinel() { # config port data-dir log -> SENT_PID
+  local cfg=$1 port=$2 data=$3 logf=$4
+  port_free "$port" || die "port $port is in use (sentinel)"
+  "$SENT" check --config "$cfg" >/dev/null || die "sentinel check rejected $cfg"
+  SENTINEL_LOG=${SENTINEL_LOG:-info} "$SENT" run --config "$cfg" --listen "127.0.0.1:$port" \
+    --data "$data" --stop-after 900 >"$logf" 2>&1 &
+  SENT_PID=$!
+  PIDS+=($!)
+  wait_url "http://127.0.0.1:$port/healthz" "" 15 || wait_url "http://127.0.0.1:$port/v1/services" "" 5 ||
+    { tail -20 "$logf" >&2; die "sentinel on $port did not start"; }
+}
+
+stop_pid() { kill_tree "$1"; wait "$1" 2>/dev/null || true; }
+
+start_haproxy() {
+  local d=$WORK/haproxy
+  mkdir -p "$d"
+  render "$BENCH/conf/haproxy.cfg.in" "$d/haproxy.cfg" DIR="$d" PORT=$PORT_HAP PORT_A=$PORT_A PORT_B=$PORT_B
+  haproxy -c -q -f "$d/haproxy.cfg" || die "haproxy rejected its config"
+  port_free $PORT_HAP || die "port $PORT_HAP is in use (haproxy)"
+  haproxy -db -f "$d/haproxy.cfg" >"$d/haproxy.log" 2>&1 &
+  PIDS+=($!)
+  wait_url "${URL[haproxy]}" "x-backend: a" 15 || { tail "$d/haproxy.log" >&2; die "haproxy did not start"; }
+}
+
+start_nginx_proxy() {
+  local d=$WORK/nginx-proxy
+  mkdir -p "$d/tmp"
+  # As many workers as cores, like HAProxy's default nbthread and the
+  # sentinel's tokio runtime.
+  render "$BENCH/conf/nginx-proxy.conf.in" "$d/nginx.conf" DIR="$d" PORT=$PORT_NGX \
+    PORT_A=$PORT_A PORT_B=$PORT_B WORKERS=auto
+  port_free $PORT_NGX || die "port $PORT_NGX is in use (nginx proxy)"
+  nginx -p "$d/" -e "$d/error.log" -c "$d/nginx.conf" >"$d/stdout.log" 2>&1 &
+  PIDS+=($!)
+  wait_url "${URL[nginx]}" "x-backend: a" 10 || { cat "$d/error.log" >&2; die "nginx proxy did not start"; }
+}
+
+mem_row() { # what after pid
+  local s
+  s=$(python3 "$HELPER" status "$3") || return 0
+  emit memory "$1" "{\"what\":\"$1\",\"after\":\"$2\"}" "$s"
+  log "memory $1 after $2: $s"
+}
+
+# ------------------------------------------------------------------ setup
+
+log "work dir $WORK, results in $OUT"
+for p in $PORT_A $PORT_B $PORT_SENT $PORT_HAP $PORT_NGX $PORT_MEM; do
+  port_free "$p" || die "port $p on 127.0.0.1 is in use; stop whatever holds it"
+done
+emit meta - '{}' "$(python3 - "$SENT" <<'EOF'
+import json, os, platform, subprocess, sys, time
+def ver(pkg):
+    try:
+        return subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True).stdout or "?"
+    except OSError:
+        return "?"
+cpu = "?"
+try:
+    cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+except Exception:
+    pass
+print(json.dumps({
+    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    "machine": "%d cores (%s), Linux %s; nginx %s, haproxy %s, hey %s, wrk %s" % (
+        os.cpu_count(), cpu, platform.release(), ver("nginx-light") if ver("nginx-light") != "?" else ver("nginx"),
+        ver("haproxy"), ver("hey"), ver("wrk")),
+}))
+EOF
+)"
+
+start_backend a $PORT_A
+start_backend b $PORT_B
+render "$BENCH/conf/sentinel.toml.in" "$WORK/sentinel.toml" PORT_A=$PORT_A PORT_B=$PORT_B
+start_sentinel "$WORK/sentinel.toml" $PORT_SENT "$WORK/sentinel-data" "$OUT/sentinel.log"
+MAIN_SENT_PID=$SENT_PID
+wait_url "${URL[sentinel]}" "x-backend: a" 15 || die "the sentinel does not proxy to A"
+start_haproxy
+start_nginx_proxy
+for t in direct sentinel haproxy nginx; do
+  wait_url "${URL[$t]}" "x-backend: a" 5 || die "$t does not answer from backend A at ${URL[$t]}"
+done
+log "all four targets answer from backend A"
+
+run_hey() { # out-file seconds rate url [extra args]: fixed rate with workers of 100 req/s each
+  local out=$1 secs=$2 rate=$3 url=$4 c q
+  shift 4
+  c=$(((rate + 99) / 100))
+  q=$((rate / c))
+  timeout $((secs + 30)) hey -z "${secs}s" -c "$c" -q "$q" -t 10 "$@" "$url" >"$out" 2>&1 || true
+}
+
+# ------------------------------------------------------------------ steady
+
+if has_step steady; then
+  wait_idle
+  for rate in 1000 5000; do
+    for t in direct sentinel haproxy nginx; do
+      f=$OUT/steady-$rate-$t.txt
+      run_hey "$f.warm" 2 "$rate" "${URL[$t]}"
+      log "steady $rate req/s → $t"
+      run_hey "$f" 10 "$rate" "${URL[$t]}"
+      emit steady "$t" "{\"rate\":$rate}" "$(python3 "$HELPER" hey "$f")"
+    done
+  done
+fi
+
+# ------------------------------------------------------------------ max
+
+if has_step max; then
+  wait_idle
+  for t in direct sentinel haproxy nginx; do
+    f=$OUT/max-$t.txt
+    timeout 10 wrk -t1 -c32 -d2s "${URL[$t]}" >/dev/null 2>&1 || true   # warm-up
+    log "max throughput → $t (wrk -t1 -c32 -d10s)"
+    timeout 40 wrk -t1 -c32 -d10s --latency "${URL[$t]}" >"$f" 2>&1 || true
+    emit max "$t" '{}' "$(python3 "$HELPER" wrk "$f")"
+  done
+fi
+
+if kill -0 "$MAIN_SENT_PID" 2>/dev/null; then
+  mem_row "bench (2 providers)" "steady + max load" "$MAIN_SENT_PID"
+  n=$(grep -c "could not be queued" "$OUT/sentinel.log" || true)
+  if ((n > 0)); then
+    emit note - '{}' "{\"text\":\"the sentinel logged $n 'usage events could not be queued' warnings under load (its run loop fell behind the proxy)\"}"
+  fi
+fi
+
+# ------------------------------------------------------------------ failover
+
+if has_step failover; then
+  wait_idle
+  for t in haproxy nginx sentinel; do
+    ensure_backend_a
+    poll_pid=
+    if [[ $t == sentinel ]]; then
+      # A fresh sentinel (fresh store): A active, probed for a few seconds.
+      stop_pid "$MAIN_SENT_PID"
+      start_sentinel "$WORK/sentinel.toml" $PORT_SENT "$WORK/sentinel-data-failover" "$OUT/sentinel-failover.log"
+      MAIN_SENT_PID=$SENT_PID
+    fi
+    wait_url "${URL[$t]}" "x-backend: a" 15 || die "$t is not routing to backend A before the failover run"
+    f=$OUT/failover-$t.txt
+    log "failover → $t: 20 s at 1,000 req/s, kill -9 of backend A at t=5 s"
+    run_hey "$f" 20 1000 "${URL[$t]}" &
+    hey_pid=$!
+    PIDS+=($hey_pid)
+    sleep 4.5
+    if [[ $t == sentinel ]]; then
+      python3 "$HELPER" poll-route "http://127.0.0.1:$PORT_SENT/v1/services/bench/route" b \
+        "$OUT/failover-route.jsonl" --interval 0.1 --timeout 30 &
+      poll_pid=$!
+      PIDS+=($poll_pid)
+    fi
+    sleep 0.5
+    kill_ms=$(date +%s%3N)
+    kill9_backend a
+    log "killed backend A"
+    wait "$hey_pid" || true
+    extra='{}'
+    if [[ -n $poll_pid ]]; then
+      wait "$poll_pid" || log "the sentinel did not name B within 30 s"
+      extra=$(python3 "$HELPER" switch-time "$OUT/failover-route.jsonl" "$kill_ms")
+      log "sentinel route after the kill: $extra"
+    fi
+    emit failover "$t" "$extra" "$(python3 "$HELPER" hey "$f")"
+  done
+  ensure_backend_a
+fi
+
+# ------------------------------------------------------------------ memory
+
+if has_step memory; then
+  stop_pid "$MAIN_SENT_PID"
+  ensure_backend_a
+  python3 "$HELPER" gen-config "$WORK/sentinel-100.toml" $PORT_A $PORT_B --services 10 --providers 10
+  log "memory: sentinel with 10 services × 10 providers, probe_interval 5s, 60 s"
+  start_sentinel "$WORK/sentinel-100.toml" $PORT_MEM "$WORK/sentinel-data-mem" "$OUT/sentinel-mem.log"
+  mem_pid=$SENT_PID
+  t0=$SECONDS
+  for at in 10 30 60; do
+    sleep $((at - (SECONDS - t0)))
+    kill -0 "$mem_pid" 2>/dev/null || die "the 100-provider sentinel exited; see $OUT/sentinel-mem.log"
+    mem_row "100 providers" "${at} s" "$mem_pid"
+  done
+  curl -s --max-time 2 "http://127.0.0.1:$PORT_MEM/v1/providers" -o "$OUT/mem-providers.json" || true
+  stop_pid "$mem_pid"
+fi
+
+# ------------------------------------------------------------------ summary
+
+python3 "$HELPER" summary "$RESULTS" >"$OUT/summary.md"
+cat "$OUT/summary.md"
+log "raw outputs and summary.md in $OUT"
