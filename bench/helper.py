@@ -88,6 +88,9 @@ def parse_wrk(text):
     )
     if m:
         out["socket_errors"] = sum(int(x) for x in m.groups())
+        out["socket_error_kinds"] = dict(
+            zip(("connect", "read", "write", "timeout"), (int(x) for x in m.groups()))
+        )
     for pct in ("50", "90", "99"):
         m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s|m)\s*$" % pct, text, re.M)
         out["p%s_ms" % pct] = _secs(m.group(1), m.group(2)) * 1e3 if m else None
@@ -196,6 +199,11 @@ def _f(v, nd=0):
     return "{:,.{nd}f}".format(v, nd=nd)
 
 
+def _other(r):
+    v = r.get("other_cpu_pct")
+    return "–" if v is None else "%.0f %%" % v
+
+
 def summary(path):
     rows = [json.loads(line) for line in open(path) if line.strip()]
     by = {}
@@ -214,26 +222,30 @@ def summary(path):
         out.append("### Steady load, %s requests/s for 10 s (hey)" % _f(rate))
         out.append("")
         out.append(
-            "| target | achieved req/s | p50 ms | p90 ms | p99 ms | slowest ms | non-200 + errors | p50 vs direct |"
+            "| target | achieved req/s | p50 ms | p90 ms | p99 ms | slowest ms "
+            "| non-200 + errors | p50 − direct p50 | other CPU |"
         )
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         rs = sorted([r for r in by["steady"] if r["rate"] == rate], key=key)
         d50 = next((r["p50_ms"] for r in rs if r["target"] == "direct"), None)
         for r in rs:
-            ratio = (
-                "%.2f×" % (r["p50_ms"] / d50) if d50 and r.get("p50_ms") else "–"
+            over = (
+                "%+.1f ms" % (r["p50_ms"] - d50)
+                if d50 is not None and r.get("p50_ms") is not None
+                else "–"
             )
             out.append(
-                "| %s | %s | %s | %s | %s | %s | %s | %s |"
+                "| %s | %s | %s | %s | %s | %s | %s | %s | %s |"
                 % (
                     r["target"],
                     _f(r["rps"]),
-                    _f(r["p50_ms"], 2),
-                    _f(r["p90_ms"], 2),
-                    _f(r["p99_ms"], 2),
+                    _f(r["p50_ms"], 1),
+                    _f(r["p90_ms"], 1),
+                    _f(r["p99_ms"], 1),
                     _f(r["slowest_ms"], 1),
                     _f(r["failed"]),
-                    ratio,
+                    over if r["target"] != "direct" else "",
+                    _other(r),
                 )
             )
         out.append("")
@@ -241,36 +253,40 @@ def summary(path):
         out.append("### Max throughput (wrk -t1 -c32 -d10s)")
         out.append("")
         out.append(
-            "| target | req/s | × direct | p50 ms | p99 ms | non-2xx | socket errors |"
+            "| target | req/s | × direct | p50 ms | p90 ms | p99 ms | non-2xx | socket errors | other CPU |"
         )
-        out.append("|---|---:|---:|---:|---:|---:|---:|")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         rs = sorted(by["max"], key=key)
         d = next((r["rps"] for r in rs if r["target"] == "direct"), None)
         for r in rs:
             out.append(
-                "| %s | %s | %s | %s | %s | %s | %s |"
+                "| %s | %s | %s | %s | %s | %s | %s | %s | %s |"
                 % (
                     r["target"],
                     _f(r["rps"]),
                     "%.2f×" % (r["rps"] / d) if d and r.get("rps") else "–",
                     _f(r["p50_ms"], 2),
+                    _f(r["p90_ms"], 2),
                     _f(r["p99_ms"], 2),
                     _f(r["non2xx"]),
                     _f(r["socket_errors"]),
+                    _other(r),
                 )
             )
         out.append("")
-    if by.get("failover"):
+    fo = [r for r in by.get("failover", []) if r.get("load") == "hey"]
+    if fo:
         out.append(
-            "### Failover: 1,000 req/s for 20 s, `kill -9` of backend A at t = 5 s (hey)"
+            "### Failover at 1,000 req/s: 20 s of hey (10 workers × 100 req/s), "
+            "`kill -9` of backend A at t = 5 s"
         )
         out.append("")
         out.append(
-            "| proxy | requests | 200 | non-200 | errors | p99 ms | slowest ms | switch after kill |"
+            "| proxy | requests sent (of 20,000) | 200 | non-200 | errors | p99 ms "
+            "| slowest ms | sentinel names B after |"
         )
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for r in sorted(by["failover"], key=key):
-            non200 = r["responses"] - r["ok"]
+        for r in sorted(fo, key=key):
             sw = r.get("switch_ms")
             out.append(
                 "| %s | %s | %s | %s | %s | %s | %s | %s |"
@@ -278,15 +294,15 @@ def summary(path):
                     r["target"],
                     _f(r["requests"]),
                     _f(r["ok"]),
-                    _f(non200),
+                    _f(r["responses"] - r["ok"]),
                     _f(r["errors"]),
-                    _f(r["p99_ms"], 2),
+                    _f(r["p99_ms"], 1),
                     _f(r["slowest_ms"], 1),
                     ("%s ms" % _f(sw)) if sw is not None else "n/a",
                 )
             )
         out.append("")
-        for r in sorted(by["failover"], key=key):
+        for r in sorted(fo, key=key):
             kinds = dict(r.get("error_kinds", {}))
             codes = {k: v for k, v in r["status"].items() if k != "200"}
             if kinds or codes:
@@ -301,10 +317,39 @@ def summary(path):
                     )
                 )
         out.append("")
-    if by.get("memory"):
-        out.append("### Memory")
+    fw = [r for r in by.get("failover", []) if r.get("load") == "wrk"]
+    if fw:
+        out.append(
+            "### Failover at full load: wrk -t1 -c32 -d20s --timeout 2s, "
+            "`kill -9` of backend A at t = 5 s"
+        )
         out.append("")
-        out.append("| sentinel | after | VmRSS MiB | VmHWM MiB |")
+        out.append(
+            "| proxy | requests | req/s | non-2xx | socket errors (connect/read/write/timeout) "
+            "| p99 ms | sentinel names B after |"
+        )
+        out.append("|---|---:|---:|---:|---:|---:|---:|")
+        for r in sorted(fw, key=key):
+            k = r.get("socket_error_kinds") or {}
+            sw = r.get("switch_ms")
+            out.append(
+                "| %s | %s | %s | %s | %s (%s) | %s | %s |"
+                % (
+                    r["target"],
+                    _f(r["requests"]),
+                    _f(r["rps"]),
+                    _f(r["non2xx"]),
+                    _f(r["socket_errors"]),
+                    "/".join(str(k.get(x, 0)) for x in ("connect", "read", "write", "timeout")),
+                    _f(r["p99_ms"], 2),
+                    ("%s ms" % _f(sw)) if sw is not None else "n/a",
+                )
+            )
+        out.append("")
+    if by.get("memory"):
+        out.append("### Memory of `sentinel run`")
+        out.append("")
+        out.append("| config | when | VmRSS MiB | VmHWM MiB |")
         out.append("|---|---|---:|---:|")
         for r in by["memory"]:
             out.append(
@@ -312,8 +357,12 @@ def summary(path):
                 % (r["what"], r["after"], r["VmRSS"] / 1024, r["VmHWM"] / 1024)
             )
         out.append("")
-    for r in by.get("note", []):
-        out.append("- %s" % r["text"])
+    notes = by.get("note", [])
+    if notes:
+        out.append("Notes from the run:")
+        out.append("")
+        for r in notes:
+            out.append("- %s" % r["text"])
     return "\n".join(out)
 
 

@@ -120,9 +120,11 @@ mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
 
-emit() { # exp target extra-json parsed-json -> one line in results.jsonl
-  python3 -c 'import json,sys; d={"exp":sys.argv[1],"target":sys.argv[2]}; d.update(json.loads(sys.argv[3])); d.update(json.loads(sys.argv[4])); print(json.dumps(d))' \
-    "$@" >>"$RESULTS"
+emit() { # exp target json... -> one merged line in results.jsonl
+  python3 -c 'import json,sys
+d={"exp":sys.argv[1],"target":sys.argv[2]}
+for j in sys.argv[3:]: d.update(json.loads(j))
+print(json.dumps(d))' "$@" >>"$RESULTS"
 }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -152,19 +154,51 @@ cpu_busy_pct() { # share of non-idle CPU time over one second
   echo $((100 - 100 * idle / total))
 }
 
-wait_idle() { # bounded wait until the machine is quiet (a CI run may be compiling)
+wait_idle() { # what: bounded wait until the machine is quiet (a CI run may be compiling)
   local t0=$SECONDS busy
   while :; do
     busy=$(cpu_busy_pct)
-    ((busy < 15)) && { log "CPU busy ${busy}%: quiet enough"; return 0; }
+    ((busy < 15)) && return 0
     if ((SECONDS - t0 >= IDLE_WAIT)); then
-      log "CPU still ${busy}% busy after ${IDLE_WAIT}s; going ahead (figures will be noisier)"
-      emit note - '{}' "{\"text\":\"the machine was ${busy}% busy before a step (other jobs running); that step is noisier\"}"
+      log "CPU still ${busy}% busy after ${IDLE_WAIT}s; going ahead with $1 (figures will be noisier)"
+      emit note - '{}' "{\"text\":\"the machine was ${busy}% busy (other jobs) before $1; that figure is noisier\"}"
       return 0
     fi
-    log "CPU busy ${busy}%: waiting for other jobs (up to ${IDLE_WAIT}s)"
-    sleep 4
+    log "CPU busy ${busy}% before $1: waiting for other jobs (up to ${IDLE_WAIT}s)"
+    sleep 3
   done
+}
+
+# CPU accounting: how much of the machine went to processes that are not
+# part of the benchmark (a CI build, another engineer's tests) while a
+# measurement ran. "Ours" = every process started here and their children
+# (still alive), plus this shell and the children it has waited for (hey,
+# wrk, curl, python: their time lands in cutime/cstime).
+proc_ticks() { # pid -> utime+stime (+cutime+cstime when $2 = all)
+  local s f
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  s=${s##*) }
+  read -r -a f <<<"$s"
+  if [[ ${2:-} == all ]]; then echo $((f[11] + f[12] + f[13] + f[14])); else echo $((f[11] + f[12])); fi
+}
+cpu_mark() { # -> "busy total ours" in clock ticks
+  local a i total=0 busy ours p c
+  read -r -a a </proc/stat
+  for ((i = 1; i < ${#a[@]}; i++)); do total=$((total + a[i])); done
+  busy=$((total - a[4] - a[5]))
+  ours=$(proc_ticks $$ all)
+  for p in "${PIDS[@]}"; do
+    [[ -d /proc/$p ]] || continue
+    ours=$((ours + $(proc_ticks "$p")))
+    for c in $(pgrep -P "$p" 2>/dev/null); do ours=$((ours + $(proc_ticks "$c"))); done
+  done
+  echo "$busy $total $ours"
+}
+other_cpu_json() { # "mark-before" "mark-after" -> {"other_cpu_pct": x}
+  python3 -c 'import sys,json
+b=[int(x) for x in sys.argv[1].split()]; a=[int(x) for x in sys.argv[2].split()]
+tot=max(1,a[1]-b[1]); other=max(0,(a[0]-b[0])-(a[2]-b[2]))
+print(json.dumps({"other_cpu_pct": round(100.0*other/tot,1)}))' "$1" "$2"
 }
 
 render() { # template out KEY=VALUE...
@@ -306,77 +340,97 @@ run_hey() { # out-file seconds rate url [extra args]: fixed rate with workers of
 # ------------------------------------------------------------------ steady
 
 if has_step steady; then
-  wait_idle
   for rate in 1000 5000; do
     for t in direct sentinel haproxy nginx; do
       f=$OUT/steady-$rate-$t.txt
+      wait_idle "steady $rate → $t"
       run_hey "$f.warm" 2 "$rate" "${URL[$t]}"
-      log "steady $rate req/s → $t"
+      log "steady $rate req/s → $t (10 s)"
+      m0=$(cpu_mark)
       run_hey "$f" 10 "$rate" "${URL[$t]}"
-      emit steady "$t" "{\"rate\":$rate}" "$(python3 "$HELPER" hey "$f")"
+      m1=$(cpu_mark)
+      emit steady "$t" "{\"rate\":$rate}" "$(python3 "$HELPER" hey "$f")" "$(other_cpu_json "$m0" "$m1")"
     done
   done
 fi
 
 # ------------------------------------------------------------------ max
 
+run_wrk() { # out-file seconds url [extra args]
+  local out=$1 secs=$2 url=$3
+  shift 3
+  timeout $((secs + 30)) wrk -t1 -c32 -d"${secs}s" --latency "$@" "$url" >"$out" 2>&1 || true
+}
+
 if has_step max; then
-  wait_idle
   for t in direct sentinel haproxy nginx; do
     f=$OUT/max-$t.txt
-    timeout 10 wrk -t1 -c32 -d2s "${URL[$t]}" >/dev/null 2>&1 || true   # warm-up
+    wait_idle "max → $t"
+    run_wrk /dev/null 2 "${URL[$t]}" # warm-up
     log "max throughput → $t (wrk -t1 -c32 -d10s)"
-    timeout 40 wrk -t1 -c32 -d10s --latency "${URL[$t]}" >"$f" 2>&1 || true
-    emit max "$t" '{}' "$(python3 "$HELPER" wrk "$f")"
+    m0=$(cpu_mark)
+    run_wrk "$f" 10 "${URL[$t]}"
+    m1=$(cpu_mark)
+    emit max "$t" '{}' "$(python3 "$HELPER" wrk "$f")" "$(other_cpu_json "$m0" "$m1")"
   done
 fi
 
 if kill -0 "$MAIN_SENT_PID" 2>/dev/null; then
-  mem_row "bench (2 providers)" "steady + max load" "$MAIN_SENT_PID"
-  n=$(grep -c "could not be queued" "$OUT/sentinel.log" || true)
-  if ((n > 0)); then
-    emit note - '{}' "{\"text\":\"the sentinel logged $n 'usage events could not be queued' warnings under load (its run loop fell behind the proxy)\"}"
-  fi
+  done_steps=$(for s in steady max; do has_step $s && printf '%s ' $s; done)
+  mem_row "bench: 1 service, 2 providers" "after ${done_steps:-no }load" "$MAIN_SENT_PID"
 fi
 
 # ------------------------------------------------------------------ failover
 
-if has_step failover; then
-  wait_idle
-  for t in haproxy nginx sentinel; do
-    ensure_backend_a
-    poll_pid=
-    if [[ $t == sentinel ]]; then
-      # A fresh sentinel (fresh store): A active, probed for a few seconds.
-      stop_pid "$MAIN_SENT_PID"
-      start_sentinel "$WORK/sentinel.toml" $PORT_SENT "$WORK/sentinel-data-failover" "$OUT/sentinel-failover.log"
-      MAIN_SENT_PID=$SENT_PID
-    fi
-    wait_url "${URL[$t]}" "x-backend: a" 15 || die "$t is not routing to backend A before the failover run"
-    f=$OUT/failover-$t.txt
-    log "failover → $t: 20 s at 1,000 req/s, kill -9 of backend A at t=5 s"
+# One failover run: a fresh start of the proxy's view of A, 20 s of load,
+# kill -9 of backend A at t = 5 s. For the sentinel, a fresh sentinel
+# (fresh store, A active) and a poll of its route every 100 ms.
+failover_run() { # load(hey|wrk) target
+  local load=$1 t=$2 f=$OUT/failover-$1-$2.txt poll_pid= load_pid kill_ms extra='{}'
+  ensure_backend_a
+  if [[ $t == sentinel ]]; then
+    stop_pid "$MAIN_SENT_PID"
+    rm -rf "$WORK/sentinel-data-failover"
+    start_sentinel "$WORK/sentinel.toml" $PORT_SENT "$WORK/sentinel-data-failover" "$OUT/sentinel-failover-$load.log"
+    MAIN_SENT_PID=$SENT_PID
+  fi
+  # nginx remembers a failed A for fail_timeout (10 s) and HAProxy needs
+  # 2 good checks: wait until the proxy routes to A again.
+  wait_url "${URL[$t]}" "x-backend: a" 20 || die "$t is not routing to backend A before the failover run"
+  wait_idle "failover ($load) → $t"
+  log "failover → $t: 20 s of $load, kill -9 of backend A at t=5 s"
+  if [[ $load == hey ]]; then
     run_hey "$f" 20 1000 "${URL[$t]}" &
-    hey_pid=$!
-    PIDS+=($hey_pid)
-    sleep 4.5
-    if [[ $t == sentinel ]]; then
-      python3 "$HELPER" poll-route "http://127.0.0.1:$PORT_SENT/v1/services/bench/route" b \
-        "$OUT/failover-route.jsonl" --interval 0.1 --timeout 30 &
-      poll_pid=$!
-      PIDS+=($poll_pid)
-    fi
-    sleep 0.5
-    kill_ms=$(date +%s%3N)
-    kill9_backend a
-    log "killed backend A"
-    wait "$hey_pid" || true
-    extra='{}'
-    if [[ -n $poll_pid ]]; then
-      wait "$poll_pid" || log "the sentinel did not name B within 30 s"
-      extra=$(python3 "$HELPER" switch-time "$OUT/failover-route.jsonl" "$kill_ms")
-      log "sentinel route after the kill: $extra"
-    fi
-    emit failover "$t" "$extra" "$(python3 "$HELPER" hey "$f")"
+  else
+    run_wrk "$f" 20 "${URL[$t]}" --timeout 2s &
+  fi
+  load_pid=$!
+  PIDS+=("$load_pid")
+  sleep 4.5
+  if [[ $t == sentinel ]]; then
+    python3 "$HELPER" poll-route "http://127.0.0.1:$PORT_SENT/v1/services/bench/route" b \
+      "$OUT/failover-$load-route.jsonl" --interval 0.1 --timeout 30 &
+    poll_pid=$!
+    PIDS+=("$poll_pid")
+  fi
+  sleep 0.5
+  kill_ms=$(date +%s%3N)
+  kill9_backend a
+  log "killed backend A"
+  wait "$load_pid" || true
+  if [[ -n $poll_pid ]]; then
+    wait "$poll_pid" || log "the sentinel did not name B within 30 s of the kill"
+    extra=$(python3 "$HELPER" switch-time "$OUT/failover-$load-route.jsonl" "$kill_ms")
+    log "sentinel route after the kill: $extra"
+  fi
+  emit failover "$t" "{\"load\":\"$load\"}" "$(python3 "$HELPER" "$load" "$f")" "$extra"
+}
+
+if has_step failover; then
+  for load in hey wrk; do
+    for t in haproxy nginx sentinel; do
+      failover_run "$load" "$t"
+    done
   done
   ensure_backend_a
 fi
@@ -394,11 +448,32 @@ if has_step memory; then
   for at in 10 30 60; do
     sleep $((at - (SECONDS - t0)))
     kill -0 "$mem_pid" 2>/dev/null || die "the 100-provider sentinel exited; see $OUT/sentinel-mem.log"
-    mem_row "100 providers" "${at} s" "$mem_pid"
+    mem_row "10 services × 10 providers" "${at} s idle (probing)" "$mem_pid"
   done
   curl -s --max-time 2 "http://127.0.0.1:$PORT_MEM/v1/providers" -o "$OUT/mem-providers.json" || true
+  # The same sentinel under proxy load: throughput with 100 providers
+  # loaded, and what the load adds to its memory.
+  u="http://127.0.0.1:$PORT_MEM/proxy/svc00/v1/price"
+  if wait_url "$u" "" 5; then
+    wait_idle "max → sentinel (100 providers)"
+    run_wrk /dev/null 2 "$u"
+    log "max throughput → sentinel with 100 providers (wrk -t1 -c32 -d10s)"
+    m0=$(cpu_mark)
+    run_wrk "$OUT/max-sentinel-100.txt" 10 "$u"
+    m1=$(cpu_mark)
+    emit max "sentinel, 100 providers" '{}' "$(python3 "$HELPER" wrk "$OUT/max-sentinel-100.txt")" "$(other_cpu_json "$m0" "$m1")"
+    mem_row "10 services × 10 providers" "then 10 s of wrk -c32 load" "$mem_pid"
+  fi
   stop_pid "$mem_pid"
 fi
+
+for f in "$OUT"/sentinel*.log; do
+  [[ -f $f ]] || continue
+  n=$(grep -c "could not be queued" "$f" || true)
+  if ((n > 0)); then
+    emit note - '{}' "{\"text\":\"$(basename "$f"): $n 'usage events could not be queued' warnings (the run loop fell behind the proxy)\"}"
+  fi
+done
 
 # ------------------------------------------------------------------ summary
 

@@ -144,6 +144,12 @@ pub struct ProviderState {
     pub latency: LatencyHistogram,
     /// Fast EWMA of latency (α = 1/4), the "recent" latency.
     pub recent_latency_ms: u32,
+    /// The last 64 probes as a bit set, newest in bit 0: 1 = failed. The
+    /// error-rate trigger reads it, so an outage that ended an hour ago no
+    /// longer counts against a provider that has answered 64 times since.
+    pub recent_failures: u64,
+    /// How many of those 64 bits hold probes (0..=64).
+    pub recent_probes: u8,
     /// Recent downtime incidents (at most 10).
     pub downtimes: VecDeque<Downtime>,
     /// Usage and cost.
@@ -190,6 +196,8 @@ impl ProviderState {
             reliability: Ring::default(),
             latency: LatencyHistogram::default(),
             recent_latency_ms: 0,
+            recent_failures: 0,
+            recent_probes: 0,
             downtimes: VecDeque::new(),
             ledger: Ledger::default(),
             step: Step::Normal,

@@ -12,7 +12,7 @@
 //! | `utilization` | a quota above 80 % | degraded |
 //! | `data-quality` | data quality (last 2 h) < 70 | degraded |
 //! | `performance` | performance < 60 | degraded |
-//! | `error-rate` | errors > 5 % over the last 2 h (≥ 40 probes, ≥ 5 errors) | degraded |
+//! | `error-rate` | errors > 5 % over the last 64 probes (≥ 40 probes, ≥ 5 errors) | degraded |
 //! | `better-alternative` | a candidate's total ≥ 1.2 × the current one | optimize |
 //!
 //! **Guard rails.** Critical triggers act at once. Degraded and optimize
@@ -192,9 +192,9 @@ pub struct View {
     pub consecutive_bad: (u32, Option<String>),
     /// Time since the first failed probe of the current outage.
     pub down_for_ms: Option<u64>,
-    /// Error rate over the last two hours and its sample count.
+    /// Error rate over the last 64 probes and its sample count.
     pub error_rate: (Option<Bps>, u64),
-    /// Failed probes over the last two hours.
+    /// Failed probes among the last 64.
     pub errors: u64,
     /// Recent latency (EWMA).
     pub recent_latency_ms: u64,

@@ -293,3 +293,37 @@ fn the_same_seed_gives_the_same_story() {
     };
     assert_eq!(run(42), run(42));
 }
+
+#[test]
+fn an_old_outage_does_not_bar_a_recovered_provider() {
+    // `a` was down for 10 minutes an hour ago and has answered ever since;
+    // when `b` slows down and `c` is gone, `a` must be taken back.
+    let mut s = scenario(17);
+    s.set(
+        "a",
+        jittery().fault(start() + HOUR, start() + HOUR + 10 * MINUTE, Fault::Outage),
+    );
+    s.set(
+        "c",
+        jittery().fault(
+            start() + HOUR + 30 * MINUTE,
+            start() + 5 * HOUR,
+            Fault::Outage,
+        ),
+    );
+    let slow_from = start() + 2 * HOUR;
+    s.set(
+        "b",
+        jittery().fault(
+            slow_from,
+            start() + 5 * HOUR,
+            Fault::Slow { extra_ms: 1500 },
+        ),
+    );
+    s.run_until(start() + 3 * HOUR);
+    let sw = s.switches();
+    let back: Vec<_> = sw.iter().filter(|(t, _)| *t >= slow_from).collect();
+    assert_eq!(back.len(), 1, "{sw:?}");
+    assert_eq!(back[0].1.to.as_str(), "a");
+    assert_eq!(back[0].1.reason.name(), "latency");
+}

@@ -209,6 +209,8 @@ impl Engine {
                 b.add(&delta);
             }
             let up = obs.outcome.is_up();
+            ps.recent_failures = (ps.recent_failures << 1) | u64::from(!up);
+            ps.recent_probes = ps.recent_probes.saturating_add(1).min(64);
             if up {
                 ps.latency.record(u64::from(obs.latency_ms));
                 ps.recent_latency_ms = ewma(

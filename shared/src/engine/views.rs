@@ -157,7 +157,14 @@ impl Engine {
         let rt = self.registry.provider(id.as_str())?;
         let ps = self.state.providers.get(id)?;
         let svc = self.registry.service(rt.service.as_str())?;
-        let recent = ps.hourly.sum(now, HOUR, 2);
+        // Error rate over the last (up to) 64 probes.
+        let probes = u64::from(ps.recent_probes);
+        let mask = if probes >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << probes) - 1
+        };
+        let errors = u64::from((ps.recent_failures & mask).count_ones());
         let statuses = books::status(&ps.ledger, now, &rt.config.limits, &rt.rates);
         let utilization = statuses
             .iter()
@@ -175,8 +182,8 @@ impl Engine {
             consecutive_failures: ps.consecutive_failures,
             consecutive_bad: (ps.consecutive_bad, ps.bad_check.clone()),
             down_for_ms: ps.down_since.map(|d| now.saturating_sub(d)),
-            error_rate: (Bps::ratio(recent.failed(), recent.total()), recent.total()),
-            errors: recent.failed(),
+            error_rate: (Bps::ratio(errors, probes), probes),
+            errors,
             recent_latency_ms: u64::from(ps.recent_latency_ms),
             baseline: (ps.latency.quantile(5000), ps.latency.count()),
             target_ms: svc.config.latency_target().as_ms(),
