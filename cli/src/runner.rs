@@ -188,23 +188,14 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
             }
             cmd = rx.recv() => {
                 if let Some(cmd) = cmd {
-                    // Usage events only move the books: they reach the
-                    // snapshot with the next tick. A submission changes
-                    // the registry, so it is published at once. (Cloning
-                    // the engine per proxied request would cost more
-                    // than the proxying.)
-                    let publish = matches!(cmd, Command::Submit { .. });
+                    // A submission changes the registry: publish at once.
                     apply(&mut sentinel, cmd).await;
-                    if publish {
-                        shared.publish(sentinel.engine().clone(), None);
-                    }
+                    shared.publish(sentinel.engine().clone(), None);
                 }
             }
             _ = tokio::time::sleep(wait) => {
-                // Drain queued usage first so the tick sees it.
-                while let Ok(cmd) = rx.try_recv() {
-                    apply(&mut sentinel, cmd).await;
-                }
+                // Book the proxied usage first so the tick sees it.
+                record_usage(&mut sentinel, &shared);
                 match sentinel.tick(&now_ms).await {
                     Ok(report) => {
                         // The sentinel's own footprint: one observation-log
@@ -234,6 +225,7 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
     while let Ok(cmd) = rx.try_recv() {
         apply(&mut sentinel, cmd).await;
     }
+    record_usage(&mut sentinel, &shared);
     let v = sentinel.save(now_ms()).await?;
     tracing::info!(version = v, "state saved");
     server.abort();
@@ -254,24 +246,29 @@ fn next_seq() -> u64 {
     EVENT_SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
 }
 
+fn record_usage(sentinel: &mut Sentinel<RedbStore, HttpClient>, shared: &Shared) {
+    let kinds = shared.take_usage();
+    if kinds.is_empty() {
+        return;
+    }
+    let now = now_ms();
+    let events: Vec<Event> = kinds
+        .into_iter()
+        .map(|kind| Event {
+            source: "local".into(),
+            seq: next_seq(),
+            at: now,
+            kind,
+        })
+        .collect();
+    let r = sentinel.record(now, &events);
+    if !r.rejected.is_empty() {
+        tracing::warn!(rejected = ?r.rejected, "usage events rejected");
+    }
+}
+
 async fn apply(sentinel: &mut Sentinel<RedbStore, HttpClient>, cmd: Command) {
     match cmd {
-        Command::Events(kinds) => {
-            let now = now_ms();
-            let events: Vec<Event> = kinds
-                .into_iter()
-                .map(|kind| Event {
-                    source: "local".into(),
-                    seq: next_seq(),
-                    at: now,
-                    kind,
-                })
-                .collect();
-            let r = sentinel.record(now, &events);
-            if !r.rejected.is_empty() {
-                tracing::warn!(rejected = ?r.rejected, "usage events rejected");
-            }
-        }
         Command::Submit {
             service,
             provider,

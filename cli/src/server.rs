@@ -14,7 +14,6 @@ use sentinel_core::engine::{Engine, EventKind};
 use sentinel_core::probe::Observation;
 use sentinel_core::proxy::{self, ProxyPolicy, ProxyRequest};
 use sentinel_core::ServiceId;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -26,9 +25,6 @@ pub const MAX_BODY: usize = 8 << 20;
 /// A mutation for the run loop.
 #[derive(Debug)]
 pub enum Command {
-    /// Usage and retry events from the proxy; the loop stamps their
-    /// sequence numbers.
-    Events(Vec<EventKind>),
     /// A provider submission.
     Submit {
         /// Service.
@@ -57,8 +53,9 @@ pub struct Shared {
     client: HttpClient,
     auth: api::Auth,
     policy: ProxyPolicy,
-    /// Usage events that could not be queued (the loop is far behind).
-    pub dropped_events: AtomicU64,
+    /// Proxied usage since the last tick, folded per provider; the run
+    /// loop drains it into the books before each tick.
+    pub usage: std::sync::Mutex<proxy::UsageTally>,
 }
 
 const RECENT: usize = 500;
@@ -83,7 +80,15 @@ impl Shared {
             client,
             auth,
             policy,
-            dropped_events: AtomicU64::new(0),
+            usage: std::sync::Mutex::new(proxy::UsageTally::default()),
+        }
+    }
+
+    /// Takes the proxied usage folded since the last call.
+    pub fn take_usage(&self) -> Vec<EventKind> {
+        match self.usage.lock() {
+            Ok(mut t) => t.drain(),
+            Err(poisoned) => poisoned.into_inner().drain(),
         }
     }
 
@@ -253,17 +258,9 @@ async fn proxy_request(
         now,
     )
     .await;
-    let mut seq = 0u64;
-    let events: Vec<EventKind> = proxy::usage_events(&outcome, "proxy", &mut seq, now)
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
-    if !events.is_empty() && shared.tx.try_send(Command::Events(events)).is_err() {
-        let n = shared.dropped_events.fetch_add(1, Ordering::Relaxed) + 1;
-        tracing::warn!(
-            dropped = n,
-            "usage events could not be queued; the run loop is behind"
-        );
+    match shared.usage.lock() {
+        Ok(mut t) => t.add(&outcome),
+        Err(poisoned) => poisoned.into_inner().add(&outcome),
     }
     let used = outcome
         .attempts

@@ -422,45 +422,83 @@ pub async fn forward<U: Upstream>(
     }
 }
 
-/// The bookkeeping of a forwarded request: one request and its bytes
-/// against every provider tried, and a retry outcome for every attempt
-/// after the first. `seq` is advanced for each event.
-pub fn usage_events(
-    outcome: &ProxyOutcome,
-    source: &str,
-    seq: &mut u64,
-    at: UnixMillis,
-) -> Vec<Event> {
-    let mut out = Vec::new();
-    let mut push = |kind| {
-        *seq += 1;
-        out.push(Event {
-            source: source.to_string(),
-            seq: *seq,
-            at,
-            kind,
-        });
-    };
-    for (n, a) in outcome.attempts.iter().enumerate() {
-        push(EventKind::Usage {
-            target: UsageTarget::Provider(a.provider.clone()),
-            metric: Metric::Requests,
-            amount: 1,
-        });
-        if a.bytes > 0 {
-            push(EventKind::Usage {
-                target: UsageTarget::Provider(a.provider.clone()),
-                metric: Metric::EgressBytes,
-                amount: a.bytes,
-            });
-        }
-        if n > 0 {
-            let ok = a.status.is_some_and(|s| !retry_status(s));
-            push(EventKind::Retry {
-                provider: a.provider.clone(),
-                ok,
-            });
+/// The bookkeeping of forwarded requests, folded: per provider, requests
+/// and bytes, and how many retries landed on it and succeeded. A busy proxy
+/// adds every outcome here (cheap, no allocation per request once a
+/// provider is known) and the shell drains it into a handful of events per
+/// tick, rather than one event per request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UsageTally {
+    requests: std::collections::BTreeMap<ProviderId, (u64, u64)>,
+    retries: std::collections::BTreeMap<ProviderId, (u32, u32)>,
+}
+
+impl UsageTally {
+    /// Adds one forwarded request: one request and its bytes against every
+    /// provider tried, and a retry outcome for every attempt after the
+    /// first.
+    pub fn add(&mut self, outcome: &ProxyOutcome) {
+        for (n, a) in outcome.attempts.iter().enumerate() {
+            let r = self.requests.entry(a.provider.clone()).or_default();
+            r.0 = r.0.saturating_add(1);
+            r.1 = r.1.saturating_add(a.bytes);
+            if n > 0 {
+                let t = self.retries.entry(a.provider.clone()).or_default();
+                if a.status.is_some_and(|s| !retry_status(s)) {
+                    t.0 = t.0.saturating_add(1);
+                } else {
+                    t.1 = t.1.saturating_add(1);
+                }
+            }
         }
     }
-    out
+
+    /// Whether nothing was added since the last drain.
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty() && self.retries.is_empty()
+    }
+
+    /// Takes everything added so far as events (without sequence numbers:
+    /// the shell stamps them).
+    pub fn drain(&mut self) -> Vec<EventKind> {
+        let mut out = Vec::new();
+        for (provider, (requests, bytes)) in std::mem::take(&mut self.requests) {
+            out.push(EventKind::Usage {
+                target: UsageTarget::Provider(provider.clone()),
+                metric: Metric::Requests,
+                amount: requests,
+            });
+            if bytes > 0 {
+                out.push(EventKind::Usage {
+                    target: UsageTarget::Provider(provider),
+                    metric: Metric::EgressBytes,
+                    amount: bytes,
+                });
+            }
+        }
+        for (provider, (ok, failed)) in std::mem::take(&mut self.retries) {
+            out.push(EventKind::Retry {
+                provider,
+                ok,
+                failed,
+            });
+        }
+        out
+    }
+}
+
+/// Stamps events with a source and increasing sequence numbers.
+pub fn stamp(kinds: Vec<EventKind>, source: &str, seq: &mut u64, at: UnixMillis) -> Vec<Event> {
+    kinds
+        .into_iter()
+        .map(|kind| {
+            *seq += 1;
+            Event {
+                source: source.to_string(),
+                seq: *seq,
+                at,
+                kind,
+            }
+        })
+        .collect()
 }

@@ -96,14 +96,16 @@ fn bad_inputs_are_reported_not_dropped_silently() {
                 1,
                 EventKind::Retry {
                     provider: pid("b"),
-                    ok: true,
+                    ok: 1,
+                    failed: 0,
                 },
             ),
             ev(
                 1,
                 EventKind::Retry {
                     provider: pid("b"),
-                    ok: true,
+                    ok: 1,
+                    failed: 0,
                 },
             ),
             ev(

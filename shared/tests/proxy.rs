@@ -5,8 +5,8 @@ mod common;
 
 use common::{api_config, evm_config, start};
 use sentinel_core::proxy::{
-    forward, retryable, usage_events, ProxyPolicy, ProxyRequest, Target, Upstream, UpstreamError,
-    UpstreamResponse,
+    forward, retryable, stamp, ProxyPolicy, ProxyRequest, Target, Upstream, UpstreamError,
+    UpstreamResponse, UsageTally,
 };
 use sentinel_core::sim::Scenario;
 use sentinel_core::ServiceId;
@@ -131,14 +131,33 @@ fn fails_over_past_dead_and_overloaded_providers() {
     );
     assert!(out.attempts[2].used);
     // Bookkeeping: a request per provider tried, retries for the 2nd and 3rd.
+    let mut tally = UsageTally::default();
+    tally.add(&out);
+    tally.add(&out);
     let mut seq = 0;
-    let ev = usage_events(&out, "proxy", &mut seq, s.now);
+    let ev = stamp(tally.drain(), "proxy", &mut seq, s.now);
+    assert!(tally.is_empty());
+    // Two requests counted against each of the three providers.
+    let requests: u64 = ev
+        .iter()
+        .filter_map(|e| match &e.kind {
+            sentinel_core::engine::EventKind::Usage {
+                metric: sentinel_core::books::Metric::Requests,
+                amount,
+                ..
+            } => Some(*amount),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(requests, 6);
     assert_eq!(
         ev.iter()
             .filter(|e| matches!(e.kind, sentinel_core::engine::EventKind::Retry { .. }))
             .count(),
         2
     );
+    assert!(ev.iter().any(|e| matches!(&e.kind, sentinel_core::engine::EventKind::Retry { provider, ok: 2, failed: 0 } if provider.as_str() == "c")));
+    assert!(ev.iter().any(|e| matches!(&e.kind, sentinel_core::engine::EventKind::Retry { provider, ok: 0, failed: 2 } if provider.as_str() == "b")));
     assert_eq!(seq, ev.len() as u64);
 }
 

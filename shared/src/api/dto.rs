@@ -848,8 +848,21 @@ pub struct ProviderBudget {
     pub step: Step,
     /// This month's cost.
     pub cost_month: MonthCost,
+    /// This month's usage: probes and proxied traffic together.
+    pub usage_month: UsageMonth,
     /// Quotas and the money budget.
     pub quotas: Vec<QuotaDto>,
+}
+
+/// Month-to-date usage of a provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageMonth {
+    /// Requests, writes and invocations.
+    pub requests: u64,
+    /// Egress and storage bytes.
+    pub bytes: u64,
+    /// Compute units and gas.
+    pub compute_units: u64,
 }
 
 /// The sentinel's own footprint (store writes, invocations, gas).
@@ -912,6 +925,11 @@ impl BudgetReport {
                     service: rt.service.clone(),
                     step: ps.step,
                     cost_month: month_cost(engine, id, now),
+                    usage_month: UsageMonth {
+                        requests: ps.ledger.requests,
+                        bytes: ps.ledger.bytes,
+                        compute_units: ps.ledger.compute_units,
+                    },
                     quotas: engine
                         .budget_status(id, now)
                         .iter()

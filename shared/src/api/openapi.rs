@@ -553,6 +553,20 @@ fn schemas_routing(s: &mut Map<String, Value>) {
                             ("service", t("string", "Service.")),
                             ("step", enumeration(STEPS, "Ladder step.")),
                             ("cost_month", schema_ref("MonthCost")),
+                            (
+                                "usage_month",
+                                object(
+                                    "Month-to-date usage: probes and proxied traffic together.",
+                                    vec![
+                                        (
+                                            "requests",
+                                            t("integer", "Requests, writes and invocations."),
+                                        ),
+                                        ("bytes", t("integer", "Egress and storage bytes.")),
+                                        ("compute_units", t("integer", "Compute units and gas.")),
+                                    ],
+                                ),
+                            ),
                             ("quotas", array(schema_ref("Quota"))),
                         ],
                     )),

@@ -89,12 +89,14 @@ pub enum EventKind {
         /// How much.
         amount: u64,
     },
-    /// A proxy retry landed on this provider.
+    /// Proxy retries that landed on this provider.
     Retry {
         /// Provider.
         provider: ProviderId,
-        /// Whether it succeeded.
-        ok: bool,
+        /// How many succeeded.
+        ok: u32,
+        /// How many failed.
+        failed: u32,
     },
     /// An incident report.
     Incident {
@@ -462,13 +464,15 @@ impl Engine {
                             .record(now, &rt.config.limits, &rt.rates, *metric, *amount);
                     }
                 }
-                EventKind::Retry { provider, ok } => {
+                EventKind::Retry {
+                    provider,
+                    ok,
+                    failed,
+                } => {
                     if let Some(ps) = self.state.providers.get_mut(provider) {
                         if let Some(b) = ps.reliability.bucket_mut(now, at, DAY, 30) {
-                            b.retries = b.retries.saturating_add(1);
-                            if *ok {
-                                b.retries_ok = b.retries_ok.saturating_add(1);
-                            }
+                            b.retries = b.retries.saturating_add(ok.saturating_add(*failed));
+                            b.retries_ok = b.retries_ok.saturating_add(*ok);
                         }
                     }
                 }
