@@ -209,23 +209,26 @@ def summary(path):
     by = {}
     for r in rows:
         by.setdefault(r["exp"], []).append(r)
-    order = ["direct", "sentinel", "haproxy", "nginx"]
+    order = ["direct", "sentinel", "sentinel-hedge", "haproxy", "nginx"]
 
     def key(r):
         return order.index(r["target"]) if r.get("target") in order else 99
 
     out = []
     for r in by.get("meta", []):
-        out.append("Run: %s — %s" % (r.get("date"), r.get("machine")))
+        out.append(
+            "Run: %s, commit %s — %s"
+            % (r.get("date"), r.get("commit", "?"), r.get("machine"))
+        )
         out.append("")
     for rate in sorted({r["rate"] for r in by.get("steady", [])}):
         out.append("### Steady load, %s requests/s for 10 s (hey)" % _f(rate))
         out.append("")
         out.append(
             "| target | achieved req/s | p50 ms | p90 ms | p99 ms | slowest ms "
-            "| non-200 + errors | p50 − direct p50 | other CPU |"
+            "| non-200 + errors | p50 − direct p50 | proxy CPU µs/req | other CPU |"
         )
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         rs = sorted([r for r in by["steady"] if r["rate"] == rate], key=key)
         d50 = next((r["p50_ms"] for r in rs if r["target"] == "direct"), None)
         for r in rs:
@@ -235,7 +238,7 @@ def summary(path):
                 else "–"
             )
             out.append(
-                "| %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+                "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
                 % (
                     r["target"],
                     _f(r["rps"]),
@@ -245,40 +248,68 @@ def summary(path):
                     _f(r["slowest_ms"], 1),
                     _f(r["failed"]),
                     over if r["target"] != "direct" else "",
+                    _f(r.get("proxy_cpu_us"), 1),
                     _other(r),
                 )
             )
         out.append("")
     if by.get("max"):
-        out.append("### Max throughput (wrk -t1 -c32 -d10s)")
+        out.append(
+            "### Max throughput (wrk -t1 -c32 -d10s; rounds in alternating "
+            "orders; best round shown, all rounds listed)"
+        )
         out.append("")
         out.append(
-            "| target | req/s | × direct | p50 ms | p90 ms | p99 ms | non-2xx | socket errors | other CPU |"
+            "| target | req/s (best) | × direct | req/s per round | p50 ms | p99 ms "
+            "| errors | proxy CPU µs/req | other CPU |"
         )
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-        rs = sorted(by["max"], key=key)
-        d = next((r["rps"] for r in rs if r["target"] == "direct"), None)
-        for r in rs:
+        groups = {}
+        for r in by["max"]:
+            groups.setdefault(r["target"], []).append(r)
+
+        def best(rs):
+            return max(rs, key=lambda r: r.get("rps") or 0)
+
+        def mean(rs, k):
+            v = [r[k] for r in rs if r.get(k) is not None]
+            return sum(v) / len(v) if v else None
+
+        d = best(groups["direct"]) if "direct" in groups else None
+        for t in sorted(groups, key=lambda t: order.index(t) if t in order else 99):
+            rs = sorted(groups[t], key=lambda r: r.get("round", 1))
+            b = best(rs)
+            cpu = mean(rs, "proxy_cpu_us")
+            other = mean(rs, "other_cpu_pct")
             out.append(
                 "| %s | %s | %s | %s | %s | %s | %s | %s | %s |"
                 % (
-                    r["target"],
-                    _f(r["rps"]),
-                    "%.2f×" % (r["rps"] / d) if d and r.get("rps") else "–",
-                    _f(r["p50_ms"], 2),
-                    _f(r["p90_ms"], 2),
-                    _f(r["p99_ms"], 2),
-                    _f(r["non2xx"]),
-                    _f(r["socket_errors"]),
-                    _other(r),
+                    t,
+                    _f(b["rps"]),
+                    "%.2f×" % (b["rps"] / d["rps"]) if d and b.get("rps") else "–",
+                    " / ".join(_f(r["rps"]) for r in rs),
+                    _f(b["p50_ms"], 2),
+                    _f(b["p99_ms"], 2),
+                    _f(sum((r["non2xx"] or 0) + (r["socket_errors"] or 0) for r in rs)),
+                    _f(cpu, 1),
+                    "%.0f %%" % other if other is not None else "–",
                 )
             )
         out.append("")
-    fo = [r for r in by.get("failover", []) if r.get("load") == "hey"]
-    if fo:
+    for fault, title in (
+        ("kill", "`kill -9` of backend A at t = 5 s"),
+        ("stop", "backend A hung (SIGSTOP) at t = 5 s; hey -t 15"),
+    ):
+        fo = [
+            r
+            for r in by.get("failover", [])
+            if r.get("load") == "hey" and r.get("fault", "kill") == fault
+        ]
+        if not fo:
+            continue
         out.append(
             "### Failover at 1,000 req/s: 20 s of hey (10 workers × 100 req/s), "
-            "`kill -9` of backend A at t = 5 s"
+            + title
         )
         out.append("")
         out.append(

@@ -8,9 +8,11 @@
 #   BENCH_STEPS=steady,max bash bench/run.sh
 #
 # Environment:
-#   BENCH_STEPS      comma list of steady,max,failover,memory (default: all)
+#   BENCH_STEPS      comma list of steady,max,failover,memory (default) and
+#                    stall (optional: backend A hung with SIGSTOP instead of killed)
 #   BENCH_OUT        where raw outputs and summary.md go (default bench/results/latest)
-#   BENCH_IDLE_WAIT  seconds to wait for the CPUs to go quiet first (default 180)
+#   BENCH_IDLE_WAIT  seconds to wait for the CPUs to go quiet before a measurement (default 180)
+#   BENCH_MAX_ROUNDS rounds of the max-throughput runs (default 2)
 #   SENTINEL_BIN     use this binary instead of building
 #   BENCH_PORT_A, BENCH_PORT_B, BENCH_PORT_SENTINEL, BENCH_PORT_HAPROXY,
 #   BENCH_PORT_NGINX, BENCH_PORT_MEM   ports on 127.0.0.1 (18001, 18002,
@@ -28,6 +30,7 @@ HELPER=$BENCH/helper.py
 STEPS=",${BENCH_STEPS:-steady,max,failover,memory},"
 OUT=${BENCH_OUT:-$BENCH/results/latest}
 IDLE_WAIT=${BENCH_IDLE_WAIT:-180}
+MAX_ROUNDS=${BENCH_MAX_ROUNDS:-2}
 
 PORT_A=${BENCH_PORT_A:-18001}        # backend A (active)
 PORT_B=${BENCH_PORT_B:-18002}        # backend B (standby / backup)
@@ -39,6 +42,7 @@ PORT_MEM=${BENCH_PORT_MEM:-18083}      # the 100-provider sentinel
 declare -A URL=(
   [direct]="http://127.0.0.1:$PORT_A/v1/price"
   [sentinel]="http://127.0.0.1:$PORT_SENT/proxy/bench/v1/price"
+  [sentinel-hedge]="http://127.0.0.1:$PORT_SENT/proxy/bench/v1/price"
   [haproxy]="http://127.0.0.1:$PORT_HAP/v1/price"
   [nginx]="http://127.0.0.1:$PORT_NGX/v1/price"
 )
@@ -79,6 +83,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'echo "bench: error: line $LINENO: \`$BASH_COMMAND\` failed" >&2' ERR
 
 # ------------------------------------------------------------------ tools
 
@@ -190,9 +195,31 @@ cpu_mark() { # -> "busy total ours" in clock ticks
   for p in "${PIDS[@]}"; do
     [[ -d /proc/$p ]] || continue
     ours=$((ours + $(proc_ticks "$p")))
-    for c in $(pgrep -P "$p" 2>/dev/null); do ours=$((ours + $(proc_ticks "$c"))); done
+    for c in $(pgrep -P "$p" 2>/dev/null || true); do ours=$((ours + $(proc_ticks "$c"))); done
   done
   echo "$busy $total $ours"
+}
+tree_ticks() { # pid -> CPU ticks of it and its children (nginx master + workers)
+  local t c
+  t=$(proc_ticks "$1")
+  for c in $(pgrep -P "$1" 2>/dev/null || true); do t=$((t + $(proc_ticks "$c"))); done
+  echo "$t"
+}
+target_pid() { # target -> the pid whose CPU is the target's cost
+  case $1 in
+    direct) echo "${BACKEND_PID[a]}" ;;
+    sentinel) echo "$MAIN_SENT_PID" ;;
+    haproxy) echo "$HAP_PID" ;;
+    nginx) echo "$NGX_PID" ;;
+    "sentinel, 100 providers") echo "$MEM_PID" ;;
+    *) die "no pid for target $1" ;;
+  esac
+}
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+cpu_per_req_json() { # ticks-before ticks-after requests -> {"proxy_cpu_us": x}
+  python3 -c 'import sys,json
+d=int(sys.argv[2])-int(sys.argv[1]); n=float(sys.argv[3] or 0); hz=int(sys.argv[4])
+print(json.dumps({"proxy_cpu_us": round(d*1e6/hz/n,1) if n>0 else None}))' "$1" "$2" "$3" "$CLK_TCK"
 }
 other_cpu_json() { # "mark-before" "mark-after" -> {"other_cpu_pct": x}
   python3 -c 'import sys,json
@@ -244,12 +271,13 @@ ensure_backend_a() {
 }
 
 SENT_PID=
-start_sentinel() { # config port data-dir log -> SENT_PID
+start_sentinel() { # config port data-dir log [extra args] -> SENT_PID
   local cfg=$1 port=$2 data=$3 logf=$4
+  shift 4
   port_free "$port" || die "port $port is in use (sentinel)"
   "$SENT" check --config "$cfg" >/dev/null || die "sentinel check rejected $cfg"
   SENTINEL_LOG=${SENTINEL_LOG:-info} "$SENT" run --config "$cfg" --listen "127.0.0.1:$port" \
-    --data "$data" --stop-after 900 >"$logf" 2>&1 &
+    --data "$data" --stop-after 900 "$@" >"$logf" 2>&1 &
   SENT_PID=$!
   PIDS+=($!)
   wait_url "http://127.0.0.1:$port/healthz" "" 15 || wait_url "http://127.0.0.1:$port/v1/services" "" 5 ||
@@ -265,6 +293,7 @@ start_haproxy() {
   haproxy -c -q -f "$d/haproxy.cfg" || die "haproxy rejected its config"
   port_free $PORT_HAP || die "port $PORT_HAP is in use (haproxy)"
   haproxy -db -f "$d/haproxy.cfg" >"$d/haproxy.log" 2>&1 &
+  HAP_PID=$!
   PIDS+=($!)
   wait_url "${URL[haproxy]}" "x-backend: a" 15 || { tail "$d/haproxy.log" >&2; die "haproxy did not start"; }
 }
@@ -278,6 +307,7 @@ start_nginx_proxy() {
     PORT_A=$PORT_A PORT_B=$PORT_B WORKERS=auto
   port_free $PORT_NGX || die "port $PORT_NGX is in use (nginx proxy)"
   nginx -p "$d/" -e "$d/error.log" -c "$d/nginx.conf" >"$d/stdout.log" 2>&1 &
+  NGX_PID=$!
   PIDS+=($!)
   wait_url "${URL[nginx]}" "x-backend: a" 10 || { cat "$d/error.log" >&2; die "nginx proxy did not start"; }
 }
@@ -295,8 +325,13 @@ log "work dir $WORK, results in $OUT"
 for p in $PORT_A $PORT_B $PORT_SENT $PORT_HAP $PORT_NGX $PORT_MEM; do
   port_free "$p" || die "port $p on 127.0.0.1 is in use; stop whatever holds it"
 done
-emit meta - '{}' "$(python3 - "$SENT" <<'EOF'
+emit meta - '{}' "$(python3 - "$SENT" "$ROOT" <<'EOF'
 import json, os, platform, subprocess, sys, time
+def git(*a):
+    try:
+        return subprocess.run(["git", "-C", sys.argv[2], *a], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
 def ver(pkg):
     try:
         return subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True).stdout or "?"
@@ -309,6 +344,8 @@ except Exception:
     pass
 print(json.dumps({
     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    "commit": git("rev-parse", "--short", "HEAD") + (
+        " + uncommitted changes" if git("status", "--porcelain", "--", "cli", "shared", "Cargo.toml", "Cargo.lock") else ""),
     "machine": "%d cores (%s), Linux %s; nginx %s, haproxy %s, hey %s, wrk %s" % (
         os.cpu_count(), cpu, platform.release(), ver("nginx-light") if ver("nginx-light") != "?" else ver("nginx"),
         ver("haproxy"), ver("hey"), ver("wrk")),
@@ -334,7 +371,7 @@ run_hey() { # out-file seconds rate url [extra args]: fixed rate with workers of
   shift 4
   c=$(((rate + 99) / 100))
   q=$((rate / c))
-  timeout $((secs + 30)) hey -z "${secs}s" -c "$c" -q "$q" -t 10 "$@" "$url" >"$out" 2>&1 || true
+  timeout $((secs + 30)) hey -z "${secs}s" -c "$c" -q "$q" -t "${HEY_TIMEOUT:-10}" "$@" "$url" >"$out" 2>&1 || true
 }
 
 # ------------------------------------------------------------------ steady
@@ -346,10 +383,13 @@ if has_step steady; then
       wait_idle "steady $rate → $t"
       run_hey "$f.warm" 2 "$rate" "${URL[$t]}"
       log "steady $rate req/s → $t (10 s)"
-      m0=$(cpu_mark)
+      tp=$(target_pid "$t")
+      m0=$(cpu_mark) c0=$(tree_ticks "$tp")
       run_hey "$f" 10 "$rate" "${URL[$t]}"
-      m1=$(cpu_mark)
-      emit steady "$t" "{\"rate\":$rate}" "$(python3 "$HELPER" hey "$f")" "$(other_cpu_json "$m0" "$m1")"
+      c1=$(tree_ticks "$tp") m1=$(cpu_mark)
+      parsed=$(python3 "$HELPER" hey "$f")
+      n=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests"])' "$parsed")
+      emit steady "$t" "{\"rate\":$rate}" "$parsed" "$(other_cpu_json "$m0" "$m1")" "$(cpu_per_req_json "$c0" "$c1" "$n")"
     done
   done
 fi
@@ -362,21 +402,32 @@ run_wrk() { # out-file seconds url [extra args]
   timeout $((secs + 30)) wrk -t1 -c32 -d"${secs}s" --latency "$@" "$url" >"$out" 2>&1 || true
 }
 
+measure_max() { # target url round
+  local t=$1 u=$2 round=$3 f=$OUT/max-$1-$3.txt tp m0 m1 c0 c1 parsed n
+  f=${f// /-}
+  wait_idle "max → $t"
+  run_wrk /dev/null 2 "$u" # warm-up
+  log "max throughput → $t, round $round (wrk -t1 -c32 -d10s)"
+  tp=$(target_pid "$t")
+  m0=$(cpu_mark) c0=$(tree_ticks "$tp")
+  run_wrk "$f" 10 "$u"
+  c1=$(tree_ticks "$tp") m1=$(cpu_mark)
+  parsed=$(python3 "$HELPER" wrk "$f")
+  n=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests"] or 0)' "$parsed")
+  emit max "$t" "{\"round\":$round}" "$parsed" "$(other_cpu_json "$m0" "$m1")" "$(cpu_per_req_json "$c0" "$c1" "$n")"
+}
+
 if has_step max; then
-  for t in direct sentinel haproxy nginx; do
-    f=$OUT/max-$t.txt
-    wait_idle "max → $t"
-    run_wrk /dev/null 2 "${URL[$t]}" # warm-up
-    log "max throughput → $t (wrk -t1 -c32 -d10s)"
-    m0=$(cpu_mark)
-    run_wrk "$f" 10 "${URL[$t]}"
-    m1=$(cpu_mark)
-    emit max "$t" '{}' "$(python3 "$HELPER" wrk "$f")" "$(other_cpu_json "$m0" "$m1")"
+  # Rounds in alternating orders, so a slow minute on a noisy host does
+  # not land on one target only; the summary takes each target's best.
+  for ((round = 1; round <= MAX_ROUNDS; round++)); do
+    if ((round % 2)); then order=(direct sentinel haproxy nginx); else order=(nginx haproxy sentinel direct); fi
+    for t in "${order[@]}"; do measure_max "$t" "${URL[$t]}" "$round"; done
   done
 fi
 
 if kill -0 "$MAIN_SENT_PID" 2>/dev/null; then
-  done_steps=$(for s in steady max; do has_step $s && printf '%s ' $s; done)
+  done_steps=$(for s in steady max; do if has_step $s; then printf '%s ' $s; fi; done)
   mem_row "bench: 1 service, 2 providers" "after ${done_steps:-no }load" "$MAIN_SENT_PID"
 fi
 
@@ -385,20 +436,24 @@ fi
 # One failover run: a fresh start of the proxy's view of A, 20 s of load,
 # kill -9 of backend A at t = 5 s. For the sentinel, a fresh sentinel
 # (fresh store, A active) and a poll of its route every 100 ms.
-failover_run() { # load(hey|wrk) target
-  local load=$1 t=$2 f=$OUT/failover-$1-$2.txt poll_pid= load_pid kill_ms extra='{}'
+failover_run() { # load(hey|wrk) target [fault: kill (kill -9) | stop (SIGSTOP: a hung backend)]
+  local load=$1 t=$2 fault=${3:-kill} f poll_pid= load_pid kill_ms extra='{}' master workers
+  f=$OUT/failover-$1-$2.txt
+  [[ $fault == kill ]] || f=$OUT/stall-$1-$2.txt
   ensure_backend_a
-  if [[ $t == sentinel ]]; then
+  if [[ $t == sentinel* ]]; then
     stop_pid "$MAIN_SENT_PID"
     rm -rf "$WORK/sentinel-data-failover"
-    start_sentinel "$WORK/sentinel.toml" $PORT_SENT "$WORK/sentinel-data-failover" "$OUT/sentinel-failover-$load.log"
+    local args=()
+    [[ $t == sentinel-hedge ]] && args=(--hedge)
+    start_sentinel "$WORK/sentinel.toml" $PORT_SENT "$WORK/sentinel-data-failover" "$OUT/$t-$fault-$load.log" "${args[@]}"
     MAIN_SENT_PID=$SENT_PID
   fi
   # nginx remembers a failed A for fail_timeout (10 s) and HAProxy needs
   # 2 good checks: wait until the proxy routes to A again.
   wait_url "${URL[$t]}" "x-backend: a" 20 || die "$t is not routing to backend A before the failover run"
   wait_idle "failover ($load) → $t"
-  log "failover → $t: 20 s of $load, kill -9 of backend A at t=5 s"
+  log "failover → $t: 20 s of $load, $fault of backend A at t=5 s"
   if [[ $load == hey ]]; then
     run_hey "$f" 20 1000 "${URL[$t]}" &
   else
@@ -407,23 +462,32 @@ failover_run() { # load(hey|wrk) target
   load_pid=$!
   PIDS+=("$load_pid")
   sleep 4.5
-  if [[ $t == sentinel ]]; then
+  if [[ $t == sentinel* ]]; then
     python3 "$HELPER" poll-route "http://127.0.0.1:$PORT_SENT/v1/services/bench/route" b \
-      "$OUT/failover-$load-route.jsonl" --interval 0.1 --timeout 30 &
+      "$OUT/$fault-$load-$t-route.jsonl" --interval 0.1 --timeout 30 &
     poll_pid=$!
     PIDS+=("$poll_pid")
   fi
   sleep 0.5
   kill_ms=$(date +%s%3N)
-  kill9_backend a
-  log "killed backend A"
+  if [[ $fault == kill ]]; then
+    kill9_backend a
+    log "killed backend A"
+  else
+    master=${BACKEND_PID[a]}
+    workers=$(pgrep -P "$master" | tr '\n' ' ' || true)
+    # shellcheck disable=SC2086
+    kill -STOP "$master" $workers
+    log "stopped backend A (SIGSTOP: connections are accepted by the kernel, never answered)"
+  fi
   wait "$load_pid" || true
   if [[ -n $poll_pid ]]; then
     wait "$poll_pid" || log "the sentinel did not name B within 30 s of the kill"
-    extra=$(python3 "$HELPER" switch-time "$OUT/failover-$load-route.jsonl" "$kill_ms")
+    extra=$(python3 "$HELPER" switch-time "$OUT/$fault-$load-$t-route.jsonl" "$kill_ms")
     log "sentinel route after the kill: $extra"
   fi
-  emit failover "$t" "{\"load\":\"$load\"}" "$(python3 "$HELPER" "$load" "$f")" "$extra"
+  [[ $fault == kill ]] || kill9_backend a # SIGKILL ends a stopped process too
+  emit failover "$t" "{\"load\":\"$load\",\"fault\":\"$fault\"}" "$(python3 "$HELPER" "$load" "$f")" "$extra"
 }
 
 if has_step failover; then
@@ -431,6 +495,15 @@ if has_step failover; then
     for t in haproxy nginx sentinel; do
       failover_run "$load" "$t"
     done
+  done
+  ensure_backend_a
+fi
+
+# Optional (not in the default steps): A hangs instead of dying. Slower
+# and harsher; every proxy's timeouts decide the outcome.
+if has_step stall; then
+  for t in haproxy nginx sentinel sentinel-hedge; do
+    HEY_TIMEOUT=15 failover_run hey "$t" stop
   done
   ensure_backend_a
 fi
@@ -443,7 +516,7 @@ if has_step memory; then
   python3 "$HELPER" gen-config "$WORK/sentinel-100.toml" $PORT_A $PORT_B --services 10 --providers 10
   log "memory: sentinel with 10 services × 10 providers, probe_interval 5s, 60 s"
   start_sentinel "$WORK/sentinel-100.toml" $PORT_MEM "$WORK/sentinel-data-mem" "$OUT/sentinel-mem.log"
-  mem_pid=$SENT_PID
+  mem_pid=$SENT_PID MEM_PID=$SENT_PID
   t0=$SECONDS
   for at in 10 30 60; do
     sleep $((at - (SECONDS - t0)))
@@ -455,13 +528,7 @@ if has_step memory; then
   # loaded, and what the load adds to its memory.
   u="http://127.0.0.1:$PORT_MEM/proxy/svc00/v1/price"
   if wait_url "$u" "" 5; then
-    wait_idle "max → sentinel (100 providers)"
-    run_wrk /dev/null 2 "$u"
-    log "max throughput → sentinel with 100 providers (wrk -t1 -c32 -d10s)"
-    m0=$(cpu_mark)
-    run_wrk "$OUT/max-sentinel-100.txt" 10 "$u"
-    m1=$(cpu_mark)
-    emit max "sentinel, 100 providers" '{}' "$(python3 "$HELPER" wrk "$OUT/max-sentinel-100.txt")" "$(other_cpu_json "$m0" "$m1")"
+    measure_max "sentinel, 100 providers" "$u" 1
     mem_row "10 services × 10 providers" "then 10 s of wrk -c32 load" "$mem_pid"
   fi
   stop_pid "$mem_pid"
