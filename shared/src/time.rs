@@ -2,7 +2,7 @@
 //!
 //! The core never reads a clock: every entry point takes `now` as
 //! [`UnixMillis`], milliseconds since the Unix epoch (UTC), supplied by the
-//! shell (`worker::Date::now()`, `SystemTime::now()`, or a virtual clock in
+//! shell (`worker::Date::now()`, the system clock, or a virtual clock in
 //! tests). Durations in configuration are [`Span`]s written as `"30s"`,
 //! `"5m"`, `"24h"`, `"30d"`, `"250ms"` or a bare integer of milliseconds.
 //!

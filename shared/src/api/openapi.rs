@@ -951,16 +951,8 @@ mod tests {
         assert!(
             checked_in == openapi_json(),
             "openapi.json is out of date: regenerate it with \
-             `cargo test -p sentinel-core write_openapi -- --ignored`"
+             `cargo test -p sentinel-core --test openapi write_openapi -- --ignored`"
         );
-    }
-
-    /// Regenerates the checked-in document.
-    #[test]
-    #[ignore]
-    fn write_openapi() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json");
-        std::fs::write(path, openapi_json()).unwrap();
     }
 
     #[test]
