@@ -127,9 +127,25 @@ fn init_tracing() {
         .init();
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let cli = Cli::parse();
+    // Worker threads for the server and the proxy (the tick runs on the
+    // main thread). Default: one per core.
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = std::env::var("SENTINEL_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        rt.worker_threads(n);
+    }
+    rt.enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(real_main(cli))
+}
+
+async fn real_main(cli: Cli) -> Result<()> {
     match cli.command {
         Cmd::Run {
             config,
