@@ -137,6 +137,33 @@ async fn kill_9_and_restart_keeps_history_scores_and_route() {
         after.len(),
         "a switch was applied twice: {later:?}"
     );
+    // Ctrl-C (SIGINT) finishes the tick in flight, saves and exits cleanly.
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no clean exit within 15 s of Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "exit after Ctrl-C: {status}");
+    // And the saved state opens again.
+    let mut child = start(&cfg_path, &data, port);
+    wait_for("healthz after a clean stop", 20, async || {
+        get(&c, &format!("{base}/healthz"))
+            .await
+            .filter(|(s, _)| *s == 200)
+    })
+    .await;
+    assert_eq!(active(&c, &base, "prices").await.unwrap(), route_before);
     child.kill().unwrap();
     child.wait().unwrap();
 }

@@ -311,11 +311,11 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
     /// actions; on a conflict, reloads the winner's state and applies
     /// `change` again. `change` may refuse (the caller's error, returned
     /// as is, nothing committed).
-    async fn change_and_commit(
+    async fn change_and_commit<E>(
         &mut self,
         now: UnixMillis,
-        mut change: impl FnMut(&mut Engine) -> Result<(), Errors>,
-    ) -> Result<Result<u64, Errors>, TickError<S::Error>> {
+        mut change: impl FnMut(&mut Engine) -> Result<(), E>,
+    ) -> Result<Result<u64, E>, TickError<S::Error>> {
         for _ in 0..MAX_ATTEMPTS {
             if let Err(e) = change(&mut self.engine) {
                 return Ok(Err(e));
@@ -354,10 +354,12 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
     /// Commits the current state (events recorded since the last tick) with
     /// no actions, retrying on a conflict. For a clean shutdown.
     pub async fn save(&mut self, now: UnixMillis) -> Result<u64, TickError<S::Error>> {
-        match self.change_and_commit(now, |_| Ok(())).await? {
+        match self
+            .change_and_commit(now, |_| Ok::<(), std::convert::Infallible>(()))
+            .await?
+        {
             Ok(version) => Ok(version),
-            // The no-op change never refuses.
-            Err(_) => Err(TickError::Contended(0)),
+            Err(never) => match never {},
         }
     }
 
