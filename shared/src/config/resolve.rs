@@ -31,16 +31,37 @@ impl Config {
 /// The probe a provider runs: its own, else its service's, else the
 /// default of its kind. For `evm-rpc` the default is a POST of one JSON-RPC
 /// batch (`eth_chainId`, `eth_blockNumber`, `eth_getBlockByNumber`), one
-/// subrequest for three answers.
+/// subrequest for three answers. The default timeout (5 s) is shortened to
+/// the probe interval when the interval is shorter, so a hung provider
+/// never delays its own next probe.
 pub fn effective_probe(svc: &ServiceConfig, p: &ProviderConfig) -> ProbeSpec {
     if let Some(spec) = p.probe.as_ref().or(svc.probe.as_ref()) {
         return spec.clone();
     }
     let mut spec = ProbeSpec::default();
+    spec.timeout = spec.timeout.min(svc.probe_interval);
     if svc.kind == Kind::EvmRpc {
         spec.method = Method::Post;
         spec.headers
             .insert("content-type".into(), "application/json".into());
     }
     spec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Span;
+
+    #[test]
+    fn default_probe_timeout_fits_the_interval() {
+        let cfg = Config::from_toml(
+            "[sentinel]\nid = \"t\"\n[[service]]\nid = \"eth\"\nkind = \"evm-rpc\"\nprobe_interval = \"2s\"\n[[service.provider]]\nid = \"n\"\nendpoint = \"http://127.0.0.1:8545\"\n",
+        )
+        .unwrap();
+        let (svc, p) = cfg.provider("n").unwrap();
+        let spec = effective_probe(svc, p);
+        assert_eq!(spec.timeout, Span::secs(2));
+        assert_eq!(spec.method, Method::Post);
+    }
 }
