@@ -8,7 +8,8 @@ Only the standard library; every loop is bounded in count and time.
     helper.py wrk FILE               -> one JSON object on stdout
     helper.py poll-route URL WANT OUT [--interval S] [--timeout S]
     helper.py gen-config OUT PORT_A PORT_B [--services N] [--providers N]
-    helper.py status PID             -> {"VmRSS_kB":…, "VmHWM_kB":…}
+    helper.py status PID             -> {"VmRSS":…, "VmHWM":…} (kB)
+    helper.py sample-mem PID 10,30,60 -> the same at each mark, one line each
     helper.py summary RESULTS.jsonl  -> Markdown tables on stdout
 """
 
@@ -178,6 +179,20 @@ def gen_config(out, port_a, port_b, services=10, providers=10):
         f.write("\n".join(lines))
 
 
+def sample_mem(pid, marks):
+    """VmRSS/VmHWM of `pid` at each mark (seconds from now), one JSON line each."""
+    t0 = time.time()
+    for m in marks:
+        time.sleep(max(0.0, t0 + m - time.time()))
+        try:
+            st = proc_status(pid)
+        except OSError:
+            return 1
+        st["after"] = "%d s (first minute: probing only)" % m
+        print(json.dumps(st), flush=True)
+    return 0
+
+
 def proc_status(pid):
     out = {}
     with open("/proc/%s/status" % pid) as f:
@@ -209,7 +224,7 @@ def summary(path):
     by = {}
     for r in rows:
         by.setdefault(r["exp"], []).append(r)
-    order = ["direct", "sentinel", "sentinel-hedge", "haproxy", "nginx"]
+    order = ["direct", "sentinel", "sentinel-100", "sentinel-hedge", "haproxy", "nginx"]
 
     def key(r):
         return order.index(r["target"]) if r.get("target") in order else 99
@@ -385,7 +400,7 @@ def summary(path):
         for r in by["memory"]:
             out.append(
                 "| %s | %s | %.1f | %.1f |"
-                % (r["what"], r["after"], r["VmRSS"] / 1024, r["VmHWM"] / 1024)
+                % (r["target"], r["after"], r["VmRSS"] / 1024, r["VmHWM"] / 1024)
             )
         out.append("")
     notes = by.get("note", [])
@@ -424,6 +439,8 @@ def main(argv):
             int(rest[rest.index("--providers") + 1]) if "--providers" in rest else 10
         )
         gen_config(argv[2], argv[3], argv[4], services, providers)
+    elif cmd == "sample-mem":
+        return sample_mem(argv[2], [int(x) for x in argv[3].split(",")][:10])
     elif cmd == "status":
         print(json.dumps(proc_status(argv[2])))
     elif cmd == "summary":

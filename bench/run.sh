@@ -4,12 +4,15 @@
 # two nginx backends and the same load, steady and with the active backend
 # killed mid-load; plus the sentinel's memory with 100 providers.
 #
-#   bash bench/run.sh                       # everything, ~6 minutes
+#   bash bench/run.sh                       # the default steps, ~8 minutes on a quiet machine
 #   BENCH_STEPS=steady,max bash bench/run.sh
 #
 # Environment:
 #   BENCH_STEPS      comma list of steady,max,failover,memory (default) and
-#                    stall (optional: backend A hung with SIGSTOP instead of killed)
+#                    stall (optional: backend A hung with SIGSTOP instead of killed).
+#                    memory starts a second sentinel (10 services x 10 providers)
+#                    at the beginning: its RSS is read at 10/30/60 s, and it is a
+#                    fifth target of the max rounds.
 #   BENCH_OUT        where raw outputs and summary.md go (default bench/results/latest)
 #   BENCH_IDLE_WAIT  seconds to wait for the CPUs to go quiet before a measurement (default 180)
 #   BENCH_MAX_ROUNDS rounds of the max-throughput runs (default 2)
@@ -43,6 +46,7 @@ declare -A URL=(
   [direct]="http://127.0.0.1:$PORT_A/v1/price"
   [sentinel]="http://127.0.0.1:$PORT_SENT/proxy/bench/v1/price"
   [sentinel-hedge]="http://127.0.0.1:$PORT_SENT/proxy/bench/v1/price"
+  [sentinel-100]="http://127.0.0.1:$PORT_MEM/proxy/svc00/v1/price"
   [haproxy]="http://127.0.0.1:$PORT_HAP/v1/price"
   [nginx]="http://127.0.0.1:$PORT_NGX/v1/price"
 )
@@ -122,6 +126,9 @@ fi
 # ------------------------------------------------------------------ helpers
 
 mkdir -p "$OUT"
+# Only the files this script writes: BENCH_OUT may be a directory with other things in it.
+rm -f "$OUT"/steady-*.txt* "$OUT"/max-*.txt "$OUT"/failover-*.txt "$OUT"/stall-*.txt \
+  "$OUT"/*sentinel*.log "$OUT"/*-route.jsonl "$OUT"/mem-samples.jsonl "$OUT"/summary.md
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
 
@@ -211,7 +218,7 @@ target_pid() { # target -> the pid whose CPU is the target's cost
     sentinel) echo "$MAIN_SENT_PID" ;;
     haproxy) echo "$HAP_PID" ;;
     nginx) echo "$NGX_PID" ;;
-    "sentinel, 100 providers") echo "$MEM_PID" ;;
+    sentinel-100) echo "$MEM_PID" ;;
     *) die "no pid for target $1" ;;
   esac
 }
@@ -312,11 +319,11 @@ start_nginx_proxy() {
   wait_url "${URL[nginx]}" "x-backend: a" 10 || { cat "$d/error.log" >&2; die "nginx proxy did not start"; }
 }
 
-mem_row() { # what after pid
+mem_row() { # what when pid
   local s
   s=$(python3 "$HELPER" status "$3") || return 0
-  emit memory "$1" "{\"what\":\"$1\",\"after\":\"$2\"}" "$s"
-  log "memory $1 after $2: $s"
+  emit memory "$1" "{\"after\":\"$2\"}" "$s"
+  log "memory of $1, $2: $s"
 }
 
 # ------------------------------------------------------------------ setup
@@ -365,6 +372,32 @@ for t in direct sentinel haproxy nginx; do
   wait_url "${URL[$t]}" "x-backend: a" 5 || die "$t does not answer from backend A at ${URL[$t]}"
 done
 log "all four targets answer from backend A"
+
+# The memory step's sentinel: 10 services x 10 providers on the two
+# backends, probe_interval 5s. It starts now so its first minute overlaps
+# the steady runs (its probes add ~20 small requests/s to the backends);
+# a background sampler reads its VmRSS/VmHWM at 10, 30 and 60 s.
+MEM_PID= MEM_SAMPLER=
+if has_step memory; then
+  python3 "$HELPER" gen-config "$WORK/sentinel-100.toml" $PORT_A $PORT_B --services 10 --providers 10
+  log "memory: sentinel with 10 services × 10 providers, probe_interval 5s"
+  start_sentinel "$WORK/sentinel-100.toml" $PORT_MEM "$WORK/sentinel-data-mem" "$OUT/sentinel-mem.log"
+  MEM_PID=$SENT_PID
+  python3 "$HELPER" sample-mem "$MEM_PID" 10,30,60 >"$OUT/mem-samples.jsonl" &
+  MEM_SAMPLER=$!
+  PIDS+=("$MEM_SAMPLER")
+  wait_url "${URL[sentinel-100]}" "" 10 || die "the 100-provider sentinel does not proxy svc00"
+fi
+mem_samples() { # wait (bounded by the sampler's own 60 s) and record the samples
+  [[ -n $MEM_SAMPLER ]] || return 0
+  wait "$MEM_SAMPLER" || log "the memory sampler failed"
+  MEM_SAMPLER=
+  local line
+  while read -r line; do
+    [[ -n $line ]] || continue
+    emit memory "10 services × 10 providers" "$line"
+  done <"$OUT/mem-samples.jsonl"
+}
 
 run_hey() { # out-file seconds rate url [extra args]: fixed rate with workers of 100 req/s each
   local out=$1 secs=$2 rate=$3 url=$4 c q
@@ -417,18 +450,34 @@ measure_max() { # target url round
   emit max "$t" "{\"round\":$round}" "$parsed" "$(other_cpu_json "$m0" "$m1")" "$(cpu_per_req_json "$c0" "$c1" "$n")"
 }
 
+mem_samples # the 100-provider sentinel's first minute, before it is loaded
+
 if has_step max; then
   # Rounds in alternating orders, so a slow minute on a noisy host does
   # not land on one target only; the summary takes each target's best.
+  targets=(direct sentinel)
+  [[ -n $MEM_PID ]] && targets+=(sentinel-100)
+  targets+=(haproxy nginx)
   for ((round = 1; round <= MAX_ROUNDS; round++)); do
-    if ((round % 2)); then order=(direct sentinel haproxy nginx); else order=(nginx haproxy sentinel direct); fi
+    order=("${targets[@]}")
+    if ((round % 2 == 0)); then
+      order=()
+      for ((i = ${#targets[@]} - 1; i >= 0; i--)); do order+=("${targets[i]}"); done
+    fi
     for t in "${order[@]}"; do measure_max "$t" "${URL[$t]}" "$round"; done
   done
 fi
 
+loaded=$(for s in steady max; do if has_step $s; then printf '%s ' $s; fi; done)
+loaded=${loaded% }
+if [[ -n $loaded ]]; then loaded="after the ${loaded// / and } runs"; else loaded="idle (no load steps)"; fi
 if kill -0 "$MAIN_SENT_PID" 2>/dev/null; then
-  done_steps=$(for s in steady max; do if has_step $s; then printf '%s ' $s; fi; done)
-  mem_row "bench: 1 service, 2 providers" "after ${done_steps:-no }load" "$MAIN_SENT_PID"
+  mem_row "1 service × 2 providers" "$loaded" "$MAIN_SENT_PID"
+fi
+if [[ -n $MEM_PID ]]; then
+  has_step max && mem_row "10 services × 10 providers" "after the max runs" "$MEM_PID"
+  stop_pid "$MEM_PID"
+  MEM_PID=
 fi
 
 # ------------------------------------------------------------------ failover
@@ -510,35 +559,11 @@ fi
 
 # ------------------------------------------------------------------ memory
 
-if has_step memory; then
-  stop_pid "$MAIN_SENT_PID"
-  ensure_backend_a
-  python3 "$HELPER" gen-config "$WORK/sentinel-100.toml" $PORT_A $PORT_B --services 10 --providers 10
-  log "memory: sentinel with 10 services × 10 providers, probe_interval 5s, 60 s"
-  start_sentinel "$WORK/sentinel-100.toml" $PORT_MEM "$WORK/sentinel-data-mem" "$OUT/sentinel-mem.log"
-  mem_pid=$SENT_PID MEM_PID=$SENT_PID
-  t0=$SECONDS
-  for at in 10 30 60; do
-    sleep $((at - (SECONDS - t0)))
-    kill -0 "$mem_pid" 2>/dev/null || die "the 100-provider sentinel exited; see $OUT/sentinel-mem.log"
-    mem_row "10 services × 10 providers" "${at} s idle (probing)" "$mem_pid"
-  done
-  curl -s --max-time 2 "http://127.0.0.1:$PORT_MEM/v1/providers" -o "$OUT/mem-providers.json" || true
-  # The same sentinel under proxy load: throughput with 100 providers
-  # loaded, and what the load adds to its memory.
-  u="http://127.0.0.1:$PORT_MEM/proxy/svc00/v1/price"
-  if wait_url "$u" "" 5; then
-    measure_max "sentinel, 100 providers" "$u" 1
-    mem_row "10 services × 10 providers" "then 10 s of wrk -c32 load" "$mem_pid"
-  fi
-  stop_pid "$mem_pid"
-fi
-
-for f in "$OUT"/sentinel*.log; do
+for f in "$OUT"/*sentinel*.log; do
   [[ -f $f ]] || continue
-  n=$(grep -c "could not be queued" "$f" || true)
+  n=$(grep -c " ERROR \|rejected" "$f" || true)
   if ((n > 0)); then
-    emit note - '{}' "{\"text\":\"$(basename "$f"): $n 'usage events could not be queued' warnings (the run loop fell behind the proxy)\"}"
+    emit note - '{}' "{\"text\":\"$(basename "$f"): $n ERROR or 'rejected' lines; see the log\"}"
   fi
 done
 
