@@ -79,6 +79,16 @@ pub enum Action {
         /// `true` when it fires, `false` when it resolves.
         firing: bool,
     },
+    /// A notification was dropped from the outbox undelivered (see
+    /// [`crate::outbox`]).
+    NoticeExpired {
+        /// Notice id.
+        id: u64,
+        /// Its alert key.
+        key: String,
+        /// Why.
+        why: String,
+    },
 }
 
 /// The outcome of [`crate::Engine::decide`].

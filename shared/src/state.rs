@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Version of the encoded state; bump on any incompatible change.
-pub const STATE_VERSION: u16 = 1;
+pub const STATE_VERSION: u16 = 2;
 const MAGIC: &[u8; 4] = b"BKS\0";
 
 /// Errors reading an encoded state.
@@ -350,6 +350,50 @@ pub struct State {
     pub usage_watermarks: BTreeMap<String, u64>,
     /// Providers submitted at run time.
     pub submitted: Vec<Submitted>,
+    /// Notifications waiting for their webhooks ([`crate::outbox`]).
+    pub outbox: Vec<crate::outbox::Notice>,
+    /// Sequence number of the last notice.
+    pub notice_seq: u64,
+}
+
+/// The state as format version 1 wrote it (before the outbox), read
+/// once and converted.
+#[derive(Deserialize)]
+struct StateV1 {
+    version: u16,
+    revision: u64,
+    last_decide: UnixMillis,
+    providers: BTreeMap<ProviderId, ProviderState>,
+    services: BTreeMap<ServiceId, ServiceState>,
+    history: VecDeque<SwitchRecord>,
+    switch_seq: u64,
+    alerts: BTreeMap<String, ActiveAlert>,
+    footprint: Ledger,
+    footprint_step: Step,
+    usage_watermarks: BTreeMap<String, u64>,
+    submitted: Vec<Submitted>,
+}
+
+impl From<StateV1> for State {
+    fn from(v: StateV1) -> State {
+        let _ = v.version;
+        State {
+            version: STATE_VERSION,
+            revision: v.revision,
+            last_decide: v.last_decide,
+            providers: v.providers,
+            services: v.services,
+            history: v.history,
+            switch_seq: v.switch_seq,
+            alerts: v.alerts,
+            footprint: v.footprint,
+            footprint_step: v.footprint_step,
+            usage_watermarks: v.usage_watermarks,
+            submitted: v.submitted,
+            outbox: Vec::new(),
+            notice_seq: 0,
+        }
+    }
 }
 
 impl Default for State {
@@ -367,6 +411,8 @@ impl Default for State {
             footprint_step: Step::Normal,
             usage_watermarks: BTreeMap::new(),
             submitted: Vec::new(),
+            outbox: Vec::new(),
+            notice_seq: 0,
         }
     }
 }
@@ -412,10 +458,14 @@ impl State {
             return Err(StateError::BadMagic);
         }
         let found = u16::from_le_bytes([bytes[4], bytes[5]]);
-        if found != STATE_VERSION {
-            return Err(StateError::Version { found });
+        let corrupt = |e: postcard::Error| StateError::Corrupt(e.to_string());
+        match found {
+            STATE_VERSION => postcard::from_bytes(&bytes[6..]).map_err(corrupt),
+            1 => postcard::from_bytes::<StateV1>(&bytes[6..])
+                .map(State::from)
+                .map_err(corrupt),
+            _ => Err(StateError::Version { found }),
         }
-        postcard::from_bytes(&bytes[6..]).map_err(|e| StateError::Corrupt(e.to_string()))
     }
 
     /// Joins two replicas deterministically (see the module docs).
@@ -478,6 +528,8 @@ impl State {
         }
         out.submitted
             .sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        out.outbox = crate::outbox::merge(&self.outbox, &other.outbox);
+        out.notice_seq = self.notice_seq.max(other.notice_seq);
         out
     }
 }

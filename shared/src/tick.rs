@@ -1,32 +1,47 @@
 //! The tick, written once for every shell.
 //!
-//! A shell implements two small traits — a [`Store`] over KV, DynamoDB or
-//! an embedded database, and a [`Prober`] over Fetch or an HTTP client —
-//! and calls [`Sentinel::tick`] from its cron handler or loop. Everything
-//! else happens here:
+//! A shell implements a [`Store`] over KV, DynamoDB or an embedded
+//! database (the [`Prober`] is the shared [`crate::host::HostClient`] over
+//! the shell's outbound HTTP) and calls the scheduled entry point
+//! ([`crate::host::Host::scheduled`]), which runs [`Sentinel::tick`].
+//! Everything else happens here:
 //!
 //! 1. `plan(now)` → the probes due, within the probe budget;
 //! 2. probes run concurrently (the prober enforces timeouts, size caps and
 //!    the SSRF guard) and become observations through the core's checks;
-//! 3. the observations are logged to the store *before* they are applied
-//!    (a write-ahead log: a crash after this point loses none of them);
-//! 4. `ingest` and `decide`, with up to three canary rounds;
-//! 5. the state and the audit entries are committed together, conditional
-//!    on the version loaded. On a conflict (another tick committed first)
-//!    the state is reloaded, this tick's observations re-ingested
-//!    (idempotent), the decision re-made and committed again — the
-//!    actions of the lost attempt were never committed, so no switch is
-//!    ever applied twice.
+//! 3. on a store whose writes are free, the observations are logged
+//!    *before* they are applied (a write-ahead log: a crash after this
+//!    point loses none of them);
+//! 4. `ingest` and `decide`, with up to three canary rounds; committed
+//!    alerts and switches go to the outbox ([`crate::outbox`]);
+//! 5. one write: the state, the observations and the audit entries
+//!    together ([`CommitBatch`]), conditional on the version loaded
+//!    ([`Consistency`]). A wake-up that observed, recorded and decided
+//!    nothing writes nothing.
 //!
-//! Opening a sentinel replays logged observations newer than the saved
-//! state, so a `kill -9` between steps 3 and 5 loses nothing.
+//! # Conflicts: rebase, never overwrite
+//!
+//! When another writer committed first (a CAS refusal, or with a
+//! last-writer-wins store a changed version read just before writing),
+//! the tick starts again from the winner's state and re-applies its own
+//! inputs since its last commit — observations and events (proxy usage,
+//! retries, deliveries), idempotent by their keys — then decides again on
+//! the joined evidence. Nothing of either writer is lost, and the lost
+//! attempt's actions were never committed, so no switch is applied twice
+//! and no audit entry is written twice.
+//!
+//! The sentinel's own store writes are booked in its footprint in the
+//! commit they belong to ([`crate::books::Metric::Writes`]).
+//!
+//! Opening a sentinel replays logged observations the state has not
+//! absorbed yet, so a `kill -9` between steps 3 and 5 loses nothing.
 
 use crate::action::{Action, Decision};
 use crate::config::{Config, Errors, ProviderConfig};
-use crate::engine::{Engine, EngineError, IngestReport};
+use crate::engine::{Engine, EngineError, Event, EventKind, IngestReport};
 use crate::probe::{Observation, ProbeRequest, ProbeResult};
 use crate::state::{State, StateError};
-use crate::time::{UnixMillis, DAY};
+use crate::time::UnixMillis;
 use crate::ServiceId;
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
@@ -64,34 +79,144 @@ pub struct AuditEntry {
     pub action: Action,
 }
 
+/// Whether a store can refuse a stale write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consistency {
+    /// The write is conditional on the version read (redb, DynamoDB): a
+    /// stale writer gets [`Commit::Conflict`] and nothing is written.
+    CompareAndSwap,
+    /// The last write wins (Workers KV). The tick reads the version just
+    /// before it writes and, when someone else wrote since it loaded,
+    /// rebases its inputs on theirs first (see the module docs).
+    LastWriterWins,
+}
+
+/// What a store can promise and afford.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Conditional writes or last-writer-wins.
+    pub consistency: Consistency,
+    /// Writes per day the store's plan allows (`None`: a local file,
+    /// writes are free). A budgeted store gets at most one write per tick
+    /// (state, new observations and audit entries together), and none for
+    /// a wake-up that did nothing; an unbudgeted one also gets a
+    /// write-ahead log of observations before they are applied.
+    pub writes_per_day: Option<u32>,
+}
+
+impl Capabilities {
+    /// Whether writes are counted against a budget.
+    pub fn budgeted(&self) -> bool {
+        self.writes_per_day.is_some()
+    }
+}
+
+/// What one commit writes, in one write.
+#[derive(Clone, Copy, Debug)]
+pub struct CommitBatch<'a> {
+    /// `State::to_bytes()`.
+    pub state: &'a [u8],
+    /// Observations applied since the last commit (the store keeps them
+    /// for peers and for replay; an entry already written ahead may come
+    /// again and must not be duplicated).
+    pub observations: &'a [Observation],
+    /// Audit entries to append.
+    pub audit: &'a [AuditEntry],
+    /// Observations taken before this time are absorbed by the state and
+    /// no peer reads them any more: the store may drop them.
+    pub keep_observations_since: UnixMillis,
+}
+
 /// Where a shell keeps the state, the observation log and the audit log.
 #[allow(async_fn_in_trait)]
 pub trait Store {
     /// The store's error.
     type Error: std::error::Error + 'static;
+    /// What it can promise and afford.
+    fn capabilities(&self) -> Capabilities;
     /// The latest committed state, if any.
     fn load(&self) -> impl Future<Output = Result<Option<Stored>, Self::Error>>;
-    /// Durably logs observations before they are applied. A store that
-    /// cannot afford the writes (a Worker's KV budget) may keep them in
-    /// memory and say so.
+    /// Durably logs observations before they are applied (called only
+    /// when the store is not budgeted).
     fn log_observations(
         &self,
         obs: &[Observation],
     ) -> impl Future<Output = Result<(), Self::Error>>;
-    /// Logged observations taken at or after `since`, oldest first.
+    /// Logged observations taken at or after `since`, oldest first, at
+    /// most the newest `limit`.
     fn observations_since(
         &self,
         since: UnixMillis,
+        limit: usize,
     ) -> impl Future<Output = Result<Vec<Observation>, Self::Error>>;
-    /// Atomically writes the state if the stored version is still
-    /// `expected` (`None`: nothing stored yet) and appends the audit
-    /// entries.
+    /// Writes the batch in one write. With [`Consistency::CompareAndSwap`]
+    /// only if the stored version is still `expected` (`None`: nothing
+    /// stored yet); with [`Consistency::LastWriterWins`] unconditionally.
     fn commit(
         &self,
         expected: Option<u64>,
-        state: &[u8],
-        audit: &[AuditEntry],
+        batch: &CommitBatch<'_>,
     ) -> impl Future<Output = Result<Commit, Self::Error>>;
+}
+
+impl<T: Store + ?Sized> Store for &T {
+    type Error = T::Error;
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+    fn load(&self) -> impl Future<Output = Result<Option<Stored>, Self::Error>> {
+        (**self).load()
+    }
+    fn log_observations(
+        &self,
+        obs: &[Observation],
+    ) -> impl Future<Output = Result<(), Self::Error>> {
+        (**self).log_observations(obs)
+    }
+    fn observations_since(
+        &self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Observation>, Self::Error>> {
+        (**self).observations_since(since, limit)
+    }
+    fn commit(
+        &self,
+        expected: Option<u64>,
+        batch: &CommitBatch<'_>,
+    ) -> impl Future<Output = Result<Commit, Self::Error>> {
+        (**self).commit(expected, batch)
+    }
+}
+
+impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
+    type Error = T::Error;
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+    fn load(&self) -> impl Future<Output = Result<Option<Stored>, Self::Error>> {
+        (**self).load()
+    }
+    fn log_observations(
+        &self,
+        obs: &[Observation],
+    ) -> impl Future<Output = Result<(), Self::Error>> {
+        (**self).log_observations(obs)
+    }
+    fn observations_since(
+        &self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Observation>, Self::Error>> {
+        (**self).observations_since(since, limit)
+    }
+    fn commit(
+        &self,
+        expected: Option<u64>,
+        batch: &CommitBatch<'_>,
+    ) -> impl Future<Output = Result<Commit, Self::Error>> {
+        (**self).commit(expected, batch)
+    }
 }
 
 /// Sends probes. The shell enforces the request's timeout and size cap,
@@ -134,13 +259,19 @@ pub struct TickReport {
     pub ingest: IngestReport,
     /// The committed actions.
     pub actions: Vec<Action>,
-    /// The committed state's version.
+    /// The committed state's version (unchanged when nothing was written).
     pub version: u64,
+    /// Store writes this tick made (write-ahead log and commit).
+    pub writes: u32,
     /// Conflicts resolved on the way.
     pub conflicts: u32,
     /// When the next tick is due.
     pub next_wakeup: UnixMillis,
 }
+
+/// How long observations stay in the store's log after the state absorbed
+/// them, for a peer sentinel to read (10 minutes).
+pub const PEER_WINDOW: u64 = 10 * crate::time::MINUTE;
 
 /// A sentinel: the engine plus the shell's store and prober.
 #[derive(Debug)]
@@ -150,42 +281,97 @@ pub struct Sentinel<S, P> {
     version: Option<u64>,
     store: S,
     prober: P,
+    /// Inputs applied since the last commit, re-applied on top of a
+    /// winning writer's state after a conflict.
+    pending_observations: Vec<Observation>,
+    pending_events: Vec<Event>,
+    /// Outbox destinations (webhook URL digests).
+    destinations: Vec<u64>,
+    /// Store writes not yet booked in the footprint.
+    unbooked_writes: u64,
+    /// Store writes of the tick in progress.
+    tick_writes: u32,
+    /// Own events' sequence numbers.
+    seq: u64,
+    source: String,
 }
 
 const MAX_ATTEMPTS: u32 = 3;
 
+/// The engine, replayed: loads `stored` (or starts fresh) and applies
+/// logged observations newer than the oldest provider watermark.
+fn engine_of(
+    config: &Config,
+    stored: Option<&Stored>,
+    now: UnixMillis,
+) -> Result<Engine, TickError<std::convert::Infallible>> {
+    let state = match stored {
+        Some(s) => State::from_bytes(&s.bytes)?,
+        None => State::default(),
+    };
+    Ok(Engine::new(config.clone(), state, now)?)
+}
+
+fn lift<E: std::error::Error + 'static>(e: TickError<std::convert::Infallible>) -> TickError<E> {
+    match e {
+        TickError::State(s) => TickError::State(s),
+        TickError::Engine(e) => TickError::Engine(e),
+        TickError::Contended(n) => TickError::Contended(n),
+        TickError::Store(never) => match never {},
+    }
+}
+
 impl<S: Store, P: Prober> Sentinel<S, P> {
     /// Loads the state from the store (or starts fresh), replays logged
-    /// observations newer than it, and is ready to tick.
+    /// observations the state has not absorbed yet (newer than the oldest
+    /// provider watermark), and is ready to tick. Events this sentinel
+    /// records are stamped with `source` = the sentinel id and sequence
+    /// numbers starting above `now << 16`, so a restarted process never
+    /// reuses one.
     pub async fn open(
         config: Config,
         store: S,
         prober: P,
         now: UnixMillis,
     ) -> Result<Self, TickError<S::Error>> {
-        let (state, version) = match store.load().await.map_err(TickError::Store)? {
-            Some(s) => (State::from_bytes(&s.bytes)?, Some(s.version)),
-            None => (State::default(), None),
-        };
-        let replay_from = state
-            .last_decide
-            .saturating_sub(DAY)
-            .max(now.saturating_sub(DAY));
-        let mut engine = Engine::new(config.clone(), state, now)?;
+        let stored = store.load().await.map_err(TickError::Store)?;
+        let mut engine = engine_of(&config, stored.as_ref(), now).map_err(lift)?;
+        let replay_from = engine
+            .state()
+            .providers
+            .values()
+            .map(|p| p.watermark.map_or(0, |w| w.0))
+            .min()
+            .unwrap_or(0);
         let logged = store
-            .observations_since(replay_from)
+            .observations_since(replay_from, usize::MAX)
             .await
             .map_err(TickError::Store)?;
         if !logged.is_empty() {
             engine.ingest(now, &logged);
         }
+        let source = config.sentinel.id.to_string();
         Ok(Sentinel {
             config,
             engine,
-            version,
+            version: stored.map(|s| s.version),
             store,
             prober,
+            pending_observations: logged,
+            pending_events: Vec::new(),
+            destinations: Vec::new(),
+            unbooked_writes: 0,
+            tick_writes: 0,
+            seq: now << 16,
+            source,
         })
+    }
+
+    /// Sets the outbox destinations (webhook URL digests,
+    /// [`crate::outbox::destination_id`]): committed alerts and switches
+    /// are enqueued for them.
+    pub fn set_destinations(&mut self, destinations: Vec<u64>) {
+        self.destinations = destinations;
     }
 
     /// The engine (read-only: the API renders from it).
@@ -221,25 +407,56 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         join_all(futs).await.into_iter().flatten().collect()
     }
 
+    async fn write_ahead(&mut self, obs: &[Observation]) -> Result<(), TickError<S::Error>> {
+        if obs.is_empty() || self.store.capabilities().budgeted() {
+            return Ok(());
+        }
+        self.store
+            .log_observations(obs)
+            .await
+            .map_err(TickError::Store)?;
+        self.unbooked_writes += 1;
+        self.tick_writes += 1;
+        Ok(())
+    }
+
+    /// Books the store writes made so far, and the commit about to be
+    /// made, in the sentinel's own footprint (so the booking rides in the
+    /// commit it counts, and an idle wake-up books nothing).
+    fn book_writes(&mut self, now: UnixMillis) {
+        let amount = std::mem::take(&mut self.unbooked_writes) + 1;
+        let kind = crate::engine::EventKind::Usage {
+            target: crate::engine::UsageTarget::Sentinel,
+            metric: crate::books::Metric::Writes,
+            amount,
+        };
+        self.record_kinds(now, vec![kind]);
+    }
+
     /// Runs one tick; see the module docs.
     pub async fn tick(
         &mut self,
         clock: &dyn Fn() -> UnixMillis,
     ) -> Result<TickReport, TickError<S::Error>> {
         let at = clock();
+        self.tick_writes = 0;
+        // Catch up with writes made since (a submission, another instance).
+        let stored = self.store.load().await.map_err(TickError::Store)?;
+        if stored.as_ref().map(|s| s.version) != self.version {
+            self.rebase_on(stored, at)?;
+        }
         let plan = self.engine.plan(at);
         let mut report = TickReport {
             at,
             deferred: plan.deferred,
+            version: self.version.unwrap_or(0),
             ..TickReport::default()
         };
-        let mut observations = self.run_probes(&plan.probes, clock).await;
+        let observations = self.run_probes(&plan.probes, clock).await;
         report.probes = plan.probes.len() as u32;
-        self.store
-            .log_observations(&observations)
-            .await
-            .map_err(TickError::Store)?;
+        self.write_ahead(&observations).await?;
         report.ingest = self.engine.ingest(clock(), &observations);
+        self.pending_observations.extend(observations);
 
         let mut attempt = 0;
         loop {
@@ -253,64 +470,119 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
                 }
                 let canary_obs = self.run_probes(&d.canaries, clock).await;
                 report.probes += d.canaries.len() as u32;
-                self.store
-                    .log_observations(&canary_obs)
-                    .await
-                    .map_err(TickError::Store)?;
+                self.write_ahead(&canary_obs).await?;
                 self.engine.ingest(clock(), &canary_obs);
-                observations.extend(canary_obs);
+                self.pending_observations.extend(canary_obs);
                 d = self.engine.decide(clock());
             }
             actions.append(&mut d.actions);
-            let revision = self.engine.state().revision;
             let now = clock();
-            let audit: Vec<AuditEntry> = actions
-                .iter()
-                .map(|a| AuditEntry {
-                    at: now,
-                    revision,
-                    action: a.clone(),
-                })
-                .collect();
-            let bytes = self.engine.state().to_bytes();
-            match self
-                .store
-                .commit(self.version, &bytes, &audit)
-                .await
-                .map_err(TickError::Store)?
-            {
-                Commit::Committed { version } => {
-                    self.version = Some(version);
+            let settled = self
+                .engine
+                .enqueue_notices(now, &actions, &self.destinations);
+            actions.extend(settled);
+            // A wake-up that observed, recorded and decided nothing writes
+            // nothing: what time alone moves is derived again next time.
+            let idle = self.pending_observations.is_empty()
+                && self.pending_events.is_empty()
+                && actions.is_empty();
+            if idle {
+                report.next_wakeup = self.engine.next_wakeup(now);
+                report.writes = self.tick_writes;
+                return Ok(report);
+            }
+            match self.commit(now, &actions).await? {
+                Some(version) => {
                     report.version = version;
                     report.actions = actions;
-                    report.observations = observations;
+                    report.observations = std::mem::take(&mut self.pending_observations);
+                    self.pending_events.clear();
+                    report.writes = self.tick_writes;
                     report.next_wakeup = self.engine.next_wakeup(clock());
                     return Ok(report);
                 }
-                Commit::Conflict if attempt < MAX_ATTEMPTS => {
+                None if attempt < MAX_ATTEMPTS => {
                     report.conflicts += 1;
-                    self.reload(clock()).await?;
-                    self.engine.ingest(clock(), &observations);
+                    self.rebase(clock()).await?;
                 }
-                Commit::Conflict => return Err(TickError::Contended(attempt)),
+                None => return Err(TickError::Contended(attempt)),
             }
         }
     }
 
-    async fn reload(&mut self, now: UnixMillis) -> Result<(), TickError<S::Error>> {
-        let (state, version) = match self.store.load().await.map_err(TickError::Store)? {
-            Some(s) => (State::from_bytes(&s.bytes)?, Some(s.version)),
-            None => (State::default(), None),
+    /// One write of the state with `actions` as audit entries. `None`: a
+    /// conflict (nothing written). With a last-writer-wins store, a
+    /// changed version read just before the write counts as a conflict.
+    async fn commit(
+        &mut self,
+        now: UnixMillis,
+        actions: &[Action],
+    ) -> Result<Option<u64>, TickError<S::Error>> {
+        let caps = self.store.capabilities();
+        if caps.consistency == Consistency::LastWriterWins {
+            let current = self.store.load().await.map_err(TickError::Store)?;
+            if current.map(|s| s.version) != self.version {
+                return Ok(None);
+            }
+        }
+        self.book_writes(now);
+        let revision = self.engine.state().revision;
+        let audit: Vec<AuditEntry> = actions
+            .iter()
+            .map(|a| AuditEntry {
+                at: now,
+                revision,
+                action: a.clone(),
+            })
+            .collect();
+        let bytes = self.engine.state().to_bytes();
+        let batch = CommitBatch {
+            state: &bytes,
+            observations: &self.pending_observations,
+            audit: &audit,
+            keep_observations_since: now.saturating_sub(PEER_WINDOW),
         };
-        self.engine = Engine::new(self.config.clone(), state, now)?;
-        self.version = version;
+        let result = self
+            .store
+            .commit(self.version, &batch)
+            .await
+            .map_err(TickError::Store)?;
+        self.tick_writes += 1;
+        Ok(match result {
+            Commit::Committed { version } => {
+                self.version = Some(version);
+                Some(version)
+            }
+            Commit::Conflict => None,
+        })
+    }
+
+    /// Another writer committed first: start from its state and apply
+    /// this sentinel's own inputs since the last commit again
+    /// (observations and events are idempotent by their keys, so what the
+    /// winner already has is not counted twice, and nothing of ours is
+    /// dropped). The decision is then made again on the joined evidence.
+    async fn rebase(&mut self, now: UnixMillis) -> Result<(), TickError<S::Error>> {
+        let stored = self.store.load().await.map_err(TickError::Store)?;
+        self.rebase_on(stored, now)
+    }
+
+    fn rebase_on(&mut self, stored: Option<Stored>, now: UnixMillis) -> Result<(), TickError<S::Error>> {
+        self.engine = engine_of(&self.config, stored.as_ref(), now).map_err(lift)?;
+        self.version = stored.map(|s| s.version);
+        if !self.pending_observations.is_empty() {
+            self.engine.ingest(now, &self.pending_observations);
+        }
+        if !self.pending_events.is_empty() {
+            self.engine.record(now, &self.pending_events);
+        }
         Ok(())
     }
 
     /// Applies `change` to the engine and commits the state with no
-    /// actions; on a conflict, reloads the winner's state and applies
-    /// `change` again. `change` may refuse (the caller's error, returned
-    /// as is, nothing committed).
+    /// actions; on a conflict, rebases and applies `change` again.
+    /// `change` may refuse (the caller's error, returned as is, nothing
+    /// committed).
     async fn change_and_commit<E>(
         &mut self,
         now: UnixMillis,
@@ -320,19 +592,12 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             if let Err(e) = change(&mut self.engine) {
                 return Ok(Err(e));
             }
-            let bytes = self.engine.state().to_bytes();
-            match self
-                .store
-                .commit(self.version, &bytes, &[])
-                .await
-                .map_err(TickError::Store)?
-            {
-                Commit::Committed { version } => {
-                    self.version = Some(version);
-                    return Ok(Ok(version));
-                }
-                Commit::Conflict => self.reload(now).await?,
+            if let Some(version) = self.commit(now, &[]).await? {
+                self.pending_observations.clear();
+                self.pending_events.clear();
+                return Ok(Ok(version));
             }
+            self.rebase(now).await?;
         }
         Err(TickError::Contended(MAX_ATTEMPTS))
     }
@@ -363,9 +628,22 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         }
     }
 
-    /// Applies events (proxy usage, retries) to the engine; they are
-    /// committed with the next tick. Returns what was applied.
-    pub fn record(&mut self, now: UnixMillis, events: &[crate::engine::Event]) -> IngestReport {
-        self.engine.record(now, events)
+    /// Applies events (proxy usage, retries, deliveries) to the engine;
+    /// they are committed with the next tick (and re-applied on top of
+    /// another writer's state after a conflict). Returns what was applied.
+    pub fn record(&mut self, now: UnixMillis, events: &[Event]) -> IngestReport {
+        let report = self.engine.record(now, events);
+        self.pending_events.extend(events.iter().cloned());
+        report
+    }
+
+    /// Stamps `kinds` with this sentinel's source and the next sequence
+    /// numbers, and records them.
+    pub fn record_kinds(&mut self, now: UnixMillis, kinds: Vec<EventKind>) -> IngestReport {
+        if kinds.is_empty() {
+            return IngestReport::default();
+        }
+        let events = crate::proxy::stamp(kinds, &self.source, &mut self.seq, now);
+        self.record(now, &events)
     }
 }

@@ -155,3 +155,124 @@ fn observations_logged_before_a_crash_are_replayed() {
 fn the_memory_store_meets_the_store_contract() {
     block(sentinel_core::sim::conformance::run(&MemoryStore::default())).unwrap();
 }
+
+#[test]
+fn a_kv_like_store_meets_the_store_contract() {
+    block(sentinel_core::sim::conformance::run(&MemoryStore::kv_like())).unwrap();
+}
+
+#[test]
+fn overlapping_ticks_lose_nothing_and_switch_once_on_every_capability() {
+    for store in [MemoryStore::default(), MemoryStore::kv_like()] {
+        block(sentinel_core::sim::conformance::overlapping_ticks(&store))
+            .unwrap_or_else(|e| panic!("{:?}: {e}", store.caps));
+        // No audit entry twice.
+        let audit = store.audit.borrow();
+        for (i, a) in audit.iter().enumerate() {
+            assert!(
+                !audit[..i].contains(a),
+                "{:?}: audit entry written twice: {a:?}",
+                store.caps
+            );
+        }
+        assert_eq!(
+            audit
+                .iter()
+                .filter(|e| matches!(e.action, Action::Switch { .. }))
+                .count(),
+            1,
+            "{:?}",
+            store.caps
+        );
+    }
+}
+
+/// A conflict rebases this sentinel's inputs on the winner's state: the
+/// foreign writer's change survives (merge, not overwrite), and usage
+/// recorded before the conflict is still booked.
+#[test]
+fn a_conflict_merges_the_winner_and_keeps_recorded_usage() {
+    use sentinel_core::books::Metric;
+    use sentinel_core::engine::{EventKind, UsageTarget};
+    use sentinel_core::sim::FOREIGN_SOURCE;
+    let store = MemoryStore::default();
+    let prober = SimProber::new(start(), 4);
+    let mut s = block(Sentinel::open(api_config(""), &store, prober, start())).unwrap();
+    s.record_kinds(
+        start(),
+        vec![EventKind::Usage {
+            target: UsageTarget::Provider(ProviderId::new("a").unwrap()),
+            metric: Metric::Requests,
+            amount: 1234,
+        }],
+    );
+    store.conflicts_to_inject.set(1);
+    let r = {
+        let c = clock(s.prober());
+        block(s.tick(&c))
+    }
+    .unwrap();
+    assert_eq!(r.conflicts, 1);
+    let stored = State::from_bytes(&store.state.borrow().as_ref().unwrap().bytes).unwrap();
+    assert!(
+        stored.usage_watermarks.contains_key(FOREIGN_SOURCE),
+        "the winner's write was overwritten"
+    );
+    let used = stored.providers["a"].ledger.requests;
+    assert!(used >= 1234, "recorded usage lost in the conflict: {used}");
+}
+
+/// A budgeted store (KV-like) is written at most once per tick, never
+/// ahead of the commit, and not at all by a wake-up that did nothing. Over
+/// an hour of healthy ticks every 30 s.
+#[test]
+fn a_budgeted_store_gets_one_write_per_tick_and_none_when_idle() {
+    let store = MemoryStore::kv_like();
+    let prober = SimProber::new(start(), 5);
+    let mut s = block(Sentinel::open(api_config(""), &store, prober, start())).unwrap();
+    let (mut ticks, mut idle_wakeups, mut idle_writes) = (0u64, 0u64, 0u64);
+    let end = start() + sentinel_core::time::HOUR;
+    while s.prober().now.get() < end {
+        let before = store.writes.get();
+        let r = {
+            let c = clock(s.prober());
+            block(s.tick(&c))
+        }
+        .unwrap();
+        ticks += 1;
+        assert!(store.writes.get() - before <= 1, "more than one write in a tick");
+        assert_eq!(r.writes as u64, store.writes.get() - before);
+        // A wake-up between due probes: nothing to do, nothing written.
+        let now = s.prober().now.get();
+        if r.next_wakeup > now + 2 * SECOND {
+            s.prober().now.set(now + SECOND);
+            let before = store.writes.get();
+            let idle = {
+                let c = clock(s.prober());
+                block(s.tick(&c))
+            }
+            .unwrap();
+            idle_wakeups += 1;
+            idle_writes += store.writes.get() - before;
+            assert_eq!(idle.probes, 0);
+        }
+        s.prober().now.set(r.next_wakeup.max(now + SECOND));
+    }
+    let writes = store.writes.get();
+    eprintln!("{ticks} ticks, {writes} writes, {idle_wakeups} idle wake-ups, {idle_writes} idle writes");
+    assert!(ticks >= 100, "{ticks}");
+    assert!(writes <= ticks);
+    assert!(idle_wakeups >= 100);
+    assert_eq!(idle_writes, 0);
+    // The writes are booked in the sentinel's own footprint.
+    let stored = State::from_bytes(&store.state.borrow().as_ref().unwrap().bytes).unwrap();
+    // The footprint counts the sentinel's probes (one request each) and
+    // its store writes.
+    let probes: u64 = stored
+        .providers
+        .values()
+        .map(|p| p.hourly.sum(end + sentinel_core::time::HOUR, sentinel_core::time::HOUR, 24).total())
+        .sum();
+    let booked = stored.footprint.requests - probes;
+    assert_eq!(booked, writes, "booked {booked}, made {writes}");
+}

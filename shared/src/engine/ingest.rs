@@ -105,6 +105,15 @@ pub enum EventKind {
         /// Kind.
         kind: IncidentKind,
     },
+    /// One delivery attempt of an outbox notice ([`crate::outbox`]).
+    Delivery {
+        /// Notice id.
+        notice: u64,
+        /// Destination (URL digest).
+        destination: u64,
+        /// Whether the destination accepted it.
+        ok: bool,
+    },
     /// An on-chain attestation of the provider was confirmed.
     Attested {
         /// Provider.
@@ -419,7 +428,8 @@ impl Engine {
                 EventKind::Usage {
                     target: UsageTarget::Sentinel,
                     ..
-                } => None,
+                }
+                | EventKind::Delivery { .. } => None,
                 EventKind::Usage {
                     target: UsageTarget::Provider(p),
                     ..
@@ -488,6 +498,11 @@ impl Engine {
                         }
                     }
                 }
+                EventKind::Delivery {
+                    notice,
+                    destination,
+                    ok,
+                } => crate::outbox::delivered(&mut self.state.outbox, *notice, *destination, *ok, at),
                 EventKind::Attested { provider, until } => {
                     if let Some(ps) = self.state.providers.get_mut(provider) {
                         ps.attested_until =

@@ -137,6 +137,27 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Puts the notices of committed `actions` in the outbox and settles
+    /// it against `destinations` (URL digests): delivered notices leave,
+    /// expired ones leave with an action saying so (returned). With no
+    /// destination, nothing is enqueued.
+    pub fn enqueue_notices(
+        &mut self,
+        now: UnixMillis,
+        actions: &[crate::Action],
+        destinations: &[u64],
+    ) -> Vec<crate::Action> {
+        let st = &mut self.state;
+        let mut out = Vec::new();
+        if !destinations.is_empty() {
+            out = crate::outbox::enqueue(&mut st.outbox, &mut st.notice_seq, now, actions);
+        }
+        out.extend(crate::outbox::settle(&mut st.outbox, destinations, now));
+        out
+    }
+}
+
 fn reconcile(config: &Config, registry: &Registry, state: &mut State, now: UnixMillis) {
     state
         .providers

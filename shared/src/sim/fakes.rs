@@ -1,10 +1,13 @@
 //! In-memory fakes of the shell traits, for tests of the shared tick and
-//! for shells' own tests: a [`MemoryStore`] (with injectable write
-//! conflicts and crashes) and a [`SimProber`] over synthetic providers.
+//! for shells' own tests: a [`MemoryStore`] (compare-and-swap or
+//! last-writer-wins, with a write budget, injectable foreign writes and a
+//! write counter) and a [`SimProber`] over synthetic providers.
 
 use super::{SimProvider, SimRng};
 use crate::probe::{Observation, ProbeRequest, ProbeResult};
-use crate::tick::{AuditEntry, Commit, Prober, Store, Stored};
+use crate::tick::{
+    AuditEntry, Capabilities, Commit, CommitBatch, Consistency, Prober, Store, Stored,
+};
 use crate::time::UnixMillis;
 use crate::ProviderId;
 use std::cell::{Cell, RefCell};
@@ -12,71 +15,144 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::rc::Rc;
 
+/// The event source a foreign writer leaves in the state it writes, so a
+/// test can tell a merge (it survives) from an overwrite (it is gone).
+pub const FOREIGN_SOURCE: &str = "foreign-writer";
+
 /// A store in memory.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
+    /// What it promises.
+    pub caps: Capabilities,
     /// The committed state.
     pub state: RefCell<Option<Stored>>,
     /// The observation log.
     pub observations: RefCell<Vec<Observation>>,
     /// The audit log.
     pub audit: RefCell<Vec<AuditEntry>>,
-    /// Commits to refuse with a conflict before accepting again (another
-    /// writer "wins" that many times; its state is whatever is stored).
+    /// Commits preceded by a foreign writer's commit: another writer
+    /// "wins" that many times, writing a *different* state (the stored one
+    /// with a [`FOREIGN_SOURCE`] watermark bumped).
     pub conflicts_to_inject: Cell<u32>,
+    /// Writes made (write-ahead logs and commits).
+    pub writes: Cell<u64>,
+}
+
+impl Default for MemoryStore {
+    /// Compare-and-swap, unbudgeted: like the local redb store.
+    fn default() -> Self {
+        MemoryStore::with(Capabilities {
+            consistency: Consistency::CompareAndSwap,
+            writes_per_day: None,
+        })
+    }
+}
+
+impl MemoryStore {
+    /// A store with these capabilities.
+    pub fn with(caps: Capabilities) -> Self {
+        MemoryStore {
+            caps,
+            state: RefCell::new(None),
+            observations: RefCell::new(Vec::new()),
+            audit: RefCell::new(Vec::new()),
+            conflicts_to_inject: Cell::new(0),
+            writes: Cell::new(0),
+        }
+    }
+
+    /// Last-writer-wins with a budget of 1,000 writes a day: like Workers
+    /// KV on the free plan.
+    pub fn kv_like() -> Self {
+        MemoryStore::with(Capabilities {
+            consistency: Consistency::LastWriterWins,
+            writes_per_day: Some(1_000),
+        })
+    }
+
+    /// Another writer commits a different state now.
+    pub fn foreign_write(&self) {
+        let mut st = self.state.borrow_mut();
+        let mut state = st
+            .as_ref()
+            .and_then(|s| crate::State::from_bytes(&s.bytes).ok())
+            .unwrap_or_default();
+        let version = st.as_ref().map_or(1, |s| s.version + 1);
+        state
+            .usage_watermarks
+            .insert(FOREIGN_SOURCE.to_string(), version);
+        *st = Some(Stored {
+            bytes: state.to_bytes(),
+            version,
+        });
+        self.writes.set(self.writes.get() + 1);
+    }
+
+    fn append(&self, obs: &[Observation]) {
+        let mut log = self.observations.borrow_mut();
+        for o in obs {
+            let dup = log
+                .iter()
+                .any(|l| l.provider == o.provider && l.key() == o.key());
+            if !dup {
+                log.push(o.clone());
+            }
+        }
+        log.sort_by_key(|o| o.at);
+    }
 }
 
 impl Store for MemoryStore {
     type Error = Infallible;
+    fn capabilities(&self) -> Capabilities {
+        self.caps
+    }
     async fn load(&self) -> Result<Option<Stored>, Infallible> {
         Ok(self.state.borrow().clone())
     }
     async fn log_observations(&self, obs: &[Observation]) -> Result<(), Infallible> {
-        self.observations.borrow_mut().extend(obs.iter().cloned());
+        self.append(obs);
+        self.writes.set(self.writes.get() + 1);
         Ok(())
     }
-    async fn observations_since(&self, since: UnixMillis) -> Result<Vec<Observation>, Infallible> {
-        Ok(self
-            .observations
-            .borrow()
-            .iter()
-            .filter(|o| o.at >= since)
-            .cloned()
-            .collect())
+    async fn observations_since(
+        &self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<Observation>, Infallible> {
+        let log = self.observations.borrow();
+        let matching: Vec<Observation> = log.iter().filter(|o| o.at >= since).cloned().collect();
+        let skip = matching.len().saturating_sub(limit);
+        Ok(matching.into_iter().skip(skip).collect())
     }
     async fn commit(
         &self,
         expected: Option<u64>,
-        state: &[u8],
-        audit: &[AuditEntry],
+        batch: &CommitBatch<'_>,
     ) -> Result<Commit, Infallible> {
         if self.conflicts_to_inject.get() > 0 {
             self.conflicts_to_inject
                 .set(self.conflicts_to_inject.get() - 1);
-            // Another writer bumps the version without changing the state.
-            let mut st = self.state.borrow_mut();
-            let bumped = st.as_ref().map_or(1, |s| s.version + 1);
-            let bytes = st
-                .as_ref()
-                .map(|s| s.bytes.clone())
-                .unwrap_or_else(|| crate::State::default().to_bytes());
-            *st = Some(Stored {
-                bytes,
-                version: bumped,
-            });
-            return Ok(Commit::Conflict);
+            self.foreign_write();
+            if self.caps.consistency == Consistency::CompareAndSwap {
+                return Ok(Commit::Conflict);
+            }
         }
-        let mut st = self.state.borrow_mut();
-        let current = st.as_ref().map(|s| s.version);
-        if current != expected {
+        let current = self.state.borrow().as_ref().map(|s| s.version);
+        if self.caps.consistency == Consistency::CompareAndSwap && current != expected {
             return Ok(Commit::Conflict);
         }
         let version = current.map_or(1, |v| v + 1);
-        *st = Some(Stored {
-            bytes: state.to_vec(),
+        *self.state.borrow_mut() = Some(Stored {
+            bytes: batch.state.to_vec(),
             version,
         });
-        self.audit.borrow_mut().extend(audit.iter().cloned());
+        self.append(batch.observations);
+        self.observations
+            .borrow_mut()
+            .retain(|o| o.at >= batch.keep_observations_since);
+        self.audit.borrow_mut().extend(batch.audit.iter().cloned());
+        self.writes.set(self.writes.get() + 1);
         Ok(Commit::Committed { version })
     }
 }

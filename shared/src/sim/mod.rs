@@ -8,7 +8,7 @@ mod fakes;
 mod provider;
 mod rng;
 
-pub use fakes::{MemoryStore, SimProber};
+pub use fakes::{MemoryStore, SimProber, FOREIGN_SOURCE};
 pub use provider::{Fault, SimProvider};
 pub use rng::SimRng;
 

@@ -1,0 +1,584 @@
+//! The host layer: everything a shell would otherwise write again, behind
+//! two entry points (the daphne pattern, `../DESIGN.md` "Written once").
+//!
+//! A shell — the local binary, the Cloudflare Worker, the AWS Lambda —
+//! implements three small traits and wires:
+//!
+//! - a [`Store`] over its storage, declaring what it can promise
+//!   ([`crate::tick::Capabilities`]);
+//! - [`Outbound`] and [`Timer`] over its HTTP client and timer
+//!   ([`outbound`]);
+//!
+//! and maps its runtime's events to the two entry points of [`Host`]:
+//!
+//! - [`Host::scheduled`] for a cron / schedule / loop wake-up: books the
+//!   proxied usage and the webhook deliveries since the last tick, runs
+//!   the shared tick ([`crate::tick::Sentinel::tick`]), logs its actions
+//!   and publishes the new view;
+//! - [`Host::handle`] for an HTTP request, in the `http` crate's types
+//!   (hyper, lambda_http and workers-rs all speak them): routing and
+//!   authentication ([`crate::api`]), submissions committed to the store,
+//!   the proxy with per-request failover ([`crate::proxy`]) and its usage
+//!   booking, `/v1/observations` from the store.
+//!
+//! and, off both paths, [`Host::deliver`] posts the alert outbox
+//! ([`crate::outbox`]) to the webhooks.
+//!
+//! What stays in a shell: reading its secrets and its clock, the DNS
+//! resolver (the only I/O part of the SSRF guard), reading a request body
+//! up to [`MAX_BODY`], and its runtime's plumbing.
+
+pub mod client;
+pub mod guard;
+pub mod headers;
+pub mod outbound;
+
+pub use client::{HostClient, UPSTREAM_MAX_BYTES, USER_AGENT};
+pub use outbound::{
+    Outbound, OutboundError, OutboundRequest, OutboundResponse, RedirectPolicy, Timer,
+};
+
+use crate::action::Action;
+use crate::api::{self, ApiContext, ApiRequest, ApiResponse, Auth, Routed};
+use crate::config::{Config, Errors, ProviderConfig};
+use crate::engine::{Engine, EventKind};
+use crate::outbox::{self, destination_id};
+use crate::proxy::{self, ProxyError, ProxyOutcome, ProxyPolicy, ProxyRequest, UsageTally};
+use crate::tick::{Commit, CommitBatch, Consistency, Sentinel, Store, TickError, TickReport};
+use crate::time::UnixMillis;
+use crate::ServiceId;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Largest request body accepted (API and proxy): 8 MiB. A shell stops
+/// reading a body past it and answers [`too_large`].
+pub const MAX_BODY: usize = 8 << 20;
+/// Time allowed per webhook attempt. Long enough that a slow receiver is
+/// not given up on (and paged again) while it is still processing.
+pub const WEBHOOK_TIMEOUT_MS: u64 = 10_000;
+
+/// The sentinel the host layer stands for: a tick driver over the shell's
+/// store and the shared client.
+pub type HostSentinel<S, O, T> = Sentinel<S, HostClient<O, T>>;
+
+/// What the operator configured for this host besides the config file.
+#[derive(Clone, Default)]
+pub struct HostOptions {
+    /// Bearer token for mutating routes and `/v1/observations` (`None` or
+    /// empty: those routes are refused).
+    pub token: Option<String>,
+    /// Webhook URLs for alerts (Slack- or Discord-compatible).
+    pub webhooks: Vec<String>,
+    /// Proxy policy.
+    pub policy: ProxyPolicy,
+}
+
+impl std::fmt::Debug for HostOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostOptions")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("webhooks", &self.webhooks.len())
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+/// Errors of the host layer.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError<E: std::error::Error + 'static> {
+    /// The tick (store, state or config) failed.
+    #[error(transparent)]
+    Tick(#[from] TickError<E>),
+    /// A webhook URL is refused.
+    #[error("webhook #{index} is not usable: {reason}")]
+    Webhook {
+        /// 1-based position in the list.
+        index: usize,
+        /// Why (without the URL, which embeds its token).
+        reason: String,
+    },
+}
+
+/// The token → caller rule: a non-empty token enables bearer
+/// authentication; none (or an empty one) disables the authenticated
+/// routes rather than accepting an empty credential.
+pub fn auth_for(token: Option<&str>) -> Auth {
+    match token {
+        Some(t) if !t.is_empty() => Auth::bearer(t),
+        _ => Auth::Deny,
+    }
+}
+
+/// Checks webhook URLs: http or https, and the same guard as probes
+/// (private targets only when the config allows them). Errors never
+/// contain the URL, which embeds the webhook's token.
+pub fn validate_webhooks(urls: &[String], allow_private: bool) -> Result<(), (usize, String)> {
+    for (i, u) in urls.iter().enumerate() {
+        if let Err(e) = guard::check_url(u, allow_private) {
+            return Err((i + 1, e.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// The `413` answer to a body over [`MAX_BODY`].
+pub fn too_large() -> ApiResponse {
+    ApiResponse::error(
+        413,
+        "payload-too-large",
+        &format!("request bodies are limited to {MAX_BODY} bytes"),
+    )
+}
+
+/// Converts the core's response to the `http` crate's.
+pub fn to_http(r: ApiResponse) -> http::Response<Vec<u8>> {
+    let mut resp = http::Response::new(r.body);
+    *resp.status_mut() =
+        http::StatusCode::from_u16(r.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in r.headers {
+        if let (Ok(k), Ok(v)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(&v),
+        ) {
+            resp.headers_mut().append(k, v);
+        }
+    }
+    resp
+}
+
+/// Converts the `http` crate's request to the core's.
+pub fn from_http(req: http::Request<Vec<u8>>) -> ApiRequest {
+    let (parts, body) = req.into_parts();
+    ApiRequest {
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        headers: headers::pairs(&parts.headers),
+        body,
+    }
+}
+
+/// The client's answer to a proxied request: the upstream answer without
+/// hop-by-hop headers, with `x-sentinel-provider` (who answered) and
+/// `x-sentinel-attempts`; or a JSON error — `404` unknown service, `503`
+/// no provider can take requests, `502` every attempt failed.
+pub fn proxy_response(outcome: ProxyOutcome) -> ApiResponse {
+    let used = outcome
+        .attempts
+        .iter()
+        .find(|a| a.used)
+        .map(|a| a.provider.to_string());
+    match outcome.response {
+        Ok(up) => {
+            let mut r = ApiResponse {
+                status: up.status,
+                headers: up.headers,
+                body: up.body,
+            };
+            r.headers.retain(|(k, _)| !headers::is_hop_by_hop(k));
+            if let Some(p) = used {
+                r.headers.push(("x-sentinel-provider".into(), p));
+            }
+            r.headers.push((
+                "x-sentinel-attempts".into(),
+                outcome.attempts.len().to_string(),
+            ));
+            r
+        }
+        Err(e) => {
+            let status = match e {
+                ProxyError::UnknownService(_) => 404,
+                ProxyError::NoProvider(_) => 503,
+                ProxyError::Exhausted { .. } => 502,
+            };
+            ApiResponse::error(status, "upstream-unavailable", &e.to_string())
+        }
+    }
+}
+
+/// Logs an action the way every shell does.
+pub fn log_action(a: &Action) {
+    match a {
+        Action::Switch { record } => tracing::warn!(
+            service = %record.service,
+            from = record.from.as_ref().map_or("-", |p| p.as_str()),
+            to = %record.to,
+            reason = record.reason.name(),
+            "switched"
+        ),
+        Action::Alert {
+            key,
+            severity,
+            message,
+            firing,
+        } => tracing::warn!(%key, ?severity, firing, "{message}"),
+        Action::NoticeExpired { id, key, why } => {
+            tracing::warn!(id, %key, "alert notice dropped undelivered: {why}")
+        }
+        other => tracing::info!(action = ?other, "action"),
+    }
+}
+
+/// A webhook destination.
+#[derive(Clone)]
+struct Webhook {
+    url: String,
+    id: u64,
+}
+
+/// What the HTTP side reads: the engine as of the last commit.
+#[derive(Debug)]
+pub struct View {
+    /// The engine.
+    pub engine: Engine,
+    /// The committed version it reflects.
+    pub version: Option<u64>,
+}
+
+/// The shared host: see the module docs. Request handling takes `&self`,
+/// so a multi-threaded shell serves from many tasks at once; the tick
+/// driver ([`HostSentinel`]) is owned by the shell's loop.
+pub struct Host<S, O, T> {
+    config: Config,
+    store: S,
+    client: HostClient<O, T>,
+    auth: Auth,
+    policy: ProxyPolicy,
+    webhooks: Vec<Webhook>,
+    view: RwLock<Arc<View>>,
+    usage: Mutex<UsageTally>,
+    deliveries: Mutex<Vec<EventKind>>,
+    /// Deliveries made but not committed yet: (notice, destination) → not
+    /// before (a success: forever, until the commit drops the notice).
+    attempted: Mutex<BTreeMap<(u64, u64), UnixMillis>>,
+}
+
+impl<S, O, T> std::fmt::Debug for Host<S, O, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("sentinel", &self.config.sentinel.id)
+            .field("auth", &self.auth)
+            .field("webhooks", &self.webhooks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+impl<S, O, T> Host<S, O, T>
+where
+    S: Store + Clone,
+    O: Outbound + Clone,
+    T: Timer + Clone,
+{
+    /// Opens the store, replays what the state has not absorbed, checks
+    /// the webhooks, and returns the host with its tick driver.
+    pub async fn open(
+        config: Config,
+        store: S,
+        client: HostClient<O, T>,
+        opts: HostOptions,
+        now: UnixMillis,
+    ) -> Result<(Self, HostSentinel<S, O, T>), HostError<S::Error>> {
+        validate_webhooks(&opts.webhooks, config.sentinel.allow_private_targets)
+            .map_err(|(index, reason)| HostError::Webhook { index, reason })?;
+        let webhooks: Vec<Webhook> = opts
+            .webhooks
+            .iter()
+            .map(|u| Webhook {
+                url: u.clone(),
+                id: destination_id(u),
+            })
+            .collect();
+        let mut sentinel = Sentinel::open(config.clone(), store.clone(), client.clone(), now).await?;
+        sentinel.set_destinations(webhooks.iter().map(|w| w.id).collect());
+        let view = View {
+            engine: sentinel.engine().clone(),
+            version: sentinel.version(),
+        };
+        let host = Host {
+            config,
+            store,
+            client,
+            auth: auth_for(opts.token.as_deref()),
+            policy: opts.policy,
+            webhooks,
+            view: RwLock::new(Arc::new(view)),
+            usage: Mutex::new(UsageTally::default()),
+            deliveries: Mutex::new(Vec::new()),
+            attempted: Mutex::new(BTreeMap::new()),
+        };
+        Ok((host, sentinel))
+    }
+
+    /// The current view (the engine as of the last commit).
+    pub fn view(&self) -> Arc<View> {
+        match self.view.read() {
+            Ok(v) => v.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The client.
+    pub fn client(&self) -> &HostClient<O, T> {
+        &self.client
+    }
+
+    fn publish(&self, engine: Engine, version: Option<u64>) {
+        let next = Arc::new(View { engine, version });
+        match self.view.write() {
+            Ok(mut v) => *v = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+    }
+
+    /// Books what happened since the last tick (proxied usage, webhook
+    /// deliveries) into the tick driver.
+    pub fn book(&self, sentinel: &mut HostSentinel<S, O, T>, now: UnixMillis) {
+        let mut kinds = lock(&self.usage).drain();
+        kinds.append(&mut lock(&self.deliveries));
+        let report = sentinel.record_kinds(now, kinds);
+        if !report.rejected.is_empty() {
+            tracing::warn!(rejected = ?report.rejected, "events rejected");
+        }
+    }
+
+    /// The scheduled entry point: books usage and deliveries, catches up
+    /// with writes made by the HTTP side or another instance, runs one
+    /// tick, logs its actions and publishes the view.
+    pub async fn scheduled(
+        &self,
+        sentinel: &mut HostSentinel<S, O, T>,
+        clock: &dyn Fn() -> UnixMillis,
+    ) -> Result<TickReport, TickError<S::Error>> {
+        self.book(sentinel, clock());
+        let report = sentinel.tick(clock).await?;
+        for a in &report.actions {
+            log_action(a);
+        }
+        if report.deferred > 0 {
+            tracing::warn!(
+                deferred = report.deferred,
+                "probes were due but did not fit this tick's probe budget"
+            );
+        }
+        self.publish(sentinel.engine().clone(), sentinel.version());
+        // Forget attempts the committed outbox no longer needs.
+        let live: Vec<u64> = sentinel.engine().state().outbox.iter().map(|n| n.id).collect();
+        lock(&self.attempted).retain(|(id, _), _| live.contains(id));
+        Ok(report)
+    }
+
+    /// Books what is pending and commits it now (a clean shutdown, or an
+    /// ephemeral shell after [`Host::deliver`]).
+    pub async fn save(
+        &self,
+        sentinel: &mut HostSentinel<S, O, T>,
+        now: UnixMillis,
+    ) -> Result<u64, TickError<S::Error>> {
+        self.book(sentinel, now);
+        let v = sentinel.save(now).await?;
+        self.publish(sentinel.engine().clone(), sentinel.version());
+        Ok(v)
+    }
+
+    /// Posts every due notice of the committed outbox to every webhook that
+    /// does not have it, concurrently, each attempt bounded by
+    /// [`WEBHOOK_TIMEOUT_MS`]; the results are booked at the next tick.
+    /// Returns how many attempts were made. Never fails.
+    pub async fn deliver(&self, now: UnixMillis) -> usize {
+        if self.webhooks.is_empty() {
+            return 0;
+        }
+        let view = self.view();
+        let sentinel_id = self.config.sentinel.id.to_string();
+        let allow_private = self.config.sentinel.allow_private_targets;
+        let mut jobs = Vec::new();
+        {
+            let mut attempted = lock(&self.attempted);
+            for n in &view.engine.state().outbox {
+                for w in &self.webhooks {
+                    let blocked = attempted.get(&(n.id, w.id)).is_some_and(|t| *t > now);
+                    if outbox::due(n, w.id, now) && !blocked {
+                        // Not again until this attempt is booked.
+                        attempted.insert((n.id, w.id), UnixMillis::MAX);
+                        jobs.push((n.clone(), w.clone()));
+                    }
+                }
+            }
+        }
+        let count = jobs.len();
+        let sends = jobs.into_iter().map(|(n, w)| {
+            let body = serde_json::to_vec(&outbox::payload(&n.text)).unwrap_or_default();
+            let key = vec![(
+                "idempotency-key".to_string(),
+                format!("{sentinel_id}-{}", n.id),
+            )];
+            async move {
+                let r = self
+                    .client
+                    .post_json(&w.url, body, &key, WEBHOOK_TIMEOUT_MS, allow_private)
+                    .await;
+                (n, w, r)
+            }
+        });
+        for (n, w, r) in futures_util::future::join_all(sends).await {
+            // Webhook URLs embed their token: log only the host.
+            let host = url::Url::parse(&w.url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default();
+            let ok = match &r {
+                Ok(s) if (200..300).contains(s) => true,
+                Ok(s) => {
+                    tracing::warn!(%host, status = s, notice = n.id, "webhook refused the alert");
+                    false
+                }
+                Err(e) => {
+                    tracing::warn!(%host, error = %e, notice = n.id, "webhook delivery failed");
+                    false
+                }
+            };
+            let retry_at = if ok {
+                UnixMillis::MAX
+            } else {
+                now.saturating_add(outbox::backoff(n.attempts.saturating_add(1)))
+            };
+            lock(&self.attempted).insert((n.id, w.id), retry_at);
+            lock(&self.deliveries).push(EventKind::Delivery {
+                notice: n.id,
+                destination: w.id,
+                ok,
+            });
+        }
+        count
+    }
+
+    /// The HTTP entry point.
+    pub async fn handle(
+        &self,
+        req: http::Request<Vec<u8>>,
+        now: UnixMillis,
+    ) -> http::Response<Vec<u8>> {
+        to_http(self.handle_api(from_http(req), now).await)
+    }
+
+    /// [`Host::handle`] on the core's plain request type.
+    pub async fn handle_api(&self, req: ApiRequest, now: UnixMillis) -> ApiResponse {
+        if req.body.len() > MAX_BODY {
+            return too_large();
+        }
+        let view = self.view();
+        let recent = if req.path == "/v1/observations" {
+            // Only an authenticated caller gets them; the router checks.
+            match self
+                .store
+                .observations_since(0, api::OBSERVATIONS_LIMIT)
+                .await
+            {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the observation log");
+                    return ApiResponse::error(
+                        503,
+                        "store-unavailable",
+                        "the observation log cannot be read right now; retry",
+                    );
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let ctx = ApiContext {
+            engine: &view.engine,
+            now,
+            recent_observations: &recent,
+        };
+        match api::route(&req, &ctx, &self.auth) {
+            Routed::Response(r) => r,
+            Routed::Proxy { service, rest } => {
+                let preq = ProxyRequest {
+                    method: req.method,
+                    path_and_query: rest,
+                    headers: headers::forwardable_headers(&req.headers),
+                    body: req.body,
+                };
+                let outcome =
+                    proxy::forward(&view.engine, &service, &preq, &self.client, &self.policy, now)
+                        .await;
+                lock(&self.usage).add(&outcome);
+                proxy_response(outcome)
+            }
+            Routed::Submit { service, provider } => {
+                let id = provider.id.clone();
+                match self.submit(now, &service, provider).await {
+                    Ok(result) => api::submit_response(result, &id),
+                    Err(e) => {
+                        tracing::error!(error = %e, "submission could not be committed");
+                        let mut errs = Errors::default();
+                        errs.push_key("store", format!("could not commit: {e}"));
+                        api::submit_response(Err(errs), &id)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies a submission to the stored state and commits it (a writer
+    /// of its own: the tick rebases on it), then publishes it.
+    async fn submit(
+        &self,
+        now: UnixMillis,
+        service: &ServiceId,
+        provider: ProviderConfig,
+    ) -> Result<Result<(), Errors>, TickError<S::Error>> {
+        for _ in 0..3 {
+            let stored = self.store.load().await.map_err(TickError::Store)?;
+            let state = match &stored {
+                Some(s) => crate::State::from_bytes(&s.bytes)?,
+                None => crate::State::default(),
+            };
+            let mut engine = Engine::new(self.config.clone(), state, now)?;
+            if let Err(errs) = engine.submit(now, service, provider.clone()) {
+                return Ok(Err(errs));
+            }
+            let bytes = engine.state().to_bytes();
+            let batch = CommitBatch {
+                state: &bytes,
+                observations: &[],
+                audit: &[],
+                keep_observations_since: 0,
+            };
+            let expected = stored.map(|s| s.version);
+            if self.store.capabilities().consistency == Consistency::LastWriterWins {
+                let again = self.store.load().await.map_err(TickError::Store)?;
+                if again.map(|s| s.version) != expected {
+                    continue;
+                }
+            }
+            match self
+                .store
+                .commit(expected, &batch)
+                .await
+                .map_err(TickError::Store)?
+            {
+                Commit::Committed { version } => {
+                    self.publish(engine, Some(version));
+                    return Ok(Ok(()));
+                }
+                Commit::Conflict => continue,
+            }
+        }
+        Err(TickError::Contended(3))
+    }
+}
