@@ -1,4 +1,9 @@
 //! Typed configuration errors that name the offending key and value.
+//!
+//! A leaf of the crate: the configuration and every part that validates its
+//! own piece of it (the books, the quality checks) report into [`Errors`]
+//! without knowing one another. The public path is
+//! [`config::Errors`](crate::config::Errors).
 
 use std::fmt;
 
@@ -61,6 +66,20 @@ impl Errors {
         self.0.is_empty()
     }
 }
+
+impl fmt::Display for Errors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, err) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{err}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Errors {}
 
 /// Joins a parent key and a child segment: `join("a.b", "c") == "a.b.c"`.
 pub fn join(parent: &str, child: &str) -> String {

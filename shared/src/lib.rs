@@ -18,6 +18,7 @@ pub mod books;
 pub mod config;
 pub mod dashboard;
 pub mod engine;
+mod errors;
 pub mod flap;
 pub mod histogram;
 pub mod host;

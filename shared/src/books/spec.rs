@@ -20,7 +20,7 @@
 //!   down, 100 % stop.
 
 use super::cost::{gb_to_bytes, usd_to_nano, Rates};
-use crate::config::{join, Errors};
+use crate::errors::{join, Errors};
 use crate::time::{Span, DAY, HOUR, MINUTE};
 use crate::{Bps, Kind};
 use serde::{Deserialize, Serialize};

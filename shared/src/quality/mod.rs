@@ -57,7 +57,7 @@ pub use spec::{
 };
 pub use tally::{PassCount, QualityTally, QualityWeights};
 
-use crate::config::Errors;
+use crate::errors::Errors;
 use crate::{Span, UnixMillis};
 use regex::Regex;
 use serde::{Deserialize, Serialize};

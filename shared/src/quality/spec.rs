@@ -18,7 +18,7 @@
 //!   service must agree on.
 //! * [`EvmChecks`] replace all of the above for EVM JSON-RPC endpoints.
 
-use crate::config::{join, Errors};
+use crate::errors::{join, Errors};
 use crate::Span;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;

@@ -23,7 +23,7 @@
 //! nothing was checked at all the score is `None`, not a made-up number.
 
 use super::Check;
-use crate::config::{join, Errors};
+use crate::errors::{join, Errors};
 use crate::Bps;
 use serde::{Deserialize, Serialize};
 
