@@ -30,8 +30,8 @@
 //! rungs change routing and traffic, so they wait for real usage (which,
 //! at 90/95 %, is itself well before the limit).
 
-use super::cost::{usd_to_nano, Rates};
 use super::ledger::Ledger;
+use super::money::{usd_to_nano, Rates};
 use super::period::{self, Window};
 use super::spec::{Budgets, Ladder, Limits, Metric, Period};
 use crate::time::{UnixMillis, MINUTE};

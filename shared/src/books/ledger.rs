@@ -2,7 +2,7 @@
 //!
 //! Per quota it keeps the current period's start and usage; for the UTC
 //! calendar month it keeps the usage totals of the three priced groups
-//! (requests, bytes, compute units, see [`cost`](super::cost)) and the
+//! (requests, bytes, compute units, see [`money`](super::money)) and the
 //! month-to-date variable cost in nano-USD.
 //!
 //! **Rolling.** Every operation first rolls the ledger to `now`: a counter
@@ -34,7 +34,7 @@
 //! The serialized form is compact (short keys, no optional fields) so the
 //! state of all providers fits a single KV value.
 
-use super::cost::{Rates, Usage};
+use super::money::{Rates, Usage};
 use super::period;
 use super::spec::{Limits, Metric, Period};
 use crate::time::UnixMillis;

@@ -3,6 +3,8 @@
 //!
 //! The flow, one concept per module:
 //!
+//! 0. [`money`] — the leaf the others build on: integer nano-USD, the
+//!    compiled cost model ([`Rates`]) and the month's [`Usage`] it prices.
 //! 1. [`spec`] — what the operator configures: [`Limits`] (quotas of a
 //!    [`Metric`] per UTC [`Period`], with reset offsets), a [`CostModel`]
 //!    (prices, monthly free tier, monthly budget), [`Budgets`] per provider
@@ -17,8 +19,8 @@
 //!    of every quota and of the money budget; [`step`] picks the ladder step
 //!    (acting before the limit: a projected exhaustion alerts), and
 //!    [`kind_budget_step`] does the same for per-kind budgets.
-//! 5. [`cost`] — integer pricing, the marginal cost of a request, free-tier
-//!    headroom and the cost component of the reputation ([`cost_score`]).
+//! 5. [`cost`] — the marginal cost of a request, free-tier headroom and
+//!    the cost component of the reputation ([`cost_score`]).
 //!
 //! Everything is integer arithmetic on `u64`/`u128` with explicit rounding,
 //! so every target computes the same steps and scores.
@@ -26,13 +28,13 @@
 pub mod cost;
 pub mod ladder;
 pub mod ledger;
+pub mod money;
 pub mod period;
 pub mod spec;
 
-pub use cost::{
-    cost_score, free_headroom, marginal_cost_per_request_nano, usd_to_nano, Rates, Usage,
-};
+pub use cost::{cost_score, free_headroom, marginal_cost_per_request_nano};
 pub use ladder::{kind_budget_step, status, step, QuotaStatus, Reason, Source, Step, Trigger};
 pub use ledger::{Counter, Ledger};
+pub use money::{usd_to_nano, Rates, Usage};
 pub use period::Window;
 pub use spec::{Budgets, CostModel, FreeTier, Ladder, Limits, Metric, Period, Quota};

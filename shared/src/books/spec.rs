@@ -19,7 +19,7 @@
 //! - ladder: the seed design's 80 % alert, 90 % prefer free, 95 % scale
 //!   down, 100 % stop.
 
-use super::cost::{gb_to_bytes, usd_to_nano, Rates};
+use super::money::{gb_to_bytes, usd_to_nano, Rates, Usage};
 use crate::errors::{join, Errors};
 use crate::time::{Span, DAY, HOUR, MINUTE};
 use crate::{Bps, Kind};
@@ -70,6 +70,21 @@ impl Metric {
             Metric::Gas => "gas",
             Metric::CostNanoUsd => "cost-nano-usd",
         }
+    }
+}
+
+/// Which priced group each metric falls into (see [`money`](super::money)).
+impl Usage {
+    /// Adds `amount` of `metric` to its group (saturating); `cost-nano-usd`
+    /// is no usage and is ignored.
+    pub fn add(&mut self, metric: Metric, amount: u64) {
+        let field = match metric {
+            Metric::Requests | Metric::Writes | Metric::Invocations => &mut self.requests,
+            Metric::EgressBytes | Metric::StorageBytes => &mut self.bytes,
+            Metric::ComputeUnits | Metric::Gas => &mut self.compute_units,
+            Metric::CostNanoUsd => return,
+        };
+        *field = field.saturating_add(amount);
     }
 }
 
