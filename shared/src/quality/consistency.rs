@@ -44,7 +44,7 @@
 //! per distinct provider, sorted by provider id, and does not depend on
 //! the order of `obs`.
 
-use super::assertions::{as_number, json_eq};
+use super::json::{as_number, json_eq};
 use super::spec::{ConsistencyField, EvmChecks};
 use super::{Check, EvmHead, Facts, FailReason};
 use crate::ProviderId;

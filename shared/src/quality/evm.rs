@@ -34,9 +34,9 @@
 //! number, hash and timestamp when all four were readable; they feed the
 //! cross-provider check in [`cross_check`](super::cross_check).
 
-use super::assertions::type_name;
+use super::json::{bounded, quantity, type_name};
 use super::spec::EvmChecks;
-use super::{age_check, bounded, Check, Evaluation, EvmHead, Facts, FailReason, Verdict};
+use super::{age_check, Check, Evaluation, EvmHead, Facts, FailReason, Verdict};
 use crate::UnixMillis;
 use serde_json::{Map, Value};
 
@@ -50,23 +50,6 @@ const METHODS: [&str; 3] = ["eth_chainId", "eth_blockNumber", "eth_getBlockByNum
 pub fn evm_probe_body() -> Vec<u8> {
     br#"[{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]},{"jsonrpc":"2.0","id":2,"method":"eth_blockNumber","params":[]},{"jsonrpc":"2.0","id":3,"method":"eth_getBlockByNumber","params":["latest",false]}]"#
         .to_vec()
-}
-
-/// Reads an EVM hex quantity (`"0x1b4"`) that fits 64 bits. Leading zeros
-/// are tolerated.
-pub(crate) fn quantity(v: &Value) -> Option<u64> {
-    let hex = v.as_str()?.strip_prefix("0x")?;
-    if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let digits = hex.trim_start_matches('0');
-    if digits.len() > 16 {
-        return None;
-    }
-    if digits.is_empty() {
-        return Some(0);
-    }
-    u64::from_str_radix(digits, 16).ok()
 }
 
 /// Reads a 32-byte hash (`0x` + 64 hex digits), lowercased.

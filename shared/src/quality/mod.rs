@@ -45,6 +45,7 @@
 mod assertions;
 mod consistency;
 mod evm;
+mod json;
 mod schema;
 mod spec;
 mod tally;
@@ -59,6 +60,7 @@ pub use tally::{PassCount, QualityTally, QualityWeights};
 
 use crate::errors::Errors;
 use crate::{Span, UnixMillis};
+use json::bounded;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -255,11 +257,7 @@ impl CompiledChecks {
         let mut regexes = Vec::with_capacity(checks.assertions.len());
         for a in &checks.assertions {
             // Validation already reported bad patterns; keep indices aligned.
-            regexes.push(
-                a.regex
-                    .as_deref()
-                    .and_then(|r| assertions::build_regex(r).ok()),
-            );
+            regexes.push(a.regex.as_deref().and_then(|r| spec::build_regex(r).ok()));
         }
         if !errs.is_empty() {
             return Err(errs);
@@ -373,10 +371,7 @@ fn check_freshness(f: &Freshness, doc: &Value, now: UnixMillis) -> (Check, Optio
             .unwrap_or_default();
         return (
             Check::Fail(FailReason::WrongType),
-            Some(format!(
-                "`{p}` is {}, not a {fmt} timestamp",
-                assertions::show(v)
-            )),
+            Some(format!("`{p}` is {}, not a {fmt} timestamp", json::show(v))),
         );
     };
     let (check, detail) = age_check(ts, now, f.max_age);
@@ -417,21 +412,6 @@ pub(crate) fn age_check(ts: UnixMillis, now: UnixMillis, max_age: Span) -> (Chec
         );
     }
     (Check::Pass, None)
-}
-
-/// `s` cut to at most `max` bytes at a character boundary, with `…`
-/// appended when cut.
-pub(crate) fn bounded(mut s: String, max: usize) -> String {
-    if s.len() <= max {
-        return s;
-    }
-    let mut cut = max;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    s.truncate(cut);
-    s.push('…');
-    s
 }
 
 /// A copy of `v` that is at most [`MAX_FIELD_BYTES`] of JSON, preserving
@@ -833,13 +813,6 @@ mod tests {
             Check::Fail(FailReason::Stale).reason(),
             Some(FailReason::Stale)
         );
-    }
-
-    #[test]
-    fn bounded_cuts_at_char_boundaries() {
-        assert_eq!(bounded("abc".into(), 5), "abc");
-        assert_eq!(bounded("ééé".into(), 3), "é…");
-        assert_eq!(bounded("abcdef".into(), 3), "abc…");
     }
 
     proptest! {

@@ -14,7 +14,7 @@
 //! [`MAX_SCHEMA_DEPTH`](super::spec::MAX_SCHEMA_DEPTH); the body's own
 //! depth is bounded by the JSON parser (128 levels).
 
-use super::assertions::{json_eq, show, type_name};
+use super::json::{bounded, json_eq, show, type_name};
 use super::spec::{JsonType, JsonTypes, Schema};
 use serde_json::Value;
 
@@ -138,7 +138,7 @@ fn walk(s: &Schema, v: &Value, path: &mut String) -> Result<(), String> {
                     return Err(format!(
                         "{}: unexpected key `{}`",
                         at(path),
-                        super::bounded(extra.clone(), 64)
+                        bounded(extra.clone(), 64)
                     ));
                 }
             }

@@ -20,6 +20,7 @@
 
 use crate::errors::{join, Errors};
 use crate::Span;
+use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -304,6 +305,17 @@ impl Default for EvmChecks {
     }
 }
 
+/// Compiled regexes may use at most this much memory (they run in a
+/// Worker with 128 MB).
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Compiles `pattern` the way every quality regex is compiled.
+pub(crate) fn build_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+}
+
 /// Why `p` is not an RFC 6901 JSON pointer.
 pub(crate) fn check_pointer(p: &str) -> Result<(), String> {
     if p.len() > MAX_POINTER_LEN {
@@ -409,7 +421,7 @@ impl Assertion {
             }
         }
         if let Some(r) = &self.regex {
-            if let Err(e) = super::assertions::build_regex(r) {
+            if let Err(e) = build_regex(r) {
                 errs.push(&join(key, "regex"), r, format!("invalid regex: {e}"));
             }
         }
