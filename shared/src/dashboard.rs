@@ -20,11 +20,11 @@
 //! on each provider card, `class="switch"` on each switch,
 //! `data-service`, `data-component`, `data-alert`.
 
-use crate::api::dto::{
+use crate::books::Ladder;
+use crate::dto::{
     self, usd_string, AlertDto, FootprintDto, HistoryDto, LatencyDto, ProviderDetail, QuotaDto,
     RouteDto, SwitchDto, SwitchList, WindowBucket,
 };
-use crate::books::Ladder;
 use crate::time::{rfc3339, UnixMillis};
 use crate::{Bps, Engine};
 use base64::Engine as _;

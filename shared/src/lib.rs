@@ -17,6 +17,7 @@ pub mod api;
 pub mod books;
 pub mod config;
 pub mod dashboard;
+mod dto;
 pub mod engine;
 mod errors;
 pub mod flap;

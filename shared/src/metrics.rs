@@ -24,8 +24,8 @@
 //! (`severity`), `sentinel_footprint_utilization_bps`,
 //! `sentinel_footprint_budget_step`, `sentinel_footprint_cost_month_usd`.
 
-use crate::api::dto::{self, usd_string};
 use crate::books::{QuotaStatus, Step};
+use crate::dto::{self, usd_string};
 use crate::lifecycle::{Lifecycle, TrustLevel};
 use crate::state::Severity;
 use crate::time::UnixMillis;

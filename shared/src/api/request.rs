@@ -6,7 +6,7 @@
 //! query, the headers and the body into an [`ApiRequest`], and copies an
 //! [`ApiResponse`] back out.
 
-use super::dto::{ErrorBody, ErrorEnvelope};
+use crate::dto::{ErrorBody, ErrorEnvelope};
 use serde::Serialize;
 use std::fmt;
 
