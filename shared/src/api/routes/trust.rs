@@ -1,0 +1,39 @@
+//! The `trust` tag: `GET /v1/attestations/{id}`, which answers
+//! `404 not-attested` with the provider's trust and score until on-chain
+//! attestation is configured.
+
+use super::refusals::unknown_provider;
+use crate::api::request::ApiResponse;
+use crate::dto::{NotAttested, Timestamp};
+use crate::time::UnixMillis;
+use crate::{Engine, ProviderId};
+
+pub(super) fn attestation(engine: &Engine, id: &ProviderId, now: UnixMillis) -> ApiResponse {
+    let Some(s) = engine.summary(id, now) else {
+        return unknown_provider(id);
+    };
+    let attested_until = engine
+        .state()
+        .providers
+        .get(id)
+        .and_then(|p| p.attested_until);
+    let details = NotAttested {
+        provider: id.clone(),
+        trust: s.trust,
+        total: s.reputation.total.into(),
+        confidence: s.reputation.confidence.into(),
+        attested_until: attested_until.map(Timestamp::at),
+    };
+    let message = format!(
+        "no attestation for provider `{id}`: on-chain attestation is not configured on this sentinel, \
+         so no record has been anchored. Its current trust level is {} with a reputation of {} \
+         (confidence {}); see /v1/providers/{id}",
+        s.trust, s.reputation.total, s.reputation.confidence
+    );
+    ApiResponse::error_with(
+        404,
+        "not-attested",
+        &message,
+        serde_json::to_value(details).unwrap_or_default(),
+    )
+}
