@@ -1,8 +1,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The router through the public API: every endpoint over a small
 //! simulated scenario, hostile paths and methods, authentication, the
-//! submission handshake and the proxy hand-off.
+//! submission handshake, the proxy hand-off, and the bodies read back into
+//! the shared `api::dto` types.
 
+use sentinel_core::api::dto;
 use sentinel_core::api::{
     route, submit_response, ApiContext, ApiRequest, ApiResponse, Auth, Routed, HTML, JSON,
     MAX_PATH, MAX_QUERY, PROMETHEUS,
@@ -12,7 +14,7 @@ use sentinel_core::probe::{Observation, Outcome, Purpose};
 use sentinel_core::quality::{Facts, Verdict};
 use sentinel_core::sim::{Fault, Scenario, SimProvider};
 use sentinel_core::time::{days_from_civil, DAY, HOUR, MINUTE};
-use sentinel_core::{ProviderId, UnixMillis};
+use sentinel_core::{ProviderId, ServiceId, UnixMillis};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "test-token-5f1d9c";
@@ -634,4 +636,52 @@ fn renderings_are_served() {
     assert!(j["fragments"]["providers"].is_string());
     let o = body(&f.get("/openapi.json"));
     assert_eq!(o["openapi"], "3.0.3");
+}
+
+/// Reads a JSON body into the shared type a client would use.
+fn read<T: serde::de::DeserializeOwned>(r: &ApiResponse) -> T {
+    assert_eq!(r.get_header("content-type"), Some(JSON));
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.body_text()))
+}
+
+#[test]
+fn the_provider_list_reads_back_into_the_shared_type() {
+    let f = Fixture::new();
+    let list: dto::ProviderList = read(&f.get("/v1/providers"));
+    assert_eq!(list, dto::ProviderList::build(&f.s.engine, f.s.now));
+    assert_eq!(list.count, 3);
+    let a = &list.providers[0];
+    assert_eq!((a.id.as_str(), a.name.as_str()), ("a", "Provider A"));
+    assert!(a.last_probe.is_some());
+}
+
+#[test]
+fn every_json_body_reads_back_into_its_shared_type() {
+    let f = Fixture::new();
+    let (engine, now) = (&f.s.engine, f.s.now);
+    let health: dto::Health = read(&f.get("/healthz"));
+    assert_eq!(health, dto::Health::build(engine, now));
+    let a = ProviderId::new("a").unwrap();
+    let detail: dto::ProviderDetail = read(&f.get("/v1/providers/a"));
+    assert_eq!(Some(detail), dto::ProviderDetail::build(engine, &a, now));
+    let prices = ServiceId::new("prices").unwrap();
+    let route: dto::RouteDto = read(&f.get("/v1/services/prices/route"));
+    assert_eq!(Some(route), dto::RouteDto::build(engine, &prices));
+    let switches: dto::SwitchList = read(&f.get("/v1/switches"));
+    assert_eq!(switches, dto::SwitchList::build(engine, 100));
+    let budget: dto::BudgetReport = read(&f.get("/v1/budget"));
+    assert_eq!(budget, dto::BudgetReport::build(engine, now));
+    let obs: dto::ObservationList =
+        read(&f.call(&authed(ApiRequest::new("GET", "/v1/observations"), TOKEN)));
+    assert_eq!(obs.observations, f.obs);
+
+    let err: dto::ErrorEnvelope = read(&f.get("/v1/attestations/b"));
+    assert_eq!(err.error.code, "not-attested");
+    let details: dto::NotAttested = serde_json::from_value(err.error.details.unwrap()).unwrap();
+    assert_eq!(details.provider.as_str(), "b");
+    let missing: dto::ErrorEnvelope = read(&f.get("/v1/providers/zzz"));
+    assert_eq!(
+        (missing.error.code.as_str(), missing.error.details),
+        ("not-found", None)
+    );
 }
