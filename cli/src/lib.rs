@@ -1,15 +1,13 @@
 //! The local Bookkeeper Sentinel: the shell that runs the shared core on
-//! one machine with an embedded store, a real HTTP client and an HTTP
-//! server. `main.rs` only wires these together.
+//! one machine with an embedded store, the native HTTP client and an HTTP
+//! server. Everything that is not I/O lives in `sentinel-core`'s host
+//! layer; `main.rs` only wires these together.
 #![forbid(unsafe_code)]
 // `clippy.toml` forbids clocks to keep the core sans-IO; a shell owns the
 // clock and hands `now` to the core.
 #![allow(clippy::disallowed_methods)]
 
 pub mod demo;
-pub mod guard;
-pub mod http;
-pub mod notify;
 pub mod runner;
 pub mod server;
 pub mod status;

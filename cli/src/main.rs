@@ -70,11 +70,15 @@ enum Cmd {
         #[arg(long)]
         no_anvil: bool,
     },
-    /// Validate a configuration and print every error with its key.
+    /// Validate a configuration and print every error with its key; with
+    /// a key file, also open every sealed credential.
     Check {
         /// Configuration file.
         #[arg(long, default_value = "sentinel.toml")]
         config: PathBuf,
+        /// The key that opens sealed credentials (base64 or hex).
+        #[arg(long, env = "SENTINEL_KEY_FILE")]
+        key_file: Option<PathBuf>,
     },
     /// Print the providers table of a running sentinel.
     Status {
@@ -110,6 +114,19 @@ fn load_config(path: &Path) -> Result<Config> {
 }
 
 fn load_key(path: &Path) -> Result<SecretKey> {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            eprintln!(
+                "warning: key file {} is readable by others (mode {:o}); run `chmod 600 {}`",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            );
+        }
+    }
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read key file {}", path.display()))?;
     let t = text.trim();
@@ -200,25 +217,36 @@ async fn real_main(cli: Cli) -> Result<()> {
             })
             .await?;
         }
-        Cmd::Check { config } => {
+        Cmd::Check { config, key_file } => {
             let text = std::fs::read_to_string(&config)
                 .with_context(|| format!("cannot read {}", config.display()))?;
-            match Config::from_named(&config.to_string_lossy(), &text) {
+            let key = key_file.as_deref().map(load_key).transpose()?;
+            let errs = match Config::from_named(&config.to_string_lossy(), &text) {
+                Err(errs) => errs,
                 Ok(cfg) => {
+                    let sealed = sentinel_core::host::check_sealed(&cfg, key.as_ref());
                     let providers: usize = cfg.services.iter().map(|s| s.providers.len()).sum();
-                    println!(
-                        "{}: ok ({} services, {providers} providers)",
-                        config.display(),
-                        cfg.services.len()
-                    );
-                }
-                Err(errs) => {
-                    for e in &errs.0 {
-                        eprintln!("error: {e}");
+                    if key.is_none() || sealed.0.is_empty() {
+                        println!(
+                            "{}: ok ({} services, {providers} providers)",
+                            config.display(),
+                            cfg.services.len()
+                        );
+                        if key.is_none() && !sealed.0.is_empty() {
+                            println!(
+                                "note: {} sealed credential(s) not opened: pass --key-file to check them",
+                                sealed.0.len()
+                            );
+                        }
+                        return Ok(());
                     }
-                    bail!("{}: {} error(s)", config.display(), errs.0.len());
+                    sealed
                 }
+            };
+            for e in &errs.0 {
+                eprintln!("error: {e}");
             }
+            bail!("{}: {} error(s)", config.display(), errs.0.len());
         }
         Cmd::Status { url } => {
             let table = status::fetch_table(&url).await?;

@@ -23,16 +23,21 @@
 //! | `meta`         | `"state"`          | `State::to_bytes()`           |
 //! |                | `"version"`        | `u64`, big-endian             |
 //! |                | `"obs_seq"`        | `u64`, big-endian             |
-//! | `observations` | `(at, seq)`        | JSON of an `Observation`      |
+//! | `observations_v2` | `(at, provider, purpose)` | postcard of an `Observation` |
 //! | `audit`        | sequence `u64`     | JSON of an `AuditEntry`       |
 //!
+//! Capabilities: compare-and-swap, no write budget (a local file), so the
+//! tick also writes observations ahead of applying them.
+//!
 //! [`Store::commit`] is one write transaction: the version check, the
-//! state write and the audit appends (and the audit pruning) commit
+//! state write, the observations, the audit appends and the pruning commit
 //! together or not at all. [`Store::log_observations`] is its own
-//! transaction — the write-ahead log the tick writes before applying the
-//! observations — and prunes observations older than 24 hours (relative
-//! to the newest one logged: the store has no clock). The audit log keeps
-//! the last [`AUDIT_KEEP`] entries.
+//! transaction — the write-ahead log. Observations are keyed by what makes
+//! them unique, so one written ahead and again with the commit is stored
+//! once, in the compact binary encoding (about a fifth of JSON). The log
+//! keeps only what the state has not absorbed and what a peer still reads
+//! (the commit says from when), and never more than [`OBSERVATIONS_KEEP`]
+//! entries; the audit log keeps the last [`AUDIT_KEEP`] entries.
 //!
 //! redb is synchronous; the trait's async methods call it directly. Each
 //! call is one short transaction, the futures hold nothing across an
@@ -40,23 +45,26 @@
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use sentinel_core::probe::Observation;
-use sentinel_core::tick::{AuditEntry, Commit, Store, Stored};
-use sentinel_core::time::DAY;
+use sentinel_core::probe::Purpose;
+use sentinel_core::tick::{
+    AuditEntry, Capabilities, Commit, CommitBatch, Consistency, Store, Stored,
+};
 use sentinel_core::UnixMillis;
 use std::path::{Path, PathBuf};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const OBSERVATIONS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("observations");
+const OBSERVATIONS: TableDefinition<(u64, &str, u8), &[u8]> =
+    TableDefinition::new("observations_v2");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 
 const KEY_STATE: &str = "state";
 const KEY_VERSION: &str = "version";
-const KEY_OBS_SEQ: &str = "obs_seq";
 
 /// How many audit entries are kept (the oldest are dropped beyond it).
 pub const AUDIT_KEEP: u64 = 100_000;
-/// How long logged observations are kept, in ms (24 hours).
-pub const OBSERVATIONS_KEEP_MS: u64 = DAY;
+/// Most observations kept, whatever the commits say (a bound on the file
+/// when nothing commits for a long time).
+pub const OBSERVATIONS_KEEP: u64 = 200_000;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -167,71 +175,48 @@ impl RedbStore {
         Ok(Some(Stored { bytes, version }))
     }
 
-    /// Logs observations in one transaction and prunes those older than
-    /// 24 hours (synchronous [`Store::log_observations`]).
+    /// Logs observations in one transaction (synchronous
+    /// [`Store::log_observations`]).
     pub fn log_observations_sync(&self, obs: &[Observation]) -> Result<(), StoreError> {
         if obs.is_empty() {
             return Ok(());
         }
-        let encoded = obs
-            .iter()
-            .map(|o| Ok((o.at, encode(o)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
         let tx = self.db.begin_write()?;
         {
-            let mut meta = tx.open_table(META)?;
-            let mut seq = match meta.get(KEY_OBS_SEQ)? {
-                Some(v) => u64_of(v.value(), KEY_OBS_SEQ)?,
-                None => 0,
-            };
             let mut table = tx.open_table(OBSERVATIONS)?;
-            for (at, json) in &encoded {
-                seq += 1;
-                table.insert((*at, seq), json.as_slice())?;
-            }
-            meta.insert(KEY_OBS_SEQ, seq.to_be_bytes().as_slice())?;
-            let newest = table.last()?.map_or(0, |(k, _)| k.value().0);
-            let cutoff = newest.saturating_sub(OBSERVATIONS_KEEP_MS);
-            if cutoff > 0 {
-                table.retain_in(..(cutoff, 0), |_, _| false)?;
-            }
+            insert_observations(&mut table, obs)?;
         }
         tx.commit()?;
         Ok(())
     }
 
-    /// Logged observations at or after `since`, oldest first (synchronous
-    /// [`Store::observations_since`]).
+    /// Logged observations at or after `since`, oldest first, at most the
+    /// newest `limit` (synchronous [`Store::observations_since`]).
     pub fn observations_since_sync(
         &self,
         since: UnixMillis,
+        limit: usize,
     ) -> Result<Vec<Observation>, StoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(OBSERVATIONS)?;
-        table
-            .range((since, 0)..)?
-            .map(|row| {
-                let (_, v) = row?;
-                decode(v.value(), "observation")
-            })
-            .collect()
-    }
-
-    /// The newest `n` logged observations, oldest first.
-    pub fn observations_tail(&self, n: usize) -> Result<Vec<Observation>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(OBSERVATIONS)?;
         let mut out = table
-            .iter()?
+            .range((since, "", 0u8)..)?
             .rev()
-            .take(n)
+            .take(limit)
             .map(|row| {
                 let (_, v) = row?;
-                decode(v.value(), "observation")
+                postcard::from_bytes(v.value())
+                    .map_err(|e| StoreError::Corrupt(format!("observation: {e}")))
             })
             .collect::<Result<Vec<Observation>, StoreError>>()?;
         out.reverse();
         Ok(out)
+    }
+
+    /// How many observations are logged.
+    pub fn observations_len(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read()?;
+        Ok(tx.open_table(OBSERVATIONS)?.len()?)
     }
 
     /// The newest `n` audit entries, oldest first.
@@ -262,10 +247,13 @@ impl RedbStore {
     pub fn commit_sync(
         &self,
         expected: Option<u64>,
-        state: &[u8],
-        audit: &[AuditEntry],
+        batch: &CommitBatch<'_>,
     ) -> Result<Commit, StoreError> {
-        let encoded = audit.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+        let encoded = batch
+            .audit
+            .iter()
+            .map(encode)
+            .collect::<Result<Vec<_>, _>>()?;
         let tx = self.db.begin_write()?;
         let version = {
             let mut meta = tx.open_table(META)?;
@@ -279,8 +267,25 @@ impl RedbStore {
                 return Ok(Commit::Conflict);
             }
             let version = current.map_or(1, |v| v + 1);
-            meta.insert(KEY_STATE, state)?;
+            meta.insert(KEY_STATE, batch.state)?;
             meta.insert(KEY_VERSION, version.to_be_bytes().as_slice())?;
+
+            let mut obs = tx.open_table(OBSERVATIONS)?;
+            insert_observations(&mut obs, batch.observations)?;
+            if batch.keep_observations_since > 0 {
+                obs.retain_in(..(batch.keep_observations_since, "", 0u8), |_, _| false)?;
+            }
+            let excess = obs.len()?.saturating_sub(OBSERVATIONS_KEEP);
+            if excess > 0 {
+                let cut = obs
+                    .iter()?
+                    .nth(usize::try_from(excess).unwrap_or(usize::MAX))
+                    .transpose()?
+                    .map(|(k, _)| k.value().0);
+                if let Some(cut) = cut {
+                    obs.retain_in(..(cut, "", 0u8), |_, _| false)?;
+                }
+            }
 
             let mut table = tx.open_table(AUDIT)?;
             let mut next = table.last()?.map_or(1, |(k, _)| k.value() + 1);
@@ -305,8 +310,36 @@ impl RedbStore {
     }
 }
 
+fn purpose_code(p: Purpose) -> u8 {
+    match p {
+        Purpose::Scheduled => 0,
+        Purpose::Canary => 1,
+    }
+}
+
+fn insert_observations(
+    table: &mut redb::Table<'_, (u64, &str, u8), &[u8]>,
+    obs: &[Observation],
+) -> Result<(), StoreError> {
+    for o in obs {
+        let bytes = postcard::to_allocvec(o).map_err(|e| StoreError::Encode(e.to_string()))?;
+        table.insert(
+            (o.at, o.provider.as_str(), purpose_code(o.purpose)),
+            bytes.as_slice(),
+        )?;
+    }
+    Ok(())
+}
+
 impl Store for RedbStore {
     type Error = StoreError;
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            consistency: Consistency::CompareAndSwap,
+            writes_per_day: None,
+        }
+    }
 
     async fn load(&self) -> Result<Option<Stored>, StoreError> {
         self.load_sync()
@@ -316,17 +349,20 @@ impl Store for RedbStore {
         self.log_observations_sync(obs)
     }
 
-    async fn observations_since(&self, since: UnixMillis) -> Result<Vec<Observation>, StoreError> {
-        self.observations_since_sync(since)
+    async fn observations_since(
+        &self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<Observation>, StoreError> {
+        self.observations_since_sync(since, limit)
     }
 
     async fn commit(
         &self,
         expected: Option<u64>,
-        state: &[u8],
-        audit: &[AuditEntry],
+        batch: &CommitBatch<'_>,
     ) -> Result<Commit, StoreError> {
-        self.commit_sync(expected, state, audit)
+        self.commit_sync(expected, batch)
     }
 }
 
@@ -345,6 +381,15 @@ mod tests {
             .build()
             .unwrap()
             .block_on(f)
+    }
+
+    fn cb<'a>(state: &'a [u8], audit: &'a [AuditEntry]) -> CommitBatch<'a> {
+        CommitBatch {
+            state,
+            observations: &[],
+            audit,
+            keep_observations_since: 0,
+        }
     }
 
     fn obs(at: u64, provider: &str) -> Observation {
@@ -381,12 +426,12 @@ mod tests {
         block_on(async {
             assert_eq!(store.load().await.unwrap(), None);
             let c = store
-                .commit(None, b"state-1", &[entry(1, 1, 0)])
+                .commit(None, &cb(b"state-1", &[entry(1, 1, 0)]))
                 .await
                 .unwrap();
             assert_eq!(c, Commit::Committed { version: 1 });
             let c = store
-                .commit(Some(1), b"state-2", &[entry(2, 2, 0), entry(2, 2, 1)])
+                .commit(Some(1), &cb(b"state-2", &[entry(2, 2, 0), entry(2, 2, 1)]))
                 .await
                 .unwrap();
             assert_eq!(c, Commit::Committed { version: 2 });
@@ -405,22 +450,12 @@ mod tests {
             let batch = [obs(1_000, "a"), obs(1_000, "b"), obs(2_000, "a")];
             store.log_observations(&batch).await.unwrap();
             store.log_observations(&[obs(3_000, "c")]).await.unwrap();
-            assert_eq!(store.observations_since(0).await.unwrap().len(), 4);
-            let since = store.observations_since(2_000).await.unwrap();
+            assert_eq!(store.observations_since(0, usize::MAX).await.unwrap().len(), 4);
+            let since = store.observations_since(2_000, usize::MAX).await.unwrap();
             assert_eq!(since, vec![obs(2_000, "a"), obs(3_000, "c")]);
-            assert_eq!(store.observations_tail(2).unwrap(), since);
-            assert_eq!(store.observations_tail(100).unwrap().len(), 4);
+            assert_eq!(store.observations_since_sync(0, 2).unwrap(), since);
+            assert_eq!(store.observations_since_sync(0, 100).unwrap().len(), 4);
 
-            // Older than 24 h before the newest: pruned.
-            store
-                .log_observations(&[obs(DAY + 1_500, "d")])
-                .await
-                .unwrap();
-            let left = store.observations_since(0).await.unwrap();
-            assert_eq!(
-                left,
-                vec![obs(2_000, "a"), obs(3_000, "c"), obs(DAY + 1_500, "d")]
-            );
         });
     }
 
@@ -432,18 +467,18 @@ mod tests {
             // Nothing stored yet, but the writer thinks there is.
             assert_eq!(
                 store
-                    .commit(Some(3), b"x", &[entry(1, 1, 0)])
+                    .commit(Some(3), &cb(b"x", &[entry(1, 1, 0)]))
                     .await
                     .unwrap(),
                 Commit::Conflict
             );
             assert_eq!(store.load().await.unwrap(), None);
             assert_eq!(store.audit_len().unwrap(), 0);
-            store.commit(None, b"one", &[entry(1, 1, 0)]).await.unwrap();
+            store.commit(None, &cb(b"one", &[entry(1, 1, 0)])).await.unwrap();
             // Stale writer (expects nothing stored), and one from the future.
             for expected in [None, Some(0), Some(2)] {
                 let c = store
-                    .commit(expected, b"other", &[entry(9, 9, 0)])
+                    .commit(expected, &cb(b"other", &[entry(9, 9, 0)]))
                     .await
                     .unwrap();
                 assert_eq!(c, Commit::Conflict, "{expected:?}");
@@ -467,8 +502,8 @@ mod tests {
             let store = RedbStore::open(&path).unwrap();
             block_on(async {
                 store.log_observations(&[obs(5, "a")]).await.unwrap();
-                store.commit(None, b"v1", &[entry(1, 1, 0)]).await.unwrap();
-                store.commit(Some(1), b"v2", &[]).await.unwrap();
+                store.commit(None, &cb(b"v1", &[entry(1, 1, 0)])).await.unwrap();
+                store.commit(Some(1), &cb(b"v2", &[])).await.unwrap();
             });
             // Open twice at once: refused with a clear error, not a panic.
             let err = RedbStore::open(&path).unwrap_err();
@@ -484,15 +519,15 @@ mod tests {
                 })
             );
             assert_eq!(
-                store.observations_since(0).await.unwrap(),
+                store.observations_since(0, usize::MAX).await.unwrap(),
                 vec![obs(5, "a")]
             );
             assert_eq!(store.audit_tail(5).unwrap(), vec![entry(1, 1, 0)]);
             // Sequences continue after a reopen.
             store.log_observations(&[obs(5, "b")]).await.unwrap();
-            assert_eq!(store.observations_since(5).await.unwrap().len(), 2);
+            assert_eq!(store.observations_since(5, usize::MAX).await.unwrap().len(), 2);
             store
-                .commit(Some(2), b"v3", &[entry(3, 3, 0)])
+                .commit(Some(2), &cb(b"v3", &[entry(3, 3, 0)]))
                 .await
                 .unwrap();
             assert_eq!(
@@ -529,7 +564,7 @@ mod tests {
         let batch: Vec<AuditEntry> = (0..AUDIT_KEEP / 4 + 7).map(|n| entry(1, 1, n)).collect();
         let mut v = None;
         for _ in 0..5 {
-            match store.commit_sync(v, b"s", &batch).unwrap() {
+            match store.commit_sync(v, &cb(b"s", &batch)).unwrap() {
                 Commit::Committed { version } => v = Some(version),
                 Commit::Conflict => panic!("conflict"),
             }
@@ -565,7 +600,7 @@ mod tests {
             let state = format!("state-{i}-").repeat(2_000);
             let audit: Vec<AuditEntry> = (0..entries_for(i)).map(|n| entry(i, i, n)).collect();
             match store
-                .commit_sync(version, state.as_bytes(), &audit)
+                .commit_sync(version, &cb(state.as_bytes(), &audit))
                 .unwrap()
             {
                 Commit::Committed { version: v } => version = Some(v),
@@ -627,7 +662,7 @@ mod tests {
             assert_eq!(last[0].revision, v);
             // The write-ahead log holds at least the observations of the
             // committed rounds, each batch whole.
-            let logged = store.observations_since_sync(0).unwrap();
+            let logged = store.observations_since_sync(0, usize::MAX).unwrap();
             assert!(
                 logged.len() as u64 >= 3 * v && logged.len() % 3 == 0,
                 "{}",

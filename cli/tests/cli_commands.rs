@@ -143,3 +143,110 @@ fn keygen_and_seal_produce_a_credential_the_core_can_open() {
     .unwrap();
     assert_eq!(opened.expose(), "s3cr3t-token");
 }
+
+/// `check --key-file` opens every sealed credential: a wrong key, a value
+/// moved to another provider and a tampered value are config errors with
+/// their keys; the right key passes; a key readable by others is warned
+/// about.
+#[test]
+fn check_with_a_key_file_opens_every_sealed_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    let other = dir.path().join("other");
+    for k in [&key, &other] {
+        assert!(sentinel()
+            .args(["keygen", "--out"])
+            .arg(k)
+            .status()
+            .unwrap()
+            .success());
+    }
+    let seal = |provider: &str| -> String {
+        let mut child = sentinel()
+            .args(["seal", "--key-file"])
+            .arg(&key)
+            .args(["--provider", provider, "--header", "x-api-key"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"tok-123\n").unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("x-api-key"))
+            .unwrap()
+            .split('"')
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    let for_a = seal("a");
+    let for_b = seal("b");
+    let config = |a: &str, b: &str| {
+        format!(
+            r#"[sentinel]
+id = "x"
+[[service]]
+id = "s"
+kind = "api"
+[[service.provider]]
+id = "a"
+endpoint = "https://a.example"
+initial = "active"
+secret_headers = {{ x-api-key = "{a}" }}
+[[service.provider]]
+id = "b"
+endpoint = "https://b.example"
+secret_headers = {{ x-api-key = "{b}" }}
+"#
+        )
+    };
+    let path = dir.path().join("s.toml");
+    let run = |cfg: &str, k: &std::path::Path| {
+        std::fs::write(&path, cfg).unwrap();
+        sentinel()
+            .args(["check", "--config"])
+            .arg(&path)
+            .arg("--key-file")
+            .arg(k)
+            .output()
+            .unwrap()
+    };
+    let ok = run(&config(&for_a, &for_b), &key);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(!String::from_utf8_lossy(&ok.stderr).contains("warning"));
+    // The wrong key: both fail, each named.
+    let wrong = run(&config(&for_a, &for_b), &other);
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success());
+    for k in [
+        "service.s.provider.a.secret_headers.x-api-key",
+        "service.s.provider.b.secret_headers.x-api-key",
+    ] {
+        assert!(err.contains(k), "{k} not in {err}");
+    }
+    // Moved: a's value given to b.
+    let moved = run(&config(&for_a, &for_a), &key);
+    let err = String::from_utf8_lossy(&moved.stderr);
+    assert!(!moved.status.success());
+    assert!(err.contains("provider.b.secret_headers") && !err.contains("provider.a."), "{err}");
+    // Tampered: one character of the ciphertext changed.
+    let mut t: Vec<char> = for_b.chars().collect();
+    let i = t.len() - 3;
+    t[i] = if t[i] == 'A' { 'B' } else { 'A' };
+    let tampered: String = t.into_iter().collect();
+    let bad = run(&config(&for_a, &tampered), &key);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("provider.b.secret_headers"));
+    // A key file readable by others: a warning.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let loose = run(&config(&for_a, &for_b), &key);
+        assert!(loose.status.success());
+        assert!(String::from_utf8_lossy(&loose.stderr).contains("readable by others"));
+    }
+}

@@ -477,10 +477,6 @@ async fn upstream_errors() {
 
 /// The server forwards from spawned tasks and the tick may run on a
 /// multi-threaded runtime: the futures must be `Send`.
-
-
-/// The server forwards from spawned tasks and the tick may run on a
-/// multi-threaded runtime: the futures must be `Send`.
 #[test]
 fn futures_are_send() {
     fn assert_send<T: Send>(_: &T) {}

@@ -18,7 +18,7 @@
 //! never a silently cut body).
 
 use super::guard::{self, GuardError};
-use super::headers::is_hop_by_hop;
+use super::headers::{forwardable_headers, is_hop_by_hop};
 use super::outbound::{
     Outbound, OutboundError, OutboundRequest, OutboundResponse, RedirectPolicy, Timer,
 };
@@ -210,13 +210,7 @@ impl<O: Outbound, T: Timer> HostClient<O, T> {
         let url = Self::checked_url(&target.url, target.allow_private)?;
         let method = http::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| UpstreamError::Other(format!("invalid method `{}`", req.method)))?;
-        let forward: Vec<(String, String)> = req
-            .headers
-            .iter()
-            .filter(|(k, _)| !is_hop_by_hop(k))
-            .cloned()
-            .collect();
-        let mut headers = header_map(&forward)?;
+        let mut headers = header_map(&forwardable_headers(&req.headers))?;
         self.add_secrets(&target.provider, &target.secret_headers, &mut headers)?;
         let out = OutboundRequest {
             method,

@@ -121,6 +121,39 @@ pub fn validate_webhooks(urls: &[String], allow_private: bool) -> Result<(), (us
     Ok(())
 }
 
+/// Opens every sealed credential of the configuration with `key` and
+/// reports each that does not open — a wrong key, a value moved to another
+/// provider or header, a tampered value — as a config error with its key
+/// (`service.S.provider.P.secret_headers.H`), so `sentinel check` catches
+/// it before providers are paged as "down".
+pub fn check_sealed(config: &Config, key: Option<&crate::secret::SecretKey>) -> Errors {
+    let mut errs = Errors::default();
+    for svc in &config.services {
+        for p in &svc.providers {
+            for (header, sealed) in &p.secret_headers {
+                let at = format!(
+                    "service.{}.provider.{}.secret_headers.{header}",
+                    svc.id, p.id
+                );
+                let Some(key) = key else {
+                    errs.push_key(&at, "is sealed, but no key was given (--key-file)");
+                    continue;
+                };
+                let aad = crate::probe::secret_header_aad(&p.id, header);
+                if let Err(e) = crate::secret::open(key, &aad, sealed) {
+                    errs.push_key(
+                        &at,
+                        format!(
+                            "does not open with this key: {e} (a wrong key, a value sealed for another provider or header, or a tampered value)"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    errs
+}
+
 /// The `413` answer to a body over [`MAX_BODY`].
 pub fn too_large() -> ApiResponse {
     ApiResponse::error(
