@@ -350,7 +350,7 @@ impl Model {
             let _ = write!(
                 out,
                 "<div class=\"quotas\" data-step=\"{}\">",
-                step_name(s.step)
+                s.step.as_str()
             );
             for q in &p.budget {
                 self.quota(out, q);
@@ -358,7 +358,7 @@ impl Model {
             let _ = write!(
                 out,
                 "<small>budget step {} · this month ${}</small></div>",
-                step_name(s.step),
+                s.step.as_str(),
                 escape(&p.cost_month.total.usd)
             );
         }
@@ -450,7 +450,7 @@ impl Model {
         let mut out = format!(
             "<div class=\"card\" data-footprint=\"{}\"><p>step {} · own cost this month ${}</p>",
             escape(f.sentinel.as_str()),
-            step_name(f.step),
+            f.step.as_str(),
             escape(&f.cost_month.total.usd)
         );
         if f.quotas.is_empty() {
@@ -461,16 +461,6 @@ impl Model {
         }
         out.push_str("</div>");
         out
-    }
-}
-
-fn step_name(s: crate::books::Step) -> &'static str {
-    match s {
-        crate::books::Step::Normal => "normal",
-        crate::books::Step::Alert => "alert",
-        crate::books::Step::PreferFree => "prefer-free",
-        crate::books::Step::ScaleDown => "scale-down",
-        crate::books::Step::Stop => "stop",
     }
 }
 

@@ -58,6 +58,19 @@ pub enum Step {
     Stop,
 }
 
+impl Step {
+    /// The kebab-case name, as in configs, labels and the API.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Step::Normal => "normal",
+            Step::Alert => "alert",
+            Step::PreferFree => "prefer-free",
+            Step::ScaleDown => "scale-down",
+            Step::Stop => "stop",
+        }
+    }
+}
+
 /// Where a status comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -324,6 +337,19 @@ mod tests {
 
     fn t(s: &str) -> UnixMillis {
         parse_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn step_names_are_their_serialized_names() {
+        for step in [
+            Step::Normal,
+            Step::Alert,
+            Step::PreferFree,
+            Step::ScaleDown,
+            Step::Stop,
+        ] {
+            assert_eq!(serde_json::to_value(step).unwrap(), step.as_str());
+        }
     }
 
     fn day_quota(limit: u64) -> Limits {
