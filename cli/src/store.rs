@@ -450,12 +450,14 @@ mod tests {
             let batch = [obs(1_000, "a"), obs(1_000, "b"), obs(2_000, "a")];
             store.log_observations(&batch).await.unwrap();
             store.log_observations(&[obs(3_000, "c")]).await.unwrap();
-            assert_eq!(store.observations_since(0, usize::MAX).await.unwrap().len(), 4);
+            assert_eq!(
+                store.observations_since(0, usize::MAX).await.unwrap().len(),
+                4
+            );
             let since = store.observations_since(2_000, usize::MAX).await.unwrap();
             assert_eq!(since, vec![obs(2_000, "a"), obs(3_000, "c")]);
             assert_eq!(store.observations_since_sync(0, 2).unwrap(), since);
             assert_eq!(store.observations_since_sync(0, 100).unwrap().len(), 4);
-
         });
     }
 
@@ -474,7 +476,10 @@ mod tests {
             );
             assert_eq!(store.load().await.unwrap(), None);
             assert_eq!(store.audit_len().unwrap(), 0);
-            store.commit(None, &cb(b"one", &[entry(1, 1, 0)])).await.unwrap();
+            store
+                .commit(None, &cb(b"one", &[entry(1, 1, 0)]))
+                .await
+                .unwrap();
             // Stale writer (expects nothing stored), and one from the future.
             for expected in [None, Some(0), Some(2)] {
                 let c = store
@@ -502,7 +507,10 @@ mod tests {
             let store = RedbStore::open(&path).unwrap();
             block_on(async {
                 store.log_observations(&[obs(5, "a")]).await.unwrap();
-                store.commit(None, &cb(b"v1", &[entry(1, 1, 0)])).await.unwrap();
+                store
+                    .commit(None, &cb(b"v1", &[entry(1, 1, 0)]))
+                    .await
+                    .unwrap();
                 store.commit(Some(1), &cb(b"v2", &[])).await.unwrap();
             });
             // Open twice at once: refused with a clear error, not a panic.
@@ -525,7 +533,10 @@ mod tests {
             assert_eq!(store.audit_tail(5).unwrap(), vec![entry(1, 1, 0)]);
             // Sequences continue after a reopen.
             store.log_observations(&[obs(5, "b")]).await.unwrap();
-            assert_eq!(store.observations_since(5, usize::MAX).await.unwrap().len(), 2);
+            assert_eq!(
+                store.observations_since(5, usize::MAX).await.unwrap().len(),
+                2
+            );
             store
                 .commit(Some(2), &cb(b"v3", &[entry(3, 3, 0)]))
                 .await

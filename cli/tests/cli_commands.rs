@@ -215,7 +215,11 @@ secret_headers = {{ x-api-key = "{b}" }}
             .unwrap()
     };
     let ok = run(&config(&for_a, &for_b), &key);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(!String::from_utf8_lossy(&ok.stderr).contains("warning"));
     // The wrong key: both fail, each named.
     let wrong = run(&config(&for_a, &for_b), &other);
@@ -231,7 +235,10 @@ secret_headers = {{ x-api-key = "{b}" }}
     let moved = run(&config(&for_a, &for_a), &key);
     let err = String::from_utf8_lossy(&moved.stderr);
     assert!(!moved.status.success());
-    assert!(err.contains("provider.b.secret_headers") && !err.contains("provider.a."), "{err}");
+    assert!(
+        err.contains("provider.b.secret_headers") && !err.contains("provider.a."),
+        "{err}"
+    );
     // Tampered: one character of the ciphertext changed.
     let mut t: Vec<char> = for_b.chars().collect();
     let i = t.len() - 3;

@@ -33,7 +33,9 @@ async fn receiver(delay: Duration, status: Arc<dyn Fn() -> u16 + Send + Sync>) -
                 let mut buf = Vec::new();
                 let mut tmp = [0u8; 4096];
                 loop {
-                    let Ok(n) = s.read(&mut tmp).await else { return };
+                    let Ok(n) = s.read(&mut tmp).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }
@@ -73,8 +75,10 @@ async fn receiver(delay: Duration, status: Arc<dyn Fn() -> u16 + Send + Sync>) -
                 tokio::time::sleep(delay).await;
                 let _ = s
                     .write_all(
-                        format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                            .as_bytes(),
+                        format!(
+                            "HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
                     )
                     .await;
             });
@@ -136,7 +140,13 @@ async fn slow_and_failing_receivers_get_every_alert_once_without_delaying_the_ti
     let failing_until = started + Duration::from_secs(14);
     let flaky = receiver(
         Duration::ZERO,
-        Arc::new(move || if Instant::now() < failing_until { 500 } else { 200 }),
+        Arc::new(move || {
+            if Instant::now() < failing_until {
+                500
+            } else {
+                200
+            }
+        }),
     )
     .await;
     let interval = 3;
@@ -212,6 +222,9 @@ async fn slow_and_failing_receivers_get_every_alert_once_without_delaying_the_ti
     assert!(fc.values().all(|n| *n == 1), "paged twice: {fc:?}");
     for k in sc.keys() {
         assert!(!k.is_empty());
-        assert!(fc.contains_key(k), "{k} lost for the failing receiver: {fc:?}");
+        assert!(
+            fc.contains_key(k),
+            "{k} lost for the failing receiver: {fc:?}"
+        );
     }
 }

@@ -140,7 +140,16 @@ impl ReqwestOutbound {
             })
         };
         Ok(ReqwestOutbound {
-            clients: Arc::new([mk(0)?, mk(1)?, mk(2)?, mk(3)?, mk(4)?, mk(5)?, mk(6)?, mk(7)?]),
+            clients: Arc::new([
+                mk(0)?,
+                mk(1)?,
+                mk(2)?,
+                mk(3)?,
+                mk(4)?,
+                mk(5)?,
+                mk(6)?,
+                mk(7)?,
+            ]),
         })
     }
 

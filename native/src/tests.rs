@@ -194,7 +194,10 @@ async fn guarded_resolver_refuses_names_of_private_addresses() {
         .send()
         .await
         .unwrap_err();
-    assert!(matches!(ProbeFailure::from(classify(err)), ProbeFailure::Blocked(_)));
+    assert!(matches!(
+        ProbeFailure::from(classify(err)),
+        ProbeFailure::Blocked(_)
+    ));
     srv.abort();
 }
 
@@ -279,7 +282,6 @@ async fn redirects_are_checked_per_hop() {
     srv_a.abort();
     srv_b.abort();
 }
-
 
 #[tokio::test]
 async fn tls_to_a_plain_server_is_tls() {

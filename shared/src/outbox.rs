@@ -25,9 +25,9 @@
 //! the configuration stops being waited for.
 
 use crate::action::Action;
+pub use crate::state::Notice;
 use crate::state::Severity;
 use crate::time::{UnixMillis, HOUR, MINUTE, SECOND};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// How long a notice is retried before it is dropped (24 hours).
@@ -40,27 +40,6 @@ pub const MAX_BACKOFF: u64 = 10 * MINUTE;
 pub const OUTBOX_LIMIT: usize = 1_000;
 /// Discord refuses `content` over 2000 characters.
 const MAX_TEXT_CHARS: usize = 1_900;
-
-/// One notification waiting for its destinations.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Notice {
-    /// Sequence number, unique per state.
-    pub id: u64,
-    /// The alert key (`provider-down:a`) or `switch:<service>`.
-    pub key: String,
-    /// Severity.
-    pub severity: Severity,
-    /// The text, as posted.
-    pub text: String,
-    /// When it was enqueued.
-    pub created: UnixMillis,
-    /// Failed attempts so far (over all destinations).
-    pub attempts: u32,
-    /// Not before this time (backoff).
-    pub next_attempt: UnixMillis,
-    /// Destinations (URL digests) that accepted it.
-    pub delivered: Vec<u64>,
-}
 
 /// The digest of a destination URL.
 pub fn destination_id(url: &str) -> u64 {
@@ -215,32 +194,6 @@ pub fn settle(outbox: &mut Vec<Notice>, dests: &[u64], now: UnixMillis) -> Vec<A
     out
 }
 
-/// Joins two replicas' outboxes: by id, time and key, the one that has seen more
-/// (delivered destinations unioned, attempts and backoff the larger).
-pub fn merge(a: &[Notice], b: &[Notice]) -> Vec<Notice> {
-    type Key = (u64, UnixMillis, String);
-    let mut by_id: std::collections::BTreeMap<Key, Notice> = std::collections::BTreeMap::new();
-    for n in a.iter().chain(b) {
-        let k = (n.id, n.created, n.key.clone());
-        match by_id.get_mut(&k) {
-            None => {
-                by_id.insert(k, n.clone());
-            }
-            Some(m) => {
-                for d in &n.delivered {
-                    if !m.delivered.contains(d) {
-                        m.delivered.push(*d);
-                    }
-                }
-                m.delivered.sort_unstable();
-                m.attempts = m.attempts.max(n.attempts);
-                m.next_attempt = m.next_attempt.max(n.next_attempt);
-            }
-        }
-    }
-    by_id.into_values().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,7 +210,10 @@ mod tests {
     #[test]
     fn texts_and_payloads() {
         let (_, _, t) = notice_of(&alert("provider-down:a", true)).unwrap();
-        assert_eq!(t, "FIRING [CRITICAL] provider `a` is down (provider-down:a)");
+        assert_eq!(
+            t,
+            "FIRING [CRITICAL] provider `a` is down (provider-down:a)"
+        );
         let (_, _, t) = notice_of(&alert("provider-down:a", false)).unwrap();
         assert!(t.starts_with("RESOLVED [CRITICAL]"));
         let p = payload(&t);
@@ -304,6 +260,7 @@ mod tests {
         delivered(&mut a, 1, 7, true, 0);
         delivered(&mut b, 1, 9, true, 0);
         delivered(&mut b, 2, 9, false, 0);
+        use crate::state::merge_notices as merge;
         let ab = merge(&a, &b);
         assert_eq!(ab, merge(&b, &a));
         assert_eq!(ab, merge(&ab, &a));

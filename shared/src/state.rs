@@ -323,6 +323,53 @@ pub struct Submitted {
     pub at: UnixMillis,
 }
 
+/// One notification waiting for its destinations.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// Sequence number, unique per state.
+    pub id: u64,
+    /// The alert key (`provider-down:a`) or `switch:<service>`.
+    pub key: String,
+    /// Severity.
+    pub severity: Severity,
+    /// The text, as posted.
+    pub text: String,
+    /// When it was enqueued.
+    pub created: UnixMillis,
+    /// Failed attempts so far (over all destinations).
+    pub attempts: u32,
+    /// Not before this time (backoff).
+    pub next_attempt: UnixMillis,
+    /// Destinations (URL digests) that accepted it.
+    pub delivered: Vec<u64>,
+}
+
+/// Joins two replicas' outboxes: by id, time and key, the one that has seen more
+/// (delivered destinations unioned, attempts and backoff the larger).
+pub fn merge_notices(a: &[Notice], b: &[Notice]) -> Vec<Notice> {
+    type Key = (u64, UnixMillis, String);
+    let mut by_id: std::collections::BTreeMap<Key, Notice> = std::collections::BTreeMap::new();
+    for n in a.iter().chain(b) {
+        let k = (n.id, n.created, n.key.clone());
+        match by_id.get_mut(&k) {
+            None => {
+                by_id.insert(k, n.clone());
+            }
+            Some(m) => {
+                for d in &n.delivered {
+                    if !m.delivered.contains(d) {
+                        m.delivered.push(*d);
+                    }
+                }
+                m.delivered.sort_unstable();
+                m.attempts = m.attempts.max(n.attempts);
+                m.next_attempt = m.next_attempt.max(n.next_attempt);
+            }
+        }
+    }
+    by_id.into_values().collect()
+}
+
 /// The whole engine state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -350,8 +397,8 @@ pub struct State {
     pub usage_watermarks: BTreeMap<String, u64>,
     /// Providers submitted at run time.
     pub submitted: Vec<Submitted>,
-    /// Notifications waiting for their webhooks ([`crate::outbox`]).
-    pub outbox: Vec<crate::outbox::Notice>,
+    /// Notifications waiting for their webhooks (see `crate::outbox`).
+    pub outbox: Vec<Notice>,
     /// Sequence number of the last notice.
     pub notice_seq: u64,
 }
@@ -528,7 +575,7 @@ impl State {
         }
         out.submitted
             .sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
-        out.outbox = crate::outbox::merge(&self.outbox, &other.outbox);
+        out.outbox = merge_notices(&self.outbox, &other.outbox);
         out.notice_seq = self.notice_seq.max(other.notice_seq);
         out
     }

@@ -567,7 +567,11 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         self.rebase_on(stored, now)
     }
 
-    fn rebase_on(&mut self, stored: Option<Stored>, now: UnixMillis) -> Result<(), TickError<S::Error>> {
+    fn rebase_on(
+        &mut self,
+        stored: Option<Stored>,
+        now: UnixMillis,
+    ) -> Result<(), TickError<S::Error>> {
         self.engine = engine_of(&self.config, stored.as_ref(), now).map_err(lift)?;
         self.version = stored.map(|s| s.version);
         if !self.pending_observations.is_empty() {

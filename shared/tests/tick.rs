@@ -240,7 +240,10 @@ fn a_budgeted_store_gets_one_write_per_tick_and_none_when_idle() {
         }
         .unwrap();
         ticks += 1;
-        assert!(store.writes.get() - before <= 1, "more than one write in a tick");
+        assert!(
+            store.writes.get() - before <= 1,
+            "more than one write in a tick"
+        );
         assert_eq!(r.writes as u64, store.writes.get() - before);
         // A wake-up between due probes: nothing to do, nothing written.
         let now = s.prober().now.get();
@@ -259,7 +262,9 @@ fn a_budgeted_store_gets_one_write_per_tick_and_none_when_idle() {
         s.prober().now.set(r.next_wakeup.max(now + SECOND));
     }
     let writes = store.writes.get();
-    eprintln!("{ticks} ticks, {writes} writes, {idle_wakeups} idle wake-ups, {idle_writes} idle writes");
+    eprintln!(
+        "{ticks} ticks, {writes} writes, {idle_wakeups} idle wake-ups, {idle_writes} idle writes"
+    );
     assert!(ticks >= 100, "{ticks}");
     assert!(writes <= ticks);
     assert!(idle_wakeups >= 100);
@@ -271,7 +276,15 @@ fn a_budgeted_store_gets_one_write_per_tick_and_none_when_idle() {
     let probes: u64 = stored
         .providers
         .values()
-        .map(|p| p.hourly.sum(end + sentinel_core::time::HOUR, sentinel_core::time::HOUR, 24).total())
+        .map(|p| {
+            p.hourly
+                .sum(
+                    end + sentinel_core::time::HOUR,
+                    sentinel_core::time::HOUR,
+                    24,
+                )
+                .total()
+        })
         .sum();
     let booked = stored.footprint.requests - probes;
     assert_eq!(booked, writes, "booked {booked}, made {writes}");

@@ -502,7 +502,9 @@ impl Engine {
                     notice,
                     destination,
                     ok,
-                } => crate::outbox::delivered(&mut self.state.outbox, *notice, *destination, *ok, at),
+                } => {
+                    crate::outbox::delivered(&mut self.state.outbox, *notice, *destination, *ok, at)
+                }
                 EventKind::Attested { provider, until } => {
                     if let Some(ps) = self.state.providers.get_mut(provider) {
                         ps.attested_until =

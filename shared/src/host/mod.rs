@@ -328,7 +328,8 @@ where
                 id: destination_id(u),
             })
             .collect();
-        let mut sentinel = Sentinel::open(config.clone(), store.clone(), client.clone(), now).await?;
+        let mut sentinel =
+            Sentinel::open(config.clone(), store.clone(), client.clone(), now).await?;
         sentinel.set_destinations(webhooks.iter().map(|w| w.id).collect());
         let view = View {
             engine: sentinel.engine().clone(),
@@ -407,7 +408,13 @@ where
         }
         self.publish(sentinel.engine().clone(), sentinel.version());
         // Forget attempts the committed outbox no longer needs.
-        let live: Vec<u64> = sentinel.engine().state().outbox.iter().map(|n| n.id).collect();
+        let live: Vec<u64> = sentinel
+            .engine()
+            .state()
+            .outbox
+            .iter()
+            .map(|n| n.id)
+            .collect();
         lock(&self.attempted).retain(|(id, _), _| live.contains(id));
         Ok(report)
     }
@@ -546,9 +553,15 @@ where
                     headers: headers::forwardable_headers(&req.headers),
                     body: req.body,
                 };
-                let outcome =
-                    proxy::forward(&view.engine, &service, &preq, &self.client, &self.policy, now)
-                        .await;
+                let outcome = proxy::forward(
+                    &view.engine,
+                    &service,
+                    &preq,
+                    &self.client,
+                    &self.policy,
+                    now,
+                )
+                .await;
                 lock(&self.usage).add(&outcome);
                 proxy_response(outcome)
             }

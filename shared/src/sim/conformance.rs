@@ -316,9 +316,10 @@ pub async fn overlapping_ticks<S: Store>(store: &S) -> Result<(), Failure> {
         .chain(rb.observations.iter())
         .collect();
     check(
-        all_new
-            .iter()
-            .all(|o| log.iter().any(|l| l.provider == o.provider && l.key() == o.key())),
+        all_new.iter().all(|o| {
+            log.iter()
+                .any(|l| l.provider == o.provider && l.key() == o.key())
+        }),
         "every observation of both ticks is in the log",
     )?;
     check(log.len() >= before, "the log lost nothing")?;
@@ -338,7 +339,11 @@ pub async fn overlapping_ticks<S: Store>(store: &S) -> Result<(), Failure> {
             "the committed state absorbed every observation of both ticks",
         )?;
     }
-    let switches = state.history.iter().filter(|r| r.to.as_str() == "b").count();
+    let switches = state
+        .history
+        .iter()
+        .filter(|r| r.to.as_str() == "b")
+        .count();
     check(
         switches == 1,
         &format!("the switch to `b` is applied once (history has {switches})"),
