@@ -25,6 +25,12 @@ use tokio::sync::oneshot;
 pub type LocalHost = Host<Arc<RedbStore>, ReqwestOutbound, TokioTimer>;
 type LocalSentinel = HostSentinel<Arc<RedbStore>, ReqwestOutbound, TokioTimer>;
 
+/// Probes the local binary runs at once in one tick: enough for a few
+/// thousand providers on 30 s intervals, few enough to stay well under the
+/// process's file-descriptor limit. What does not fit is deferred to the
+/// next tick (at once), counted and alerted on.
+pub const PROBE_BUDGET: u32 = 512;
+
 /// The wall clock in Unix milliseconds: the only clock in the process.
 #[allow(clippy::disallowed_methods)] // the shell owns the clock; the core never reads one
 pub fn now_ms() -> UnixMillis {
@@ -138,6 +144,7 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
             hedge: opts.hedge,
             ..ProxyPolicy::default()
         },
+        probe_budget: PROBE_BUDGET,
     };
     let (host, mut sentinel) = Host::open(config, store, client, host_opts, now_ms()).await?;
     let host = Arc::new(host);

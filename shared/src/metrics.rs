@@ -23,6 +23,10 @@
 //! `sentinel_last_decide_timestamp_seconds`, `sentinel_alerts_firing`
 //! (`severity`), `sentinel_footprint_utilization_bps`,
 //! `sentinel_footprint_budget_step`, `sentinel_footprint_cost_month_usd`.
+//! The schedule: `sentinel_probe_budget`, `sentinel_probes_deferred`, and
+//! per provider `sentinel_provider_probe_lag_seconds` and
+//! `sentinel_provider_probe_interval_seconds` (the real interval); the
+//! webhooks: `sentinel_alert_outbox_pending`.
 
 use crate::books::{QuotaStatus, Step};
 use crate::dto::{self, usd_string};
@@ -337,8 +341,50 @@ pub fn render(engine: &Engine, now: UnixMillis) -> String {
         ),
     );
 
+    let sched = &st.schedule;
+    let mut budget = Family::new(
+        "sentinel_probe_budget",
+        "gauge",
+        "Probes one tick may send (the shell's capability, capped by probe_budget_per_tick).",
+    );
+    budget.push(vec![], engine.probe_budget());
+    let mut deferred = Family::new(
+        "sentinel_probes_deferred",
+        "gauge",
+        "Probes due but deferred by the probe budget at the last tick.",
+    );
+    deferred.push(vec![], sched.deferred);
+    let seconds = |ms: u64| format!("{}.{:03}", ms / 1000, ms % 1000);
+    let mut lag = Family::new(
+        "sentinel_provider_probe_lag_seconds",
+        "gauge",
+        "How late the provider's last scheduled probe was sent, past its due time.",
+    );
+    let mut real = Family::new(
+        "sentinel_provider_probe_interval_seconds",
+        "gauge",
+        "The real interval between the provider's last two scheduled probes.",
+    );
+    for (id, ms) in &sched.lag_ms {
+        lag.push(vec![("provider", id.to_string())], seconds(*ms));
+    }
+    for (id, ms) in &sched.interval_ms {
+        real.push(vec![("provider", id.to_string())], seconds(*ms));
+    }
+    let mut outbox = Family::new(
+        "sentinel_alert_outbox_pending",
+        "gauge",
+        "Alert notices waiting for at least one webhook.",
+    );
+    outbox.push(vec![], st.outbox.len());
+
     let mut out = String::with_capacity(8192);
     for f in [
+        budget,
+        deferred,
+        lag,
+        real,
+        outbox,
         build,
         revision,
         last_decide,

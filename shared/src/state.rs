@@ -370,6 +370,57 @@ pub fn merge_notices(a: &[Notice], b: &[Notice]) -> Vec<Notice> {
     by_id.into_values().collect()
 }
 
+/// How well the probe schedule keeps up: what the shell's probe budget
+/// deferred, and per provider how late its last scheduled probe ran and
+/// the real interval between its last two.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Probes due but deferred by the last plan.
+    pub deferred: u32,
+    /// Consecutive ticks that deferred probes.
+    pub deferred_ticks: u32,
+    /// When each provider's last scheduled probe was sent.
+    pub last_scheduled: BTreeMap<ProviderId, UnixMillis>,
+    /// How late it was sent, in ms past its due time.
+    pub lag_ms: BTreeMap<ProviderId, u64>,
+    /// The real interval between its last two scheduled probes, in ms.
+    pub interval_ms: BTreeMap<ProviderId, u64>,
+}
+
+impl Schedule {
+    /// Joins two replicas: per provider, the one that probed last.
+    fn merge(&self, other: &Schedule) -> Schedule {
+        let mut out = Schedule {
+            deferred: self.deferred.max(other.deferred),
+            deferred_ticks: self.deferred_ticks.max(other.deferred_ticks),
+            ..Schedule::default()
+        };
+        for (id, at) in self.last_scheduled.iter().chain(&other.last_scheduled) {
+            let from = if other.last_scheduled.get(id) >= self.last_scheduled.get(id) {
+                other
+            } else {
+                self
+            };
+            out.last_scheduled
+                .insert(id.clone(), *at.max(&from.last_scheduled[id]));
+            if let Some(l) = from.lag_ms.get(id) {
+                out.lag_ms.insert(id.clone(), *l);
+            }
+            if let Some(i) = from.interval_ms.get(id) {
+                out.interval_ms.insert(id.clone(), *i);
+            }
+        }
+        out
+    }
+
+    /// Forgets providers that are gone.
+    pub fn retain(&mut self, keep: impl Fn(&ProviderId) -> bool) {
+        self.last_scheduled.retain(|id, _| keep(id));
+        self.lag_ms.retain(|id, _| keep(id));
+        self.interval_ms.retain(|id, _| keep(id));
+    }
+}
+
 /// The whole engine state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -401,6 +452,8 @@ pub struct State {
     pub outbox: Vec<Notice>,
     /// Sequence number of the last notice.
     pub notice_seq: u64,
+    /// How well the probe schedule keeps up.
+    pub schedule: Schedule,
 }
 
 /// The state as format version 1 wrote it (before the outbox), read
@@ -439,6 +492,7 @@ impl From<StateV1> for State {
             submitted: v.submitted,
             outbox: Vec::new(),
             notice_seq: 0,
+            schedule: Schedule::default(),
         }
     }
 }
@@ -460,6 +514,7 @@ impl Default for State {
             submitted: Vec::new(),
             outbox: Vec::new(),
             notice_seq: 0,
+            schedule: Schedule::default(),
         }
     }
 }
@@ -577,6 +632,7 @@ impl State {
             .sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         out.outbox = merge_notices(&self.outbox, &other.outbox);
         out.notice_seq = self.notice_seq.max(other.notice_seq);
+        out.schedule = self.schedule.merge(&other.schedule);
         out
     }
 }

@@ -287,6 +287,8 @@ pub struct Sentinel<S, P> {
     pending_events: Vec<Event>,
     /// Outbox destinations (webhook URL digests).
     destinations: Vec<u64>,
+    /// What the shell can probe per tick.
+    probe_budget: u32,
     /// Store writes not yet booked in the footprint.
     unbooked_writes: u64,
     /// Store writes of the tick in progress.
@@ -360,6 +362,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             pending_observations: logged,
             pending_events: Vec::new(),
             destinations: Vec::new(),
+            probe_budget: crate::engine::DEFAULT_PROBE_BUDGET,
             unbooked_writes: 0,
             tick_writes: 0,
             seq: now << 16,
@@ -372,6 +375,13 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
     /// are enqueued for them.
     pub fn set_destinations(&mut self, destinations: Vec<u64>) {
         self.destinations = destinations;
+    }
+
+    /// Sets what the shell can probe in one tick (its capability; the
+    /// operator's `probe_budget_per_tick` may cap it further).
+    pub fn set_probe_budget(&mut self, budget: u32) {
+        self.probe_budget = budget;
+        self.engine.set_probe_budget(budget);
     }
 
     /// The engine (read-only: the API renders from it).
@@ -446,6 +456,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             self.rebase_on(stored, at)?;
         }
         let plan = self.engine.plan(at);
+        self.engine.note_plan(plan.deferred);
         let mut report = TickReport {
             at,
             deferred: plan.deferred,
@@ -573,6 +584,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         now: UnixMillis,
     ) -> Result<(), TickError<S::Error>> {
         self.engine = engine_of(&self.config, stored.as_ref(), now).map_err(lift)?;
+        self.engine.set_probe_budget(self.probe_budget);
         self.version = stored.map(|s| s.version);
         if !self.pending_observations.is_empty() {
             self.engine.ingest(now, &self.pending_observations);

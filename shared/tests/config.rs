@@ -290,7 +290,7 @@ fn a_full_realistic_config_parses_the_same_from_toml_and_json() {
     // Spot checks that the values landed where they were written.
     let c = &toml;
     assert_eq!(c.sentinel.id.as_str(), "cf-worker");
-    assert_eq!(c.sentinel.probe_budget_per_tick, 40);
+    assert_eq!(c.sentinel.probe_budget_per_tick, Some(40));
     assert_eq!(c.sentinel.max_tick_gap, Span::mins(3));
     assert_eq!(c.sentinel.footprint.quotas[0].metric, Metric::Writes);
     assert_eq!(c.policy.weights.uptime, 3500);
@@ -374,7 +374,7 @@ fn every_default_is_the_documented_seed_default() {
             Bps::new(10_000)
         ]
     );
-    assert_eq!(c.sentinel.probe_budget_per_tick, 50);
+    assert_eq!(c.sentinel.probe_budget_per_tick, None);
     assert_eq!(c.services[0].probe_interval, Span::secs(30));
 
     // The rest of the documented defaults.

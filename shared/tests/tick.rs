@@ -289,3 +289,74 @@ fn a_budgeted_store_gets_one_write_per_tick_and_none_when_idle() {
     let booked = stored.footprint.requests - probes;
     assert_eq!(booked, writes, "booked {booked}, made {writes}");
 }
+
+/// A shell that cannot keep up (a cron-driven shell waking once a minute
+/// with a budget of 10 probes per tick, for 40 providers every 30 s): the
+/// deferred probes and the real interval show in the metrics, and the
+/// `schedule-behind` alert fires — while a shell that wakes when probes
+/// are due, with room for them, raises nothing.
+#[test]
+fn a_schedule_that_falls_behind_is_measured_and_alerted() {
+    let mut text = String::from(
+        "[sentinel]\nid = \"behind\"\nallow_private_targets = true\n\n[[service]]\nid = \"s\"\nkind = \"api\"\nprobe_interval = \"30s\"\n[service.probe]\npath = \"/\"\n",
+    );
+    for i in 0..40 {
+        text.push_str(&format!(
+            "\n[[service.provider]]\nid = \"p{i}\"\nendpoint = \"http://127.0.0.1:{}\"\n{}\n",
+            9000 + i,
+            if i == 0 { "initial = \"active\"" } else { "" }
+        ));
+    }
+    let cfg = sentinel_core::config::Config::from_toml(&text).unwrap();
+    for (budget, behind) in [(10u32, true), (100, false)] {
+        let store = MemoryStore::default();
+        let prober = SimProber::new(start(), 6);
+        let mut s = block(Sentinel::open(cfg.clone(), &store, prober, start())).unwrap();
+        s.set_probe_budget(budget);
+        let mut fired = false;
+        for _ in 0..60 {
+            let r = {
+                let c = clock(s.prober());
+                block(s.tick(&c))
+            }
+            .unwrap();
+            fired |= r.actions.iter().any(
+                |a| matches!(a, Action::Alert { key, firing: true, .. } if key == "schedule-behind"),
+            );
+            let now = s.prober().now.get();
+            let next = if behind {
+                now + 60 * SECOND
+            } else {
+                r.next_wakeup.max(now + SECOND)
+            };
+            s.prober().now.set(next);
+        }
+        let metrics = sentinel_core::metrics::render(s.engine(), s.prober().now.get());
+        assert_eq!(fired, behind, "budget {budget}");
+        let line = |name: &str| {
+            metrics
+                .lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| panic!("{name} missing"))
+                .to_string()
+        };
+        assert_eq!(
+            line("sentinel_probe_budget "),
+            format!("sentinel_probe_budget {budget}")
+        );
+        let worst_interval = metrics
+            .lines()
+            .filter(|l| l.starts_with("sentinel_provider_probe_interval_seconds{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .fold(0.0, f64::max);
+        if behind {
+            assert!(worst_interval > 45.0, "real interval {worst_interval}");
+        } else {
+            assert!(worst_interval <= 31.0, "real interval {worst_interval}");
+            assert_eq!(
+                line("sentinel_probes_deferred "),
+                "sentinel_probes_deferred 0"
+            );
+        }
+    }
+}

@@ -37,10 +37,13 @@ pub struct Config {
 pub struct SentinelSettings {
     /// This sentinel's id (`local`, `cf-worker`, `aws-lambda`, …).
     pub id: SentinelId,
-    /// Most probes one tick may send. Default 50: a free-plan Cloudflare
-    /// Worker may make about 50 subrequests per invocation.
-    #[serde(default = "defaults::probe_budget")]
-    pub probe_budget_per_tick: u32,
+    /// Most probes one tick may send, as an operator's cap. Default: the
+    /// shell's own capability (a free-plan Cloudflare Worker may make
+    /// about 50 subrequests per invocation; the local binary runs a few
+    /// hundred probes at once). The effective budget is the smaller of the
+    /// two; probes that do not fit are deferred, counted and alerted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_budget_per_tick: Option<u32>,
     /// Longest time between two ticks even when nothing is due. Default 2m
     /// (the Worker's cron period: one KV write per tick stays under KV's
     /// 1,000 writes a day).
@@ -456,9 +459,6 @@ impl Default for ProbeSpec {
 /// Default values, one function each so serde and `Default` agree.
 pub(crate) mod defaults {
     use super::*;
-    pub fn probe_budget() -> u32 {
-        50
-    }
     pub fn max_tick_gap() -> Span {
         Span::mins(2)
     }

@@ -11,9 +11,9 @@ impl Config {
         let mut e = Errors::default();
         let s = &self.sentinel;
         e.check(
-            s.probe_budget_per_tick >= 1,
+            s.probe_budget_per_tick.is_none_or(|b| b >= 1),
             "sentinel.probe_budget_per_tick",
-            s.probe_budget_per_tick,
+            s.probe_budget_per_tick.unwrap_or(0),
             "must be at least 1",
         );
         e.check(

@@ -37,6 +37,7 @@ impl Engine {
         }
 
         self.provider_alerts(&ids, &mut firing);
+        self.schedule_alert(&mut firing);
         self.apply_alerts(now, firing, &mut d);
         for (id, rep) in &reps {
             if let Some(ps) = self.state.providers.get_mut(id) {
@@ -582,6 +583,44 @@ impl Engine {
                 );
             }
         }
+    }
+
+    /// `schedule-behind`: probes were deferred for three ticks in a row,
+    /// or a provider's last scheduled probe ran more than one interval
+    /// late — the real probe interval has stretched past the configured
+    /// one while `/healthz` still looks fresh.
+    fn schedule_alert(&self, firing: &mut Firing) {
+        let s = &self.state.schedule;
+        let worst = s
+            .lag_ms
+            .iter()
+            .filter_map(|(id, lag)| {
+                let rt = self.registry.provider(id.as_str())?;
+                let svc = self.registry.service(rt.service.as_str())?;
+                let interval = svc.config.probe_interval.as_ms();
+                (*lag > interval).then_some((*lag, interval, id))
+            })
+            .max();
+        if s.deferred_ticks < 3 && worst.is_none() {
+            return;
+        }
+        let mut message = format!(
+            "the probe schedule is falling behind: {} due probe(s) deferred by the probe budget ({} per tick) in each of the last {} tick(s)",
+            s.deferred,
+            self.probe_budget(),
+            s.deferred_ticks
+        );
+        if let Some((lag, interval, id)) = worst {
+            message.push_str(&format!(
+                "; `{id}` was probed {} s late (interval {} s)",
+                lag / 1000,
+                interval / 1000
+            ));
+        }
+        message.push_str(
+            "; raise the shell's capacity or probe_budget_per_tick, or lengthen probe_interval",
+        );
+        firing.insert("schedule-behind".into(), (Severity::Warning, message));
     }
 
     fn apply_alerts(&mut self, now: UnixMillis, firing: Firing, d: &mut Decision) {

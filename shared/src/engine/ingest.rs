@@ -307,6 +307,20 @@ impl Engine {
             // Scheduling: failing providers are re-checked sooner, failed
             // ones less often, and a budget under pressure stretches it.
             if obs.purpose == Purpose::Scheduled {
+                let due = ps.next_due;
+                let sched = &mut self.state.schedule;
+                if let Some(prev) = sched.last_scheduled.insert(obs.provider.clone(), obs.at) {
+                    sched
+                        .interval_ms
+                        .insert(obs.provider.clone(), obs.at.saturating_sub(prev));
+                }
+                // A provider's first probe has no due time to be late for.
+                let lag = if due == 0 {
+                    0
+                } else {
+                    obs.at.saturating_sub(due)
+                };
+                sched.lag_ms.insert(obs.provider.clone(), lag);
                 let effective = self.effective_interval(&obs.provider, interval);
                 ps_next_due(&mut self.state, &obs.provider, obs.at, interval, effective);
             }

@@ -49,7 +49,13 @@ pub struct Engine {
     config: Config,
     registry: Registry,
     state: State,
+    shell_probe_budget: u32,
 }
+
+/// The probe budget of a shell that has not said what it can do: a
+/// free-plan Cloudflare Worker's ~50 subrequests per invocation, the
+/// smallest of the shells.
+pub const DEFAULT_PROBE_BUDGET: u32 = 50;
 
 impl Engine {
     /// Builds an engine from a validated configuration and a stored state
@@ -64,7 +70,36 @@ impl Engine {
             config,
             registry,
             state,
+            shell_probe_budget: DEFAULT_PROBE_BUDGET,
         })
+    }
+
+    /// Sets what the shell can probe in one tick (its capability).
+    pub fn set_probe_budget(&mut self, shell: u32) {
+        self.shell_probe_budget = shell.max(1);
+    }
+
+    /// The effective probe budget per tick: the shell's capability, capped
+    /// by the operator's `probe_budget_per_tick` when set.
+    pub fn probe_budget(&self) -> u32 {
+        let cap = self
+            .config
+            .sentinel
+            .probe_budget_per_tick
+            .unwrap_or(u32::MAX);
+        self.shell_probe_budget.min(cap).max(1)
+    }
+
+    /// Notes what a plan deferred (for the metrics and the
+    /// `schedule-behind` alert).
+    pub fn note_plan(&mut self, deferred: u32) {
+        let s = &mut self.state.schedule;
+        s.deferred = deferred;
+        s.deferred_ticks = if deferred > 0 {
+            s.deferred_ticks.saturating_add(1)
+        } else {
+            0
+        };
     }
 
     /// The configuration.
@@ -162,6 +197,9 @@ fn reconcile(config: &Config, registry: &Registry, state: &mut State, now: UnixM
     state
         .providers
         .retain(|id, _| registry.provider(id.as_str()).is_some());
+    state
+        .schedule
+        .retain(|id| registry.provider(id.as_str()).is_some());
     for p in registry.providers() {
         let initial = match p.submitted {
             true => Lifecycle::Discovered,

@@ -1,9 +1,10 @@
 //! Planning: which probes are due, within the per-tick probe budget.
 //!
-//! A free-plan Cloudflare Worker may make about 50 subrequests per
-//! invocation, so a tick can probe at most `probe_budget_per_tick`
-//! providers. A tenth of the budget (at least one) is held back for the
-//! canary probes a decision may ask for. Due probes are ordered by
+//! A tick probes at most [`Engine::probe_budget`] providers: the shell's
+//! capability (a free-plan Cloudflare Worker may make about 50
+//! subrequests per invocation; the local binary a few hundred at once),
+//! capped by the operator's `probe_budget_per_tick`. A tenth of the
+//! budget (at least one) is held back for the canary probes a decision may ask for. Due probes are ordered by
 //! priority: the providers services are routed to first, then those
 //! failing (a confirmation of an outage matters more than a routine check),
 //! then the most overdue; ties by id. What does not fit stays due and is
@@ -27,7 +28,7 @@ pub struct Plan {
 impl Engine {
     /// The probes due at `now`, within the budget.
     pub fn plan(&self, now: UnixMillis) -> Plan {
-        let budget = self.config.sentinel.probe_budget_per_tick as usize;
+        let budget = self.probe_budget() as usize;
         let reserve = if budget > 1 { (budget / 10).max(1) } else { 0 };
         let mut due: Vec<(u8, u8, std::cmp::Reverse<u64>, &ProviderId)> = Vec::new();
         for (id, ps) in &self.state.providers {

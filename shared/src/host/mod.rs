@@ -61,8 +61,9 @@ pub const WEBHOOK_TIMEOUT_MS: u64 = 10_000;
 /// store and the shared client.
 pub type HostSentinel<S, O, T> = Sentinel<S, HostClient<O, T>>;
 
-/// What the operator configured for this host besides the config file.
-#[derive(Clone, Default)]
+/// What the operator configured for this host besides the config file,
+/// and what the shell can do.
+#[derive(Clone)]
 pub struct HostOptions {
     /// Bearer token for mutating routes and `/v1/observations` (`None` or
     /// empty: those routes are refused).
@@ -71,6 +72,20 @@ pub struct HostOptions {
     pub webhooks: Vec<String>,
     /// Proxy policy.
     pub policy: ProxyPolicy,
+    /// How many probes the shell can run in one tick (a Worker: ~50
+    /// subrequests per invocation; natively, a few hundred at once).
+    pub probe_budget: u32,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            token: None,
+            webhooks: Vec::new(),
+            policy: ProxyPolicy::default(),
+            probe_budget: crate::engine::DEFAULT_PROBE_BUDGET,
+        }
+    }
 }
 
 impl std::fmt::Debug for HostOptions {
@@ -331,6 +346,7 @@ where
         let mut sentinel =
             Sentinel::open(config.clone(), store.clone(), client.clone(), now).await?;
         sentinel.set_destinations(webhooks.iter().map(|w| w.id).collect());
+        sentinel.set_probe_budget(opts.probe_budget);
         let view = View {
             engine: sentinel.engine().clone(),
             version: sentinel.version(),
