@@ -125,12 +125,24 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// Delivers the outbox every second, off the tick's path.
-async fn deliver_forever(host: Arc<LocalHost>) {
-    loop {
-        host.deliver(now_ms()).await;
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+/// Delivers the outbox every second and journals proxied usage every
+/// 200 ms, off the tick's path.
+async fn background(host: Arc<LocalHost>) {
+    let deliver = async {
+        loop {
+            host.deliver(now_ms()).await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    };
+    let journal = async {
+        loop {
+            if let Err(e) = host.flush_usage(now_ms()).await {
+                tracing::warn!(error = %e, "cannot journal proxied usage; it is booked at the next tick");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::join!(deliver, journal);
 }
 
 /// Runs the sentinel until stopped.
@@ -163,7 +175,7 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
         let _ = ready.send(addr);
     }
     let server = tokio::spawn(crate::server::serve(listener, host.clone()));
-    let delivery = tokio::spawn(deliver_forever(host.clone()));
+    let delivery = tokio::spawn(background(host.clone()));
     let deadline = opts.stop_after.map(|d| tokio::time::Instant::now() + d);
     let external = opts.stop.take();
     let stop = async move {

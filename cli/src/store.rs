@@ -25,6 +25,7 @@
 //! |                | `"obs_seq"`        | `u64`, big-endian             |
 //! | `observations_v2` | `(at, provider, purpose)` | postcard of an `Observation` |
 //! | `audit`        | sequence `u64`     | JSON of an `AuditEntry`       |
+//! | `journal`      | `(source, seq)`    | postcard of an `Event` (proxied usage between ticks) |
 //!
 //! Capabilities: compare-and-swap, no write budget (a local file), so the
 //! tick also writes observations ahead of applying them.
@@ -44,6 +45,7 @@
 //! `.await` and are `Send`.
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use sentinel_core::engine::Event;
 use sentinel_core::probe::Observation;
 use sentinel_core::probe::Purpose;
 use sentinel_core::tick::{
@@ -56,6 +58,7 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const OBSERVATIONS: TableDefinition<(u64, &str, u8), &[u8]> =
     TableDefinition::new("observations_v2");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+const JOURNAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("journal");
 
 const KEY_STATE: &str = "state";
 const KEY_VERSION: &str = "version";
@@ -149,6 +152,7 @@ impl RedbStore {
             tx.open_table(META)?;
             tx.open_table(OBSERVATIONS)?;
             tx.open_table(AUDIT)?;
+            tx.open_table(JOURNAL)?;
         }
         tx.commit()?;
         Ok(RedbStore { db, path })
@@ -287,6 +291,13 @@ impl RedbStore {
                 }
             }
 
+            let mut journal = tx.open_table(JOURNAL)?;
+            for (source, upto) in batch.absorbed_events {
+                journal.retain_in((source.as_str(), 0)..=(source.as_str(), *upto), |_, _| {
+                    false
+                })?;
+            }
+
             let mut table = tx.open_table(AUDIT)?;
             let mut next = table.last()?.map_or(1, |(k, _)| k.value() + 1);
             for json in &encoded {
@@ -307,6 +318,41 @@ impl RedbStore {
         };
         tx.commit()?;
         Ok(Commit::Committed { version })
+    }
+}
+
+impl RedbStore {
+    /// Appends events to the journal in one transaction (synchronous
+    /// [`Store::journal`]).
+    pub fn journal_sync(&self, events: &[Event]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(JOURNAL)?;
+            for e in events {
+                let bytes =
+                    postcard::to_allocvec(e).map_err(|e| StoreError::Encode(e.to_string()))?;
+                table.insert((e.source.as_str(), e.seq), bytes.as_slice())?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The journaled events (synchronous [`Store::journaled`]).
+    pub fn journaled_sync(&self) -> Result<Vec<Event>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(JOURNAL)?;
+        table
+            .iter()?
+            .map(|row| {
+                let (_, v) = row?;
+                postcard::from_bytes(v.value())
+                    .map_err(|e| StoreError::Corrupt(format!("journaled event: {e}")))
+            })
+            .collect()
     }
 }
 
@@ -364,6 +410,14 @@ impl Store for RedbStore {
     ) -> Result<Commit, StoreError> {
         self.commit_sync(expected, batch)
     }
+
+    async fn journal(&self, events: &[Event]) -> Result<(), StoreError> {
+        self.journal_sync(events)
+    }
+
+    async fn journaled(&self) -> Result<Vec<Event>, StoreError> {
+        self.journaled_sync()
+    }
 }
 
 #[cfg(test)]
@@ -383,12 +437,15 @@ mod tests {
             .block_on(f)
     }
 
+    static NONE: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+
     fn cb<'a>(state: &'a [u8], audit: &'a [AuditEntry]) -> CommitBatch<'a> {
         CommitBatch {
             state,
             observations: &[],
             audit,
             keep_observations_since: 0,
+            absorbed_events: &NONE,
         }
     }
 

@@ -167,3 +167,62 @@ async fn kill_9_and_restart_keeps_history_scores_and_route() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Proxied usage survives `kill -9`: it is journaled every 200 ms between
+/// ticks, and the restarted sentinel books it — here with ticks a minute
+/// apart, so no tick could have booked it before the kill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_proxy_load_loses_no_booked_usage() {
+    let apis = vec![
+        FakeApi::spawn("a").await.unwrap(),
+        FakeApi::spawn("b").await.unwrap(),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("sentinel.toml");
+    let text = api_config_text(&apis, 60, "")
+        .replace("max_tick_gap = \"1s\"", "max_tick_gap = \"60s\"")
+        .replace("max_age = \"10s\"", "max_age = \"120s\"");
+    std::fs::write(&cfg_path, text).unwrap();
+    let data = dir.path().join("data");
+    let port = free_port().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let c = client();
+    let requests_of_a = async |c: &reqwest::Client| -> Option<u64> {
+        let v = get_json(c, &format!("{base}/v1/budget")).await?;
+        v["providers"].as_array()?.iter().find(|p| p["id"] == "a")?["usage_month"]["requests"]
+            .as_u64()
+    };
+
+    let mut child = start(&cfg_path, &data, port);
+    wait_for("healthz", 20, async || {
+        get(&c, &format!("{base}/healthz"))
+            .await
+            .filter(|(s, _)| *s == 200)
+    })
+    .await;
+    // The first tick probed everyone; the next is a minute away.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = requests_of_a(&c).await.unwrap();
+    let n = 300u64;
+    for _ in 0..n {
+        let (s, _) = get(&c, &format!("{base}/proxy/prices/v1/price"))
+            .await
+            .unwrap();
+        assert_eq!(s, 200);
+    }
+    // Not booked yet: no tick has run since.
+    assert_eq!(requests_of_a(&c).await.unwrap(), before);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let mut child = start(&cfg_path, &data, port);
+    let after = wait_for("usage booked after restart", 20, async || {
+        requests_of_a(&c).await.filter(|r| *r >= before + n)
+    })
+    .await;
+    // Booked once: the 300 proxied requests plus at most a couple of probes.
+    assert!(after <= before + n + 3, "before {before}, after {after}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -454,6 +454,10 @@ pub struct State {
     pub notice_seq: u64,
     /// How well the probe schedule keeps up.
     pub schedule: Schedule,
+    /// When each event source last reported (its watermark is forgotten
+    /// once it has been silent for the event window, so sources that come
+    /// and go — one per Lambda instance — stay bounded).
+    pub usage_seen: BTreeMap<String, UnixMillis>,
 }
 
 /// The state as format version 1 wrote it (before the outbox), read
@@ -493,6 +497,7 @@ impl From<StateV1> for State {
             outbox: Vec::new(),
             notice_seq: 0,
             schedule: Schedule::default(),
+            usage_seen: BTreeMap::new(),
         }
     }
 }
@@ -515,6 +520,7 @@ impl Default for State {
             outbox: Vec::new(),
             notice_seq: 0,
             schedule: Schedule::default(),
+            usage_seen: BTreeMap::new(),
         }
     }
 }
@@ -633,6 +639,10 @@ impl State {
         out.outbox = merge_notices(&self.outbox, &other.outbox);
         out.notice_seq = self.notice_seq.max(other.notice_seq);
         out.schedule = self.schedule.merge(&other.schedule);
+        for (src, at) in self.usage_seen.iter().chain(other.usage_seen.iter()) {
+            let e = out.usage_seen.entry(src.clone()).or_insert(0);
+            *e = (*e).max(*at);
+        }
         out
     }
 }

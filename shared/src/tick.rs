@@ -125,6 +125,9 @@ pub struct CommitBatch<'a> {
     /// Observations taken before this time are absorbed by the state and
     /// no peer reads them any more: the store may drop them.
     pub keep_observations_since: UnixMillis,
+    /// Per event source, the highest sequence number the state has
+    /// absorbed: journaled events at or below it may be dropped.
+    pub absorbed_events: &'a std::collections::BTreeMap<String, u64>,
 }
 
 /// Where a shell keeps the state, the observation log and the audit log.
@@ -157,6 +160,18 @@ pub trait Store {
         expected: Option<u64>,
         batch: &CommitBatch<'_>,
     ) -> impl Future<Output = Result<Commit, Self::Error>>;
+    /// Durably appends events recorded between ticks (proxied usage), so a
+    /// `kill -9` loses at most the batch being written. A store that
+    /// cannot afford the writes keeps the default, which persists nothing
+    /// (the events then ride in the next commit).
+    fn journal(&self, events: &[Event]) -> impl Future<Output = Result<(), Self::Error>> {
+        let _ = events;
+        async { Ok(()) }
+    }
+    /// Journaled events not yet dropped by a commit, any order.
+    fn journaled(&self) -> impl Future<Output = Result<Vec<Event>, Self::Error>> {
+        async { Ok(Vec::new()) }
+    }
 }
 
 impl<T: Store + ?Sized> Store for &T {
@@ -187,6 +202,12 @@ impl<T: Store + ?Sized> Store for &T {
     ) -> impl Future<Output = Result<Commit, Self::Error>> {
         (**self).commit(expected, batch)
     }
+    fn journal(&self, events: &[Event]) -> impl Future<Output = Result<(), Self::Error>> {
+        (**self).journal(events)
+    }
+    fn journaled(&self) -> impl Future<Output = Result<Vec<Event>, Self::Error>> {
+        (**self).journaled()
+    }
 }
 
 impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
@@ -216,6 +237,12 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
         batch: &CommitBatch<'_>,
     ) -> impl Future<Output = Result<Commit, Self::Error>> {
         (**self).commit(expected, batch)
+    }
+    fn journal(&self, events: &[Event]) -> impl Future<Output = Result<(), Self::Error>> {
+        (**self).journal(events)
+    }
+    fn journaled(&self) -> impl Future<Output = Result<Vec<Event>, Self::Error>> {
+        (**self).journaled()
     }
 }
 
@@ -352,6 +379,12 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         if !logged.is_empty() {
             engine.ingest(now, &logged);
         }
+        // Events journaled since the last commit (proxied usage before a
+        // crash): applied again, idempotently by their sequence numbers.
+        let journaled = store.journaled().await.map_err(TickError::Store)?;
+        if !journaled.is_empty() {
+            engine.record(now, &journaled);
+        }
         let source = config.sentinel.id.to_string();
         Ok(Sentinel {
             config,
@@ -360,7 +393,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             store,
             prober,
             pending_observations: logged,
-            pending_events: Vec::new(),
+            pending_events: journaled,
             destinations: Vec::new(),
             probe_budget: crate::engine::DEFAULT_PROBE_BUDGET,
             unbooked_writes: 0,
@@ -552,6 +585,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             observations: &self.pending_observations,
             audit: &audit,
             keep_observations_since: now.saturating_sub(PEER_WINDOW),
+            absorbed_events: &self.engine.state().usage_watermarks,
         };
         let result = self
             .store

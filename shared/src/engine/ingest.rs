@@ -23,6 +23,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Observations more than this far in the future are refused (clock skew).
 pub const MAX_FUTURE_SKEW: u64 = 5 * MINUTE;
+/// Events older than this are refused, and a source silent for this long
+/// is forgotten (its watermark with it): two days, far longer than any
+/// journal waits for a tick.
+pub const EVENT_WINDOW: u64 = 2 * DAY;
 
 /// What happened to a batch of inputs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -421,6 +425,14 @@ impl Engine {
                 report.reject(&ev.source, ev.at, "event source must be 1 to 64 characters");
                 continue;
             }
+            if ev.at.saturating_add(EVENT_WINDOW) < now {
+                report.reject(
+                    &ev.source,
+                    ev.at,
+                    "event is older than the two-day event window",
+                );
+                continue;
+            }
             if ev.at > now.saturating_add(MAX_FUTURE_SKEW) {
                 report.reject(
                     &ev.source,
@@ -529,9 +541,27 @@ impl Engine {
             self.state
                 .usage_watermarks
                 .insert(ev.source.clone(), ev.seq);
+            let seen = self.state.usage_seen.entry(ev.source.clone()).or_insert(0);
+            *seen = (*seen).max(at);
             report.applied += 1;
         }
+        self.forget_silent_sources(now);
         report
+    }
+
+    /// Forgets event sources silent for longer than [`EVENT_WINDOW`]: no
+    /// event of theirs can be applied any more, so their watermarks are
+    /// not needed (a source never seen reporting is kept, with its age
+    /// counted from now).
+    fn forget_silent_sources(&mut self, now: UnixMillis) {
+        let st = &mut self.state;
+        for src in st.usage_watermarks.keys() {
+            st.usage_seen.entry(src.clone()).or_insert(now);
+        }
+        let cutoff = now.saturating_sub(EVENT_WINDOW);
+        st.usage_seen.retain(|_, at| *at >= cutoff);
+        let seen = &st.usage_seen;
+        st.usage_watermarks.retain(|src, _| seen.contains_key(src));
     }
 
     /// The probe interval of a provider now: faster while it is failing

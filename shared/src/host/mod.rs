@@ -274,6 +274,27 @@ struct Webhook {
     id: u64,
 }
 
+/// Proxied usage between ticks: folded per provider, stamped into events
+/// (under this one lock, so sequence numbers reach the books in order),
+/// journaled, booked at the next tick.
+#[derive(Debug, Default)]
+struct Usage {
+    tally: UsageTally,
+    source: String,
+    seq: u64,
+    pending: Vec<crate::engine::Event>,
+}
+
+impl Usage {
+    /// Stamps what is folded into `pending`; returns the new events.
+    fn stamp(&mut self, now: UnixMillis) -> Vec<crate::engine::Event> {
+        let kinds = self.tally.drain();
+        let events = proxy::stamp(kinds, &self.source, &mut self.seq, now);
+        self.pending.extend(events.iter().cloned());
+        events
+    }
+}
+
 /// What the HTTP side reads: the engine as of the last commit.
 #[derive(Debug)]
 pub struct View {
@@ -294,7 +315,7 @@ pub struct Host<S, O, T> {
     policy: ProxyPolicy,
     webhooks: Vec<Webhook>,
     view: RwLock<Arc<View>>,
-    usage: Mutex<UsageTally>,
+    usage: Mutex<Usage>,
     deliveries: Mutex<Vec<EventKind>>,
     /// Deliveries made but not committed yet: (notice, destination) → not
     /// before (a success: forever, until the commit drops the notice).
@@ -352,14 +373,18 @@ where
             version: sentinel.version(),
         };
         let host = Host {
-            config,
+            config: config.clone(),
             store,
             client,
             auth: auth_for(opts.token.as_deref()),
             policy: opts.policy,
             webhooks,
             view: RwLock::new(Arc::new(view)),
-            usage: Mutex::new(UsageTally::default()),
+            usage: Mutex::new(Usage {
+                source: format!("{}/proxy", config.sentinel.id),
+                seq: now << 16,
+                ..Usage::default()
+            }),
             deliveries: Mutex::new(Vec::new()),
             attempted: Mutex::new(BTreeMap::new()),
         };
@@ -395,12 +420,32 @@ where
     /// Books what happened since the last tick (proxied usage, webhook
     /// deliveries) into the tick driver.
     pub fn book(&self, sentinel: &mut HostSentinel<S, O, T>, now: UnixMillis) {
-        let mut kinds = lock(&self.usage).drain();
-        kinds.append(&mut lock(&self.deliveries));
-        let report = sentinel.record_kinds(now, kinds);
+        let usage = {
+            let mut u = lock(&self.usage);
+            u.stamp(now);
+            std::mem::take(&mut u.pending)
+        };
+        let mut report = sentinel.record(now, &usage);
+        let deliveries = std::mem::take(&mut *lock(&self.deliveries));
+        let r = sentinel.record_kinds(now, deliveries);
+        report.rejected.extend(r.rejected);
         if !report.rejected.is_empty() {
             tracing::warn!(rejected = ?report.rejected, "events rejected");
         }
+    }
+
+    /// Journals the proxied usage folded since the last call as one batch,
+    /// where the store affords it, so a `kill -9` loses at most the usage
+    /// of the batch in flight (the local shell flushes every 200 ms). The
+    /// events are booked at the next tick either way. Cheap when nothing
+    /// was proxied.
+    pub async fn flush_usage(&self, now: UnixMillis) -> Result<usize, S::Error> {
+        let events = lock(&self.usage).stamp(now);
+        if events.is_empty() || self.store.capabilities().budgeted() {
+            return Ok(events.len());
+        }
+        self.store.journal(&events).await?;
+        Ok(events.len())
     }
 
     /// The scheduled entry point: books usage and deliveries, catches up
@@ -578,7 +623,7 @@ where
                     now,
                 )
                 .await;
-                lock(&self.usage).add(&outcome);
+                lock(&self.usage).tally.add(&outcome);
                 proxy_response(outcome)
             }
             Routed::Submit { service, provider } => {
@@ -620,6 +665,7 @@ where
                 observations: &[],
                 audit: &[],
                 keep_observations_since: 0,
+                absorbed_events: &engine.state().usage_watermarks,
             };
             let expected = stored.map(|s| s.version);
             if self.store.capabilities().consistency == Consistency::LastWriterWins {

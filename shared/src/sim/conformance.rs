@@ -13,6 +13,7 @@
 
 use crate::action::Action;
 use crate::config::Config;
+use crate::engine::{Event, EventKind, UsageTarget};
 use crate::probe::{Observation, Outcome, Purpose};
 use crate::quality::{Facts, Verdict};
 use crate::sim::{Fault, SimProber, SimProvider};
@@ -21,6 +22,7 @@ use crate::time::{UnixMillis, SECOND};
 use crate::ProviderId;
 use futures_util::FutureExt;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 /// What failed, in words.
 pub type Failure = String;
@@ -47,12 +49,15 @@ fn check(cond: bool, what: &str) -> Result<(), Failure> {
     }
 }
 
+static NOTHING_ABSORBED: BTreeMap<String, u64> = BTreeMap::new();
+
 fn batch<'a>(state: &'a [u8], obs: &'a [Observation], audit: &'a [AuditEntry]) -> CommitBatch<'a> {
     CommitBatch {
         state,
         observations: obs,
         audit,
         keep_observations_since: 0,
+        absorbed_events: &NOTHING_ABSORBED,
     }
 }
 
@@ -171,6 +176,7 @@ pub async fn run<S: Store>(store: &S) -> Result<(), Failure> {
                 observations: &[],
                 audit: &[],
                 keep_observations_since: 2_000,
+                absorbed_events: &NOTHING_ABSORBED,
             },
         )
         .await
@@ -179,6 +185,57 @@ pub async fn run<S: Store>(store: &S) -> Result<(), Failure> {
         store.observations_since(0, 100).await.map_err(e)?.len() == 2,
         "observations older than keep_observations_since are dropped",
     )?;
+
+    // The event journal, where the store affords one.
+    if !store.capabilities().budgeted() {
+        let ev = |source: &str, seq: u64| Event {
+            source: source.to_string(),
+            seq,
+            at: 5_000,
+            kind: EventKind::Usage {
+                target: UsageTarget::Sentinel,
+                metric: crate::books::Metric::Requests,
+                amount: seq,
+            },
+        };
+        store
+            .journal(&[ev("proxy", 1), ev("proxy", 2), ev("other", 7)])
+            .await
+            .map_err(e)?;
+        store.journal(&[ev("proxy", 3)]).await.map_err(e)?;
+        let mut got = store.journaled().await.map_err(e)?;
+        got.sort_by(|a, b| (&a.source, a.seq).cmp(&(&b.source, b.seq)));
+        check(
+            got == vec![
+                ev("other", 7),
+                ev("proxy", 1),
+                ev("proxy", 2),
+                ev("proxy", 3),
+            ],
+            "journaled events come back intact",
+        )?;
+        let absorbed: BTreeMap<String, u64> = [("proxy".to_string(), 2)].into_iter().collect();
+        let v = store.load().await.map_err(e)?.map(|s| s.version);
+        store
+            .commit(
+                v,
+                &CommitBatch {
+                    state: b"state-5",
+                    observations: &[],
+                    audit: &[],
+                    keep_observations_since: 0,
+                    absorbed_events: &absorbed,
+                },
+            )
+            .await
+            .map_err(e)?;
+        let mut left = store.journaled().await.map_err(e)?;
+        left.sort_by(|a, b| (&a.source, a.seq).cmp(&(&b.source, b.seq)));
+        check(
+            left == vec![ev("other", 7), ev("proxy", 3)],
+            "a commit drops exactly the journaled events the state absorbed",
+        )?;
+    }
     Ok(())
 }
 

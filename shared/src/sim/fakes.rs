@@ -4,6 +4,7 @@
 //! write counter) and a [`SimProber`] over synthetic providers.
 
 use super::{SimProvider, SimRng};
+use crate::engine::Event;
 use crate::probe::{Observation, ProbeRequest, ProbeResult};
 use crate::tick::{
     AuditEntry, Capabilities, Commit, CommitBatch, Consistency, Prober, Store, Stored,
@@ -34,8 +35,10 @@ pub struct MemoryStore {
     /// "wins" that many times, writing a *different* state (the stored one
     /// with a [`FOREIGN_SOURCE`] watermark bumped).
     pub conflicts_to_inject: Cell<u32>,
-    /// Writes made (write-ahead logs and commits).
+    /// Writes made (write-ahead logs, journal appends and commits).
     pub writes: Cell<u64>,
+    /// The event journal (kept only when the store is unbudgeted).
+    pub journal: RefCell<Vec<Event>>,
 }
 
 impl Default for MemoryStore {
@@ -58,6 +61,7 @@ impl MemoryStore {
             audit: RefCell::new(Vec::new()),
             conflicts_to_inject: Cell::new(0),
             writes: Cell::new(0),
+            journal: RefCell::new(Vec::new()),
         }
     }
 
@@ -152,8 +156,30 @@ impl Store for MemoryStore {
             .borrow_mut()
             .retain(|o| o.at >= batch.keep_observations_since);
         self.audit.borrow_mut().extend(batch.audit.iter().cloned());
+        self.journal.borrow_mut().retain(|e| {
+            batch
+                .absorbed_events
+                .get(&e.source)
+                .is_none_or(|w| e.seq > *w)
+        });
         self.writes.set(self.writes.get() + 1);
         Ok(Commit::Committed { version })
+    }
+    async fn journal(&self, events: &[Event]) -> Result<(), Infallible> {
+        if self.caps.budgeted() || events.is_empty() {
+            return Ok(());
+        }
+        let mut j = self.journal.borrow_mut();
+        for e in events {
+            if !j.iter().any(|x| x.source == e.source && x.seq == e.seq) {
+                j.push(e.clone());
+            }
+        }
+        self.writes.set(self.writes.get() + 1);
+        Ok(())
+    }
+    async fn journaled(&self) -> Result<Vec<Event>, Infallible> {
+        Ok(self.journal.borrow().clone())
     }
 }
 
