@@ -174,77 +174,48 @@ pub trait Store {
     }
 }
 
-impl<T: Store + ?Sized> Store for &T {
-    type Error = T::Error;
-    fn capabilities(&self) -> Capabilities {
-        (**self).capabilities()
-    }
-    fn load(&self) -> impl Future<Output = Result<Option<Stored>, Self::Error>> {
-        (**self).load()
-    }
-    fn log_observations(
-        &self,
-        obs: &[Observation],
-    ) -> impl Future<Output = Result<(), Self::Error>> {
-        (**self).log_observations(obs)
-    }
-    fn observations_since(
-        &self,
-        since: UnixMillis,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<Observation>, Self::Error>> {
-        (**self).observations_since(since, limit)
-    }
-    fn commit(
-        &self,
-        expected: Option<u64>,
-        batch: &CommitBatch<'_>,
-    ) -> impl Future<Output = Result<Commit, Self::Error>> {
-        (**self).commit(expected, batch)
-    }
-    fn journal(&self, events: &[Event]) -> impl Future<Output = Result<(), Self::Error>> {
-        (**self).journal(events)
-    }
-    fn journaled(&self) -> impl Future<Output = Result<Vec<Event>, Self::Error>> {
-        (**self).journaled()
-    }
+/// A shared reference to a store, or an `Arc` of one, is that store (the
+/// host's request side and its tick driver share one).
+macro_rules! forward_store {
+    ($($ty:ty),*) => {$(
+        impl<T: Store + ?Sized> Store for $ty {
+            type Error = T::Error;
+            fn capabilities(&self) -> Capabilities {
+                (**self).capabilities()
+            }
+            fn load(&self) -> impl Future<Output = Result<Option<Stored>, Self::Error>> {
+                (**self).load()
+            }
+            fn log_observations(
+                &self,
+                obs: &[Observation],
+            ) -> impl Future<Output = Result<(), Self::Error>> {
+                (**self).log_observations(obs)
+            }
+            fn observations_since(
+                &self,
+                since: UnixMillis,
+                limit: usize,
+            ) -> impl Future<Output = Result<Vec<Observation>, Self::Error>> {
+                (**self).observations_since(since, limit)
+            }
+            fn commit(
+                &self,
+                expected: Option<u64>,
+                batch: &CommitBatch<'_>,
+            ) -> impl Future<Output = Result<Commit, Self::Error>> {
+                (**self).commit(expected, batch)
+            }
+            fn journal(&self, events: &[Event]) -> impl Future<Output = Result<(), Self::Error>> {
+                (**self).journal(events)
+            }
+            fn journaled(&self) -> impl Future<Output = Result<Vec<Event>, Self::Error>> {
+                (**self).journaled()
+            }
+        }
+    )*};
 }
-
-impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
-    type Error = T::Error;
-    fn capabilities(&self) -> Capabilities {
-        (**self).capabilities()
-    }
-    fn load(&self) -> impl Future<Output = Result<Option<Stored>, Self::Error>> {
-        (**self).load()
-    }
-    fn log_observations(
-        &self,
-        obs: &[Observation],
-    ) -> impl Future<Output = Result<(), Self::Error>> {
-        (**self).log_observations(obs)
-    }
-    fn observations_since(
-        &self,
-        since: UnixMillis,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<Observation>, Self::Error>> {
-        (**self).observations_since(since, limit)
-    }
-    fn commit(
-        &self,
-        expected: Option<u64>,
-        batch: &CommitBatch<'_>,
-    ) -> impl Future<Output = Result<Commit, Self::Error>> {
-        (**self).commit(expected, batch)
-    }
-    fn journal(&self, events: &[Event]) -> impl Future<Output = Result<(), Self::Error>> {
-        (**self).journal(events)
-    }
-    fn journaled(&self) -> impl Future<Output = Result<Vec<Event>, Self::Error>> {
-        (**self).journaled()
-    }
-}
+forward_store!(&T, std::sync::Arc<T>);
 
 /// Sends probes. The shell enforces the request's timeout and size cap,
 /// opens its secret headers, and refuses private targets unless
