@@ -3,15 +3,19 @@
 //! `cargo bench -p sentinel-core --features test-utils --bench tick`
 //! (add `-- --quick` for a fast pass, or a filter such as `-- tick/engine`).
 //!
-//! * `tick/scenario/N`: one full [`Scenario::tick`] (plan, synthetic probes,
-//!   observe, ingest, decide) for N API providers, on an engine warmed up by
-//!   two simulated hours of ticks (every 15 s) so windows, histograms and quality tallies
-//!   are populated, at a moment when every provider is due (all N probes
-//!   run). Each iteration starts from a clone of the same warmed engine, so
-//!   every iteration does the same work.
-//! * `tick/engine/N`: the same tick without the synthetic providers: the
-//!   responses are canned in advance, so this is the core's own share
-//!   (plan + observe + ingest + decide).
+//! * `tick/scenario/N`: one full [`Scenario::tick`] — the shipped
+//!   `Sentinel::tick` (plan, synthetic probes, observe, write-ahead log,
+//!   ingest, decide, one commit of the encoded state) over the in-memory
+//!   store — for N API providers, on a sentinel warmed up by two simulated
+//!   hours of ticks (every 15 s) so windows, histograms and quality
+//!   tallies are populated, at a moment when every provider is due (all N
+//!   probes run). Each iteration starts from a fork of the same warmed
+//!   scenario (a sentinel opened on a copy of its store), so every
+//!   iteration does the same work.
+//! * `tick/engine/N`: the engine's part of that tick without the
+//!   synthetic providers and the store: the responses are canned in
+//!   advance, so this is the core's own share (plan + observe + ingest +
+//!   decide).
 //! * `state/to_bytes/N`, `state/from_bytes/N`: encoding and decoding the
 //!   state after 26 simulated hours. The first run also prints the encoded
 //!   size per provider, and the postcard and JSON sizes, to stderr.
@@ -26,7 +30,7 @@ use sentinel_core::config::Config;
 use sentinel_core::probe::ProbeResult;
 use sentinel_core::sim::{Scenario, SimProvider, SimRng};
 use sentinel_core::time::{days_from_civil, DAY, HOUR, SECOND};
-use sentinel_core::{State, UnixMillis};
+use sentinel_core::{Engine, State, UnixMillis};
 use std::cell::OnceCell;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -45,13 +49,19 @@ fn start() -> UnixMillis {
     days_from_civil(2026, 11, 2) as u64 * DAY
 }
 
+/// The probe budget per tick for `n` providers, as the shell's capability
+/// and the operator's cap: large enough that every due provider is probed
+/// in one tick.
+fn probe_budget(n: usize) -> u32 {
+    u32::try_from(n * 2 + 10).unwrap_or(u32::MAX)
+}
+
 /// `n` API providers in services of ten, each service probing a JSON
 /// health document with schema, business, freshness and consistency
-/// checks. The probe budget is large enough that every due provider is
-/// probed in one tick.
+/// checks, within [`probe_budget`].
 fn config(n: usize) -> Config {
     let mut t = String::new();
-    let budget = n * 2 + 10;
+    let budget = probe_budget(n);
     let _ = write!(
         t,
         "[sentinel]\nid = \"bench\"\nprobe_budget_per_tick = {budget}\n\n"
@@ -107,8 +117,14 @@ fn jittery() -> SimProvider {
 /// whole fleet, and a simulated day of 1,000 providers takes minutes.)
 /// Every provider is still probed once per 30 s interval: it is due on its
 /// service's grid at least 15 s after its last probe.
+///
+/// The in-memory store's observation log is emptied after every tick:
+/// nothing here reads it back (no peer, and a fork replays nothing), and
+/// its duplicate check is a linear scan, which over ten minutes of a
+/// thousand providers' observations would cost more than the tick itself.
 fn simulate(n: usize, hours: u64) -> Scenario {
     let mut s = Scenario::new(config(n), start(), SEED).expect("scenario");
+    s.engine.sentinel_mut().set_probe_budget(probe_budget(n));
     let ids: Vec<String> = s.providers.keys().map(|id| id.to_string()).collect();
     for id in &ids {
         s.set(id, jittery());
@@ -116,6 +132,12 @@ fn simulate(n: usize, hours: u64) -> Scenario {
     let until = start() + hours * HOUR;
     while s.now < until {
         s.tick();
+        s.engine
+            .sentinel()
+            .store()
+            .observations
+            .borrow_mut()
+            .clear();
         s.now += STEP;
     }
     s
@@ -125,7 +147,6 @@ fn simulate(n: usize, hours: u64) -> Scenario {
 struct Warm {
     scenario: Scenario,
     due: UnixMillis,
-    config: Config,
 }
 
 fn warm(n: usize) -> Warm {
@@ -141,19 +162,14 @@ fn warm(n: usize) -> Warm {
         .max(scenario.now);
     let planned = scenario.engine.plan(due).probes.len();
     assert_eq!(planned, n, "every provider must be due at {due}");
-    Warm {
-        config: config(n),
-        scenario,
-        due,
-    }
+    Warm { scenario, due }
 }
 
-/// A fresh scenario at the warm scenario's due time, running on a clone of
-/// its engine and synthetic providers.
+/// The warm scenario, forked (a new sentinel opened on a copy of its
+/// store) and set to its due time.
 fn fork(w: &Warm) -> Scenario {
-    let mut s = Scenario::new(w.config.clone(), w.due, SEED).expect("scenario");
-    s.engine = w.scenario.engine.clone();
-    s.providers = w.scenario.providers.clone();
+    let mut s = w.scenario.fork().expect("fork");
+    s.now = w.due;
     s
 }
 
@@ -194,7 +210,7 @@ fn bench_tick(c: &mut Criterion) {
                 })
                 .collect();
             b.iter_batched(
-                || (w.scenario.engine.clone(), results.clone()),
+                || (Engine::clone(&w.scenario.engine), results.clone()),
                 |(mut engine, results)| {
                     let plan = engine.plan(w.due);
                     let obs: Vec<_> = plan
@@ -239,7 +255,7 @@ fn bench_state(c: &mut Criterion) {
         let cell: OnceCell<State> = OnceCell::new();
         let state = || {
             cell.get_or_init(|| {
-                let s = simulate(n, HOURS).engine.into_state();
+                let s = simulate(n, HOURS).engine.state().clone();
                 report_size(n, HOURS, &s);
                 s
             })

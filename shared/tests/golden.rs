@@ -1,7 +1,9 @@
 //! Golden vectors: fixed, seeded scenarios and hand-made scoring inputs
 //! whose results are checked in under `tests/golden/*.json`, so any change
 //! to scoring, lifecycle, trust or switching shows up as a diff of one
-//! obvious file.
+//! obvious file. The scenarios run the shipped tick (`Sentinel::tick` over
+//! the in-memory store, driven by `sim::Scenario`), so a change to the
+//! tick itself shows up here too.
 //!
 //! A mismatch fails with the JSON paths that differ. After an intended
 //! change, regenerate the files and review the diff:

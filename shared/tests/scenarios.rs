@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Scenario tests: days of simulated time against synthetic providers with
 //! scripted faults, asserting which switches, alerts and ladder steps
-//! happen, when, and which do not.
+//! happen, when, and which do not. Every step is the shipped
+//! `Sentinel::tick` over the in-memory store (see `sim::Scenario`).
 
 mod common;
 
@@ -9,9 +10,10 @@ use common::{api_config, evm_config, start};
 use sentinel_core::action::Action;
 use sentinel_core::books::Step;
 use sentinel_core::lifecycle::Lifecycle;
-use sentinel_core::sim::{Burn, Fault, Scenario, SimProvider};
+use sentinel_core::sim::{Burn, Fault, MemoryStore, Scenario, SimError, SimProvider};
+use sentinel_core::tick::TickError;
 use sentinel_core::time::{HOUR, MINUTE, SECOND};
-use sentinel_core::ProviderId;
+use sentinel_core::{ProviderId, State};
 
 fn jittery() -> SimProvider {
     SimProvider {
@@ -326,4 +328,74 @@ fn an_old_outage_does_not_bar_a_recovered_provider() {
     assert_eq!(back.len(), 1, "{sw:?}");
     assert_eq!(back[0].1.to.as_str(), "a");
     assert_eq!(back[0].1.reason.name(), "latency");
+}
+
+#[test]
+fn a_scenario_is_the_shipped_tick_and_its_store() {
+    // Every step is `Sentinel::tick`: what the scenario logs is what the
+    // tick committed to the store's audit log, the store holds the state
+    // the engine has, and a budgeted store is written at most once a tick.
+    let onset = start() + HOUR;
+    let run = |store: MemoryStore| {
+        let mut s = Scenario::with_store(api_config(""), start(), 7, store).unwrap();
+        for id in ["a", "b", "c"] {
+            s.set(id, jittery());
+        }
+        s.set(
+            "a",
+            jittery().fault(onset, onset + 30 * MINUTE, Fault::Outage),
+        );
+        s.run_until(onset + HOUR);
+        s
+    };
+    for s in [run(MemoryStore::default()), run(MemoryStore::kv_like())] {
+        let store = s.sentinel().store();
+        let audit: Vec<_> = store
+            .audit
+            .borrow()
+            .iter()
+            .map(|e| (e.at, e.action.clone()))
+            .collect();
+        let logged: Vec<_> = s.log.iter().map(|l| (l.at, l.action.clone())).collect();
+        assert_eq!(audit, logged);
+        assert_eq!(s.switches().len(), 1, "{:?}", s.switches());
+        let stored = store.state.borrow().clone().unwrap();
+        assert_eq!(Some(stored.version), s.sentinel().version());
+        let committed = State::from_bytes(&stored.bytes).unwrap();
+        assert_eq!(committed.providers, s.engine.state().providers);
+        assert_eq!(committed.services, s.engine.state().services);
+        let writes = store.writes.get();
+        if store.caps.budgeted() {
+            assert!(writes <= s.ticks, "{writes} writes in {} ticks", s.ticks);
+        } else {
+            assert!(writes > s.ticks, "a write-ahead log and a commit a tick");
+        }
+    }
+    // The store changes nothing of the story.
+    let (cas, kv) = (run(MemoryStore::default()), run(MemoryStore::kv_like()));
+    assert_eq!(cas.log, kv.log);
+    assert_eq!(cas.engine.state().providers, kv.engine.state().providers);
+}
+
+#[test]
+fn a_failing_tick_is_an_error_and_keeps_the_providers() {
+    let mut s = scenario(3);
+    s.run_until(start() + 10 * MINUTE);
+    // More conflicting writers than the tick retries: it gives up, and
+    // the scenario says so instead of panicking.
+    s.sentinel().store().conflicts_to_inject.set(10);
+    let err = s.try_run_until(start() + 20 * MINUTE).unwrap_err();
+    assert!(
+        matches!(err, SimError::Tick(TickError::Contended(_))),
+        "{err}"
+    );
+    assert_eq!(
+        s.providers.len(),
+        3,
+        "the providers are back from the prober"
+    );
+    // Once the other writers are quiet, it goes on from their state.
+    s.sentinel().store().conflicts_to_inject.set(0);
+    s.try_run_until(start() + 30 * MINUTE).unwrap();
+    assert_eq!(s.active("prices").as_deref(), Some("a"));
 }

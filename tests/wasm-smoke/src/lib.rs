@@ -1,23 +1,34 @@
 //! Links the real sentinel core into a `wasm32-unknown-unknown` module.
 //!
-//! [`sentinel_smoke`] is exported from the module, and it drives one whole
-//! tick through the core: it parses an embedded TOML configuration (an API
+//! [`sentinel_smoke`] is exported from the module, and it runs one whole
+//! tick of the shipped driver, [`Sentinel::tick`] — the code the Worker
+//! shell runs — over a store kept in memory ([`SmokeStore`], budgeted and
+//! last-writer-wins like Workers KV) and a prober that gives canned answers
+//! ([`CannedProber`]): it parses an embedded TOML configuration (an API
 //! service with schema, business, freshness and consistency checks and an
-//! EVM JSON-RPC service), builds an [`Engine`], plans, turns canned
-//! successful responses into observations, ingests them, decides, and
-//! round-trips the state through its binary encoding. Its result depends
-//! on its input, so the linker keeps all of that code, and CI
-//! (`.ci/wasm-imports.py`) can check that none of it imports anything from
-//! `env`, which would mean native-only code crept into the core.
+//! EVM JSON-RPC service), opens the sentinel, plans, turns the answers
+//! into observations, ingests them, decides, commits the encoded state,
+//! and decodes it again. The futures complete at their first poll (nothing
+//! here waits), so no executor is linked. Its result depends on its input,
+//! so the linker keeps all of that code, and CI (`.ci/wasm-imports.py`)
+//! can check that none of it imports anything from `env`, which would
+//! mean native-only code crept into the core.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 use sentinel_core::config::Config;
-use sentinel_core::probe::{ProbeRequest, ProbeResponse};
+use sentinel_core::probe::{Observation, ProbeRequest, ProbeResponse, ProbeResult};
+use sentinel_core::tick::{
+    Capabilities, Commit, CommitBatch, Consistency, Prober, Sentinel, Store, Stored, TickReport,
+};
 use sentinel_core::time::rfc3339;
-use sentinel_core::{Engine, State, UnixMillis};
+use sentinel_core::{State, UnixMillis};
+use std::cell::RefCell;
+use std::convert::Infallible;
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
 
 /// The embedded configuration: one API service with every kind of body
 /// check and a quota, one EVM JSON-RPC service.
@@ -73,16 +84,88 @@ endpoint = "https://rpc-b.example/v1"
 /// What one smoke tick did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
-    /// Probes the plan asked for.
+    /// Probes the tick sent (scheduled and canary).
     pub probes: u32,
     /// Observations that answered and passed every body check.
     pub healthy: u32,
     /// Observations the engine applied.
     pub applied: u32,
-    /// Actions the decision returned.
+    /// Actions the tick committed.
     pub actions: u32,
-    /// Size of the encoded state.
+    /// Size of the committed state.
     pub state_bytes: u32,
+}
+
+/// The smoke's store: the committed state in memory, with the
+/// capabilities of Workers KV (last-writer-wins, a daily write budget, so
+/// no write-ahead log of observations and one write per tick).
+#[derive(Debug, Default)]
+pub struct SmokeStore {
+    /// The committed state.
+    pub state: RefCell<Option<Stored>>,
+}
+
+impl Store for SmokeStore {
+    type Error = Infallible;
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            consistency: Consistency::LastWriterWins,
+            writes_per_day: Some(1_000),
+        }
+    }
+    async fn load(&self) -> Result<Option<Stored>, Infallible> {
+        Ok(self.state.borrow().clone())
+    }
+    async fn log_observations(&self, _obs: &[Observation]) -> Result<(), Infallible> {
+        Ok(())
+    }
+    async fn observations_since(
+        &self,
+        _since: UnixMillis,
+        _limit: usize,
+    ) -> Result<Vec<Observation>, Infallible> {
+        Ok(Vec::new())
+    }
+    async fn commit(
+        &self,
+        _expected: Option<u64>,
+        batch: &CommitBatch<'_>,
+    ) -> Result<Commit, Infallible> {
+        let mut state = self.state.borrow_mut();
+        let version = state.as_ref().map_or(1, |s| s.version + 1);
+        *state = Some(Stored {
+            bytes: batch.state.to_vec(),
+            version,
+        });
+        Ok(Commit::Committed { version })
+    }
+}
+
+/// A prober answering every request with [`canned_response`], as of
+/// `answered_at`.
+#[derive(Clone, Copy, Debug)]
+pub struct CannedProber {
+    /// The time the answers are made at (earlier than the tick: stale).
+    pub answered_at: UnixMillis,
+}
+
+impl Prober for CannedProber {
+    async fn probe(&self, req: &ProbeRequest) -> ProbeResult {
+        Ok(canned_response(req, self.answered_at))
+    }
+}
+
+/// The sentinel of the smoke.
+pub type SmokeSentinel = Sentinel<SmokeStore, CannedProber>;
+
+/// Polls `fut` once: the smoke's store and prober never wait, so the
+/// sentinel's futures are ready at once.
+fn ready<F: Future>(what: &str, fut: F) -> Result<F::Output, String> {
+    let mut fut = std::pin::pin!(fut);
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => Ok(out),
+        Poll::Pending => Err(format!("{what} did not complete at once")),
+    }
 }
 
 /// A canned successful answer to `req` at `now`: a JSON-RPC batch answer
@@ -110,37 +193,55 @@ pub fn canned_response(req: &ProbeRequest, now: UnixMillis) -> ProbeResponse {
     }
 }
 
-/// Runs one tick of the core at `now` (Unix milliseconds) against canned
-/// answers and round-trips the state through its encoding.
-pub fn smoke(now: UnixMillis) -> Result<Summary, String> {
+/// Opens a sentinel on an empty [`SmokeStore`] at `now` and runs one
+/// [`Sentinel::tick`] against answers made at `answered_at`.
+pub fn tick(
+    now: UnixMillis,
+    answered_at: UnixMillis,
+) -> Result<(SmokeSentinel, TickReport), String> {
     let config = Config::from_toml(CONFIG).map_err(|e| e.to_string())?;
-    let mut engine = Engine::new(config, State::default(), now).map_err(|e| e.to_string())?;
-    let plan = engine.plan(now);
-    let observations: Vec<_> = plan
-        .probes
-        .iter()
-        .filter_map(|req| engine.observe(req, now, Ok(canned_response(req, now))))
-        .collect();
-    let report = engine.ingest(now, &observations);
-    let decision = engine.decide(now);
-    let bytes = engine.state().to_bytes();
+    let prober = CannedProber { answered_at };
+    let mut sentinel = ready(
+        "open",
+        Sentinel::open(config, SmokeStore::default(), prober, now),
+    )?
+    .map_err(|e| e.to_string())?;
+    let clock = || now;
+    let report = ready("tick", sentinel.tick(&clock))?.map_err(|e| e.to_string())?;
+    Ok((sentinel, report))
+}
+
+/// Runs one tick of the core at `now` against canned answers and decodes
+/// the committed state again.
+pub fn smoke(now: UnixMillis) -> Result<Summary, String> {
+    let (sentinel, report) = tick(now, now)?;
+    let stored = sentinel.store().state.borrow().clone();
+    let bytes = stored
+        .map(|s| s.bytes)
+        .ok_or("the tick committed nothing")?;
     let back = State::from_bytes(&bytes).map_err(|e| e.to_string())?;
-    if &back != engine.state() {
-        return Err("the state changed in an encoding round trip".into());
+    if &back != sentinel.engine().state() {
+        return Err("the committed state is not the engine's".into());
     }
     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     Ok(Summary {
-        probes: count(plan.probes.len()),
-        healthy: count(observations.iter().filter(|o| o.is_healthy()).count()),
-        applied: report.applied,
-        actions: count(decision.actions.len()),
+        probes: report.probes,
+        healthy: count(
+            report
+                .observations
+                .iter()
+                .filter(|o| o.is_healthy())
+                .count(),
+        ),
+        applied: report.ingest.applied,
+        actions: count(report.actions.len()),
         state_bytes: count(bytes.len()),
     })
 }
 
 /// The wasm export: runs [`smoke`] at `now_hi << 32 | now_lo` (Unix
 /// milliseconds, split because a `u64` parameter would need BigInt on the
-/// JavaScript side) and returns the size of the encoded state, or 0 if
+/// JavaScript side) and returns the size of the committed state, or 0 if
 /// anything failed or any probe was unhealthy.
 // `#[no_mangle]` trips the `unsafe_code` lint (denied for this crate):
 // an unmangled symbol could collide with another of the same name at link
@@ -159,6 +260,7 @@ pub extern "C" fn sentinel_smoke(now_lo: u32, now_hi: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sentinel_core::probe::Purpose;
     use sentinel_core::time::{days_from_civil, DAY, HOUR};
 
     fn now() -> UnixMillis {
@@ -187,19 +289,19 @@ mod tests {
     #[test]
     fn stale_answers_are_caught() {
         // Canned answers made an hour before `now` fail the freshness and
-        // block-age checks, so the export reports failure.
+        // block-age checks: nothing the tick observed is healthy (so the
+        // export would report failure).
         let t = now();
-        let config = Config::from_toml(CONFIG).unwrap();
-        let mut engine = Engine::new(config, State::default(), t).unwrap();
-        let plan = engine.plan(t);
-        let obs: Vec<_> = plan
-            .probes
+        let (_, report) = tick(t, t - HOUR).unwrap();
+        let scheduled: Vec<_> = report
+            .observations
             .iter()
-            .filter_map(|r| engine.observe(r, t, Ok(canned_response(r, t - HOUR))))
+            .filter(|o| o.purpose == Purpose::Scheduled)
             .collect();
-        assert_eq!(obs.len(), 4);
-        assert!(obs.iter().all(|o| !o.is_healthy()), "{obs:?}");
-        engine.ingest(t, &obs);
-        let _ = engine.decide(t);
+        assert_eq!(scheduled.len(), 4, "{report:?}");
+        assert!(
+            report.observations.iter().all(|o| !o.is_healthy()),
+            "{report:?}"
+        );
     }
 }
