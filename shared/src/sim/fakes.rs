@@ -93,12 +93,19 @@ impl MemoryStore {
     }
 
     fn append(&self, obs: &[Observation]) {
+        let Some(oldest) = obs.iter().map(|o| o.at).min() else {
+            return;
+        };
         let mut log = self.observations.borrow_mut();
-        for o in obs {
-            let dup = log
+        // The log is sorted by time: only its tail can hold a duplicate.
+        let from = log.partition_point(|l| l.at < oldest);
+        let mut seen: std::collections::BTreeSet<(ProviderId, UnixMillis, crate::probe::Purpose)> =
+            log[from..]
                 .iter()
-                .any(|l| l.provider == o.provider && l.key() == o.key());
-            if !dup {
+                .map(|l| (l.provider.clone(), l.at, l.purpose))
+                .collect();
+        for o in obs {
+            if seen.insert((o.provider.clone(), o.at, o.purpose)) {
                 log.push(o.clone());
             }
         }
