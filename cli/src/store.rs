@@ -20,15 +20,21 @@
 //!
 //! | table          | key                | value                         |
 //! |----------------|--------------------|-------------------------------|
-//! | `meta`         | `"state"`          | `State::to_bytes()`           |
+//! | `meta`         | `"state_prefix"`, `"state_suffix"` | the state's head ([`EncodedState`]) |
+//! |                | `"state"`          | an opaque state blob (older files, tests) |
 //! |                | `"version"`        | `u64`, big-endian             |
-//! |                | `"obs_seq"`        | `u64`, big-endian             |
+//! | `providers`    | provider id        | that provider's part of the state |
 //! | `observations_v2` | `(at, provider, purpose)` | postcard of an `Observation` |
 //! | `audit`        | sequence `u64`     | JSON of an `AuditEntry`       |
 //! | `journal`      | `(source, seq)`    | postcard of an `Event` (proxied usage between ticks) |
 //!
 //! Capabilities: compare-and-swap, no write budget (a local file), so the
 //! tick also writes observations ahead of applying them.
+//!
+//! The state is kept in parts ([`EncodedState`]): a commit rewrites the
+//! head and only the providers whose encoding changed (the ones probed in
+//! that tick, typically), not the whole state — with 1,000 providers a
+//! few KB a tick instead of ~700 KB.
 //!
 //! [`Store::commit`] is one write transaction: the version check, the
 //! state write, the observations, the audit appends and the pruning commit
@@ -45,6 +51,7 @@
 //! `.await` and are `Send`.
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use sentinel_core::encoded::EncodedState;
 use sentinel_core::engine::Event;
 use sentinel_core::probe::Observation;
 use sentinel_core::probe::Purpose;
@@ -60,11 +67,15 @@ const OBSERVATIONS: TableDefinition<(u64, &str, u8), &[u8]> =
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 const JOURNAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("journal");
 
+const PROVIDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("providers");
+
 const KEY_STATE: &str = "state";
+const KEY_PREFIX: &str = "state_prefix";
+const KEY_SUFFIX: &str = "state_suffix";
 const KEY_VERSION: &str = "version";
 
 /// How many audit entries are kept (the oldest are dropped beyond it).
-pub const AUDIT_KEEP: u64 = 100_000;
+pub const AUDIT_KEEP: u64 = 20_000;
 /// Most observations kept, whatever the commits say (a bound on the file
 /// when nothing commits for a long time).
 pub const OBSERVATIONS_KEEP: u64 = 200_000;
@@ -153,6 +164,7 @@ impl RedbStore {
             tx.open_table(OBSERVATIONS)?;
             tx.open_table(AUDIT)?;
             tx.open_table(JOURNAL)?;
+            tx.open_table(PROVIDERS)?;
         }
         tx.commit()?;
         Ok(RedbStore { db, path })
@@ -171,11 +183,25 @@ impl RedbStore {
             return Ok(None);
         };
         let version = u64_of(version.value(), KEY_VERSION)?;
-        let bytes = meta
-            .get(KEY_STATE)?
-            .ok_or_else(|| StoreError::Corrupt("a version without a state".into()))?
-            .value()
-            .to_vec();
+        if let Some(blob) = meta.get(KEY_STATE)? {
+            return Ok(Some(Stored {
+                bytes: blob.value().to_vec(),
+                version,
+            }));
+        }
+        let (Some(prefix), Some(suffix)) = (meta.get(KEY_PREFIX)?, meta.get(KEY_SUFFIX)?) else {
+            return Err(StoreError::Corrupt("a version without a state".into()));
+        };
+        let providers = tx.open_table(PROVIDERS)?;
+        let entries = providers
+            .iter()?
+            .map(|row| Ok(row?.1.value().to_vec()))
+            .collect::<Result<Vec<Vec<u8>>, StoreError>>()?;
+        let bytes = EncodedState::join(
+            prefix.value(),
+            entries.iter().map(Vec::as_slice),
+            suffix.value(),
+        );
         Ok(Some(Stored { bytes, version }))
     }
 
@@ -271,7 +297,7 @@ impl RedbStore {
                 return Ok(Commit::Conflict);
             }
             let version = current.map_or(1, |v| v + 1);
-            meta.insert(KEY_STATE, batch.state)?;
+            write_state(&mut meta, &mut tx.open_table(PROVIDERS)?, batch.state)?;
             meta.insert(KEY_VERSION, version.to_be_bytes().as_slice())?;
 
             let mut obs = tx.open_table(OBSERVATIONS)?;
@@ -354,6 +380,38 @@ impl RedbStore {
             })
             .collect()
     }
+}
+
+/// Writes the state: an opaque blob whole; a state in parts as its head
+/// (prefix and suffix) and only the provider entries whose bytes changed,
+/// dropping those of providers that are gone.
+fn write_state(
+    meta: &mut redb::Table<'_, &str, &[u8]>,
+    providers: &mut redb::Table<'_, &str, &[u8]>,
+    state: &EncodedState,
+) -> Result<(), StoreError> {
+    if state.opaque {
+        meta.insert(KEY_STATE, state.prefix.as_slice())?;
+        meta.remove(KEY_PREFIX)?;
+        meta.remove(KEY_SUFFIX)?;
+        providers.retain(|_, _| false)?;
+        return Ok(());
+    }
+    meta.remove(KEY_STATE)?;
+    meta.insert(KEY_PREFIX, state.prefix.as_slice())?;
+    meta.insert(KEY_SUFFIX, state.suffix.as_slice())?;
+    let keep: std::collections::BTreeSet<&str> =
+        state.providers.iter().map(|(id, _)| id.as_str()).collect();
+    providers.retain(|id, _| keep.contains(id))?;
+    for (id, entry) in &state.providers {
+        let same = providers
+            .get(id.as_str())?
+            .is_some_and(|old| old.value() == entry.as_slice());
+        if !same {
+            providers.insert(id.as_str(), entry.as_slice())?;
+        }
+    }
+    Ok(())
 }
 
 fn purpose_code(p: Purpose) -> u8 {
@@ -439,7 +497,11 @@ mod tests {
 
     static NONE: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
 
-    fn cb<'a>(state: &'a [u8], audit: &'a [AuditEntry]) -> CommitBatch<'a> {
+    fn op(bytes: &[u8]) -> EncodedState {
+        EncodedState::opaque(bytes.to_vec())
+    }
+
+    fn cb<'a>(state: &'a EncodedState, audit: &'a [AuditEntry]) -> CommitBatch<'a> {
         CommitBatch {
             state,
             observations: &[],
@@ -483,12 +545,15 @@ mod tests {
         block_on(async {
             assert_eq!(store.load().await.unwrap(), None);
             let c = store
-                .commit(None, &cb(b"state-1", &[entry(1, 1, 0)]))
+                .commit(None, &cb(&op(b"state-1"), &[entry(1, 1, 0)]))
                 .await
                 .unwrap();
             assert_eq!(c, Commit::Committed { version: 1 });
             let c = store
-                .commit(Some(1), &cb(b"state-2", &[entry(2, 2, 0), entry(2, 2, 1)]))
+                .commit(
+                    Some(1),
+                    &cb(&op(b"state-2"), &[entry(2, 2, 0), entry(2, 2, 1)]),
+                )
                 .await
                 .unwrap();
             assert_eq!(c, Commit::Committed { version: 2 });
@@ -526,7 +591,7 @@ mod tests {
             // Nothing stored yet, but the writer thinks there is.
             assert_eq!(
                 store
-                    .commit(Some(3), &cb(b"x", &[entry(1, 1, 0)]))
+                    .commit(Some(3), &cb(&op(b"x"), &[entry(1, 1, 0)]))
                     .await
                     .unwrap(),
                 Commit::Conflict
@@ -534,13 +599,13 @@ mod tests {
             assert_eq!(store.load().await.unwrap(), None);
             assert_eq!(store.audit_len().unwrap(), 0);
             store
-                .commit(None, &cb(b"one", &[entry(1, 1, 0)]))
+                .commit(None, &cb(&op(b"one"), &[entry(1, 1, 0)]))
                 .await
                 .unwrap();
             // Stale writer (expects nothing stored), and one from the future.
             for expected in [None, Some(0), Some(2)] {
                 let c = store
-                    .commit(expected, &cb(b"other", &[entry(9, 9, 0)]))
+                    .commit(expected, &cb(&op(b"other"), &[entry(9, 9, 0)]))
                     .await
                     .unwrap();
                 assert_eq!(c, Commit::Conflict, "{expected:?}");
@@ -565,10 +630,10 @@ mod tests {
             block_on(async {
                 store.log_observations(&[obs(5, "a")]).await.unwrap();
                 store
-                    .commit(None, &cb(b"v1", &[entry(1, 1, 0)]))
+                    .commit(None, &cb(&op(b"v1"), &[entry(1, 1, 0)]))
                     .await
                     .unwrap();
-                store.commit(Some(1), &cb(b"v2", &[])).await.unwrap();
+                store.commit(Some(1), &cb(&op(b"v2"), &[])).await.unwrap();
             });
             // Open twice at once: refused with a clear error, not a panic.
             let err = RedbStore::open(&path).unwrap_err();
@@ -595,7 +660,7 @@ mod tests {
                 2
             );
             store
-                .commit(Some(2), &cb(b"v3", &[entry(3, 3, 0)]))
+                .commit(Some(2), &cb(&op(b"v3"), &[entry(3, 3, 0)]))
                 .await
                 .unwrap();
             assert_eq!(
@@ -632,7 +697,7 @@ mod tests {
         let batch: Vec<AuditEntry> = (0..AUDIT_KEEP / 4 + 7).map(|n| entry(1, 1, n)).collect();
         let mut v = None;
         for _ in 0..5 {
-            match store.commit_sync(v, &cb(b"s", &batch)).unwrap() {
+            match store.commit_sync(v, &cb(&op(b"s"), &batch)).unwrap() {
                 Commit::Committed { version } => v = Some(version),
                 Commit::Conflict => panic!("conflict"),
             }
@@ -668,7 +733,7 @@ mod tests {
             let state = format!("state-{i}-").repeat(2_000);
             let audit: Vec<AuditEntry> = (0..entries_for(i)).map(|n| entry(i, i, n)).collect();
             match store
-                .commit_sync(version, &cb(state.as_bytes(), &audit))
+                .commit_sync(version, &cb(&op(state.as_bytes()), &audit))
                 .unwrap()
             {
                 Commit::Committed { version: v } => version = Some(v),

@@ -18,6 +18,7 @@ pub mod books;
 pub mod config;
 pub mod dashboard;
 mod dto;
+pub mod encoded;
 pub mod engine;
 mod errors;
 pub mod flap;

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 /// Version of the encoded state; bump on any incompatible change.
 pub const STATE_VERSION: u16 = 2;
-const MAGIC: &[u8; 4] = b"BKS\0";
+pub(crate) const MAGIC: &[u8; 4] = b"BKS\0";
 
 /// Errors reading an encoded state.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -38,6 +38,7 @@
 
 use crate::action::{Action, Decision};
 use crate::config::{Config, Errors, ProviderConfig};
+use crate::encoded::EncodedState;
 use crate::engine::{Engine, EngineError, Event, EventKind, IngestReport};
 use crate::probe::{Observation, ProbeRequest, ProbeResult};
 use crate::state::{State, StateError};
@@ -114,8 +115,10 @@ impl Capabilities {
 /// What one commit writes, in one write.
 #[derive(Clone, Copy, Debug)]
 pub struct CommitBatch<'a> {
-    /// `State::to_bytes()`.
-    pub state: &'a [u8],
+    /// The state, encoded in parts ([`EncodedState::to_bytes`] is
+    /// `State::to_bytes()`): a store that can, writes only the parts that
+    /// changed; others write the whole.
+    pub state: &'a EncodedState,
     /// Observations applied since the last commit (the store keeps them
     /// for peers and for replay; an entry already written ahead may come
     /// again and must not be duplicated).
@@ -550,9 +553,9 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
                 action: a.clone(),
             })
             .collect();
-        let bytes = self.engine.state().to_bytes();
+        let encoded = EncodedState::of(self.engine.state());
         let batch = CommitBatch {
-            state: &bytes,
+            state: &encoded,
             observations: &self.pending_observations,
             audit: &audit,
             keep_observations_since: now.saturating_sub(PEER_WINDOW),

@@ -659,9 +659,9 @@ where
             if let Err(errs) = engine.submit(now, service, provider.clone()) {
                 return Ok(Err(errs));
             }
-            let bytes = engine.state().to_bytes();
+            let encoded = crate::encoded::EncodedState::of(engine.state());
             let batch = CommitBatch {
-                state: &bytes,
+                state: &encoded,
                 observations: &[],
                 audit: &[],
                 keep_observations_since: 0,

@@ -13,6 +13,7 @@
 
 use crate::action::Action;
 use crate::config::Config;
+use crate::encoded::EncodedState;
 use crate::engine::{Event, EventKind, UsageTarget};
 use crate::probe::{Observation, Outcome, Purpose};
 use crate::quality::{Facts, Verdict};
@@ -51,7 +52,11 @@ fn check(cond: bool, what: &str) -> Result<(), Failure> {
 
 static NOTHING_ABSORBED: BTreeMap<String, u64> = BTreeMap::new();
 
-fn batch<'a>(state: &'a [u8], obs: &'a [Observation], audit: &'a [AuditEntry]) -> CommitBatch<'a> {
+fn batch<'a>(
+    state: &'a EncodedState,
+    obs: &'a [Observation],
+    audit: &'a [AuditEntry],
+) -> CommitBatch<'a> {
     CommitBatch {
         state,
         observations: obs,
@@ -71,7 +76,10 @@ pub async fn run<S: Store>(store: &S) -> Result<(), Failure> {
     )?;
 
     let v1 = match store
-        .commit(None, &batch(b"state-1", &[], &[]))
+        .commit(
+            None,
+            &batch(&EncodedState::opaque(b"state-1".to_vec()), &[], &[]),
+        )
         .await
         .map_err(e)?
     {
@@ -81,7 +89,10 @@ pub async fn run<S: Store>(store: &S) -> Result<(), Failure> {
     if cas {
         check(
             store
-                .commit(None, &batch(b"stale", &[], &[]))
+                .commit(
+                    None,
+                    &batch(&EncodedState::opaque(b"stale".to_vec()), &[], &[]),
+                )
                 .await
                 .map_err(e)?
                 == Commit::Conflict,
@@ -99,7 +110,10 @@ pub async fn run<S: Store>(store: &S) -> Result<(), Failure> {
         },
     }];
     let v2 = match store
-        .commit(Some(v1), &batch(b"state-2", &[], &audit))
+        .commit(
+            Some(v1),
+            &batch(&EncodedState::opaque(b"state-2".to_vec()), &[], &audit),
+        )
         .await
         .map_err(e)?
     {
@@ -110,7 +124,10 @@ pub async fn run<S: Store>(store: &S) -> Result<(), Failure> {
     if cas {
         check(
             store
-                .commit(Some(v1), &batch(b"lost-update", &[], &[]))
+                .commit(
+                    Some(v1),
+                    &batch(&EncodedState::opaque(b"lost-update".to_vec()), &[], &[]),
+                )
                 .await
                 .map_err(e)?
                 == Commit::Conflict,
@@ -140,7 +157,14 @@ pub async fn run<S: Store>(store: &S) -> Result<(), Failure> {
     let mut with_commit = first.clone();
     with_commit.push(obs("c", 3_000)?);
     store
-        .commit(Some(v2), &batch(b"state-3", &with_commit, &[]))
+        .commit(
+            Some(v2),
+            &batch(
+                &EncodedState::opaque(b"state-3".to_vec()),
+                &with_commit,
+                &[],
+            ),
+        )
         .await
         .map_err(e)?;
     let since = store.observations_since(2_000, 100).await.map_err(e)?;
@@ -172,7 +196,7 @@ pub async fn run<S: Store>(store: &S) -> Result<(), Failure> {
         .commit(
             v4,
             &CommitBatch {
-                state: b"state-4",
+                state: &EncodedState::opaque(b"state-4".to_vec()),
                 observations: &[],
                 audit: &[],
                 keep_observations_since: 2_000,
@@ -185,6 +209,40 @@ pub async fn run<S: Store>(store: &S) -> Result<(), Failure> {
         store.observations_since(0, 100).await.map_err(e)?.len() == 2,
         "observations older than keep_observations_since are dropped",
     )?;
+
+    // A real state in parts: a store that writes only the changed parts
+    // must still give back exactly the whole encoding, with providers
+    // added, changed and removed between commits.
+    let mk = |ids: &[&str], revision: u64| -> Result<crate::State, Failure> {
+        let mut st = crate::State {
+            revision,
+            ..crate::State::default()
+        };
+        for id in ids {
+            let pid = ProviderId::new(*id).map_err(|e| e.to_string())?;
+            let svc = crate::ServiceId::new("s").map_err(|e| e.to_string())?;
+            let mut ps =
+                crate::state::ProviderState::new(svc, crate::lifecycle::Lifecycle::Active, 1);
+            ps.next_due = revision;
+            st.providers.insert(pid, ps);
+        }
+        Ok(st)
+    };
+    for st in [
+        mk(&["a", "b", "c"], 10)?,
+        mk(&["a", "c", "d"], 11)?,
+        mk(&[], 12)?,
+        mk(&["b"], 13)?,
+    ] {
+        let v = store.load().await.map_err(e)?.map(|s| s.version);
+        let enc = EncodedState::of(&st);
+        store.commit(v, &batch(&enc, &[], &[])).await.map_err(e)?;
+        let back = store.load().await.map_err(e)?.ok_or("the state is gone")?;
+        check(
+            back.bytes == st.to_bytes(),
+            "a state written in parts loads back as its whole encoding",
+        )?;
+    }
 
     // The event journal, where the store affords one.
     if !store.capabilities().budgeted() {
@@ -220,7 +278,7 @@ pub async fn run<S: Store>(store: &S) -> Result<(), Failure> {
             .commit(
                 v,
                 &CommitBatch {
-                    state: b"state-5",
+                    state: &EncodedState::opaque(b"state-5".to_vec()),
                     observations: &[],
                     audit: &[],
                     keep_observations_since: 0,

@@ -155,7 +155,7 @@ impl Store for MemoryStore {
         }
         let version = current.map_or(1, |v| v + 1);
         *self.state.borrow_mut() = Some(Stored {
-            bytes: batch.state.to_vec(),
+            bytes: batch.state.to_bytes(),
             version,
         });
         self.append(batch.observations);

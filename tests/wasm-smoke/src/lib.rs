@@ -134,7 +134,7 @@ impl Store for SmokeStore {
         let mut state = self.state.borrow_mut();
         let version = state.as_ref().map_or(1, |s| s.version + 1);
         *state = Some(Stored {
-            bytes: batch.state.to_vec(),
+            bytes: batch.state.to_bytes(),
             version,
         });
         Ok(Commit::Committed { version })
