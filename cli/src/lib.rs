@@ -7,6 +7,7 @@
 // clock and hands `now` to the core.
 #![allow(clippy::disallowed_methods)]
 
+pub mod clock;
 pub mod demo;
 pub mod runner;
 pub mod server;

@@ -6,6 +6,8 @@
 //! The tick runs on the main task; the server's tasks never wait for it
 //! (they read the host's published view), and neither does delivery.
 
+pub use crate::clock::now_ms;
+use crate::server::LocalHost;
 use crate::store::{RedbStore, StoreError};
 use sentinel_core::config::Config;
 use sentinel_core::engine::Engine;
@@ -18,11 +20,9 @@ use sentinel_native::{ReqwestOutbound, TokioTimer};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::oneshot;
 
-/// The host as the local shell instantiates it.
-pub type LocalHost = Host<Arc<RedbStore>, ReqwestOutbound, TokioTimer>;
 type LocalSentinel = HostSentinel<Arc<RedbStore>, ReqwestOutbound, TokioTimer>;
 
 /// Probes the local binary runs at once in one tick: enough for a few
@@ -30,14 +30,6 @@ type LocalSentinel = HostSentinel<Arc<RedbStore>, ReqwestOutbound, TokioTimer>;
 /// process's file-descriptor limit. What does not fit is deferred to the
 /// next tick (at once), counted and alerted on.
 pub const PROBE_BUDGET: u32 = 512;
-
-/// The wall clock in Unix milliseconds: the only clock in the process.
-#[allow(clippy::disallowed_methods)] // the shell owns the clock; the core never reads one
-pub fn now_ms() -> UnixMillis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// Errors of the run loop.
 #[derive(Debug, thiserror::Error)]

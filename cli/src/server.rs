@@ -2,16 +2,21 @@
 //! ([`sentinel_core::host::Host::handle`]) out. It reads the body up to
 //! the shared cap and converts types; nothing else.
 
-use crate::runner::{now_ms, LocalHost};
+use crate::clock::now_ms;
+use crate::store::RedbStore;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use sentinel_core::host::{self, MAX_BODY};
+use sentinel_core::host::{self, Host, MAX_BODY};
+use sentinel_native::{ReqwestOutbound, TokioTimer};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+
+/// The host as the local shell instantiates it.
+pub type LocalHost = Host<Arc<RedbStore>, ReqwestOutbound, TokioTimer>;
 
 /// Accepts connections until the task is aborted.
 pub async fn serve(listener: TcpListener, host: Arc<LocalHost>) {

@@ -467,3 +467,36 @@ fn journaled_usage_survives_a_crash_and_is_booked_once() {
     .unwrap();
     assert_eq!(s.engine().state().providers["a"].ledger.requests, requests);
 }
+
+/// The state in parts joins into exactly `State::to_bytes`, for a
+/// scenario's state and for provider counts whose length prefix takes one
+/// and two bytes.
+#[test]
+fn the_state_in_parts_joins_into_its_whole_encoding() {
+    use sentinel_core::encoded::EncodedState;
+    use sentinel_core::lifecycle::Lifecycle;
+    use sentinel_core::state::ProviderState;
+    let mut s = sentinel_core::sim::Scenario::new(api_config(""), start(), 9).unwrap();
+    s.run_until(start() + 2 * sentinel_core::time::HOUR);
+    let state = s.engine.state().clone();
+    let enc = EncodedState::of(&state);
+    assert_eq!(enc.providers.len(), state.providers.len());
+    assert_eq!(enc.to_bytes(), state.to_bytes());
+    for n in [0usize, 1, 127, 128, 130] {
+        let mut st = state.clone();
+        st.providers.clear();
+        for i in 0..n {
+            let ps = ProviderState::new(
+                sentinel_core::ServiceId::new("prices").unwrap(),
+                Lifecycle::Standby,
+                start() + i as u64,
+            );
+            st.providers
+                .insert(ProviderId::new(format!("p{i:03}")).unwrap(), ps);
+        }
+        let bytes = EncodedState::of(&st).to_bytes();
+        assert_eq!(bytes, st.to_bytes(), "{n} providers");
+        assert_eq!(State::from_bytes(&bytes).unwrap(), st);
+    }
+    assert_eq!(EncodedState::opaque(b"x".to_vec()).to_bytes(), b"x");
+}
