@@ -400,16 +400,22 @@ fn write_state(
     meta.remove(KEY_STATE)?;
     meta.insert(KEY_PREFIX, state.prefix.as_slice())?;
     meta.insert(KEY_SUFFIX, state.suffix.as_slice())?;
-    let keep: std::collections::BTreeSet<&str> =
-        state.providers.iter().map(|(id, _)| id.as_str()).collect();
-    providers.retain(|id, _| keep.contains(id))?;
+    let stored = providers.len()?;
+    let mut existing = 0u64;
     for (id, entry) in &state.providers {
-        let same = providers
-            .get(id.as_str())?
-            .is_some_and(|old| old.value() == entry.as_slice());
+        let old = providers.get(id.as_str())?;
+        existing += u64::from(old.is_some());
+        let same = old.is_some_and(|old| old.value() == entry.as_slice());
         if !same {
             providers.insert(id.as_str(), entry.as_slice())?;
         }
+    }
+    // Providers that are gone (rare: a config change). Only then is the
+    // table walked, since a walk that removes nothing still copies pages.
+    if existing < stored {
+        let keep: std::collections::BTreeSet<&str> =
+            state.providers.iter().map(|(id, _)| id.as_str()).collect();
+        providers.retain(|id, _| keep.contains(id))?;
     }
     Ok(())
 }
