@@ -118,10 +118,7 @@ pub enum HostError<E: std::error::Error + 'static> {
 /// authentication; none (or an empty one) disables the authenticated
 /// routes rather than accepting an empty credential.
 pub fn auth_for(token: Option<&str>) -> Auth {
-    match token {
-        Some(t) if !t.is_empty() => Auth::bearer(t),
-        _ => Auth::Deny,
-    }
+    token.map_or(Auth::Deny, Auth::bearer)
 }
 
 /// Checks webhook URLs: http or https, and the same guard as probes
