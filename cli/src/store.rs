@@ -489,8 +489,6 @@ impl Store for RedbStore {
 mod tests {
     use super::*;
     use sentinel_core::action::Action;
-    use sentinel_core::probe::{Outcome, Purpose};
-    use sentinel_core::quality::{Facts, Verdict};
     use sentinel_core::state::Severity;
     use sentinel_core::ProviderId;
 
@@ -518,17 +516,7 @@ mod tests {
     }
 
     fn obs(at: u64, provider: &str) -> Observation {
-        Observation {
-            provider: ProviderId::new(provider).unwrap(),
-            at,
-            purpose: Purpose::Scheduled,
-            outcome: Outcome::Ok,
-            latency_ms: 42,
-            bytes: 10,
-            verdict: Verdict::default(),
-            facts: Facts::default(),
-            detail: None,
-        }
+        sentinel_core::sim::observation(ProviderId::new(provider).unwrap(), at)
     }
 
     fn entry(at: u64, revision: u64, n: u64) -> AuditEntry {

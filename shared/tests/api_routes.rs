@@ -10,8 +10,7 @@ use sentinel_core::api::{
     MAX_PATH, MAX_QUERY, PROMETHEUS,
 };
 use sentinel_core::config::{Config, ProviderConfig};
-use sentinel_core::probe::{Observation, Outcome, Purpose};
-use sentinel_core::quality::{Facts, Verdict};
+use sentinel_core::probe::Observation;
 use sentinel_core::sim::{Fault, Scenario, SimProvider};
 use sentinel_core::time::{days_from_civil, DAY, HOUR, MINUTE};
 use sentinel_core::{ProviderId, ServiceId, UnixMillis};
@@ -69,17 +68,7 @@ endpoint = "http://127.0.0.1:9003"
 }
 
 fn observation(provider: &str, at: UnixMillis) -> Observation {
-    Observation {
-        provider: ProviderId::new(provider).unwrap(),
-        at,
-        purpose: Purpose::Scheduled,
-        outcome: Outcome::Ok,
-        latency_ms: 42,
-        bytes: 10,
-        verdict: Verdict::default(),
-        facts: Facts::default(),
-        detail: None,
-    }
+    sentinel_core::sim::observation(ProviderId::new(provider).unwrap(), at)
 }
 
 struct Fixture {

@@ -15,8 +15,7 @@ use crate::action::Action;
 use crate::config::Config;
 use crate::encoded::EncodedState;
 use crate::engine::{Event, EventKind, UsageTarget};
-use crate::probe::{Observation, Outcome, Purpose};
-use crate::quality::{Facts, Verdict};
+use crate::probe::{Observation, Outcome};
 use crate::sim::{Fault, SimProber, SimProvider};
 use crate::tick::{AuditEntry, Commit, CommitBatch, Consistency, Prober, Sentinel, Store};
 use crate::time::{UnixMillis, SECOND};
@@ -29,17 +28,8 @@ use std::collections::BTreeMap;
 pub type Failure = String;
 
 fn obs(provider: &str, at: UnixMillis) -> Result<Observation, Failure> {
-    Ok(Observation {
-        provider: ProviderId::new(provider).map_err(|e| e.to_string())?,
-        at,
-        purpose: Purpose::Scheduled,
-        outcome: Outcome::Ok,
-        latency_ms: 12,
-        bytes: 34,
-        verdict: Verdict::default(),
-        facts: Facts::default(),
-        detail: Some("ok".into()),
-    })
+    let id = ProviderId::new(provider).map_err(|e| e.to_string())?;
+    Ok(crate::sim::observation(id, at))
 }
 
 fn check(cond: bool, what: &str) -> Result<(), Failure> {
@@ -187,7 +177,7 @@ pub async fn run<S: Store>(store: &S) -> Result<(), Failure> {
     )?;
     check(
         all.iter()
-            .any(|o| o.detail.as_deref() == Some("ok") && o.bytes == 34),
+            .any(|o| o.latency_ms == 42 && o.bytes == 10 && o.outcome == Outcome::Ok),
         "observations round-trip intact",
     )?;
     // Pruning: what the state absorbed and no peer reads any more.

@@ -175,6 +175,22 @@ impl SimSentinel {
     }
 }
 
+/// A healthy scheduled observation of `provider` at `at` (42 ms, 10
+/// bytes, nothing checked): for tests of stores and routes.
+pub fn observation(provider: crate::ProviderId, at: UnixMillis) -> crate::probe::Observation {
+    crate::probe::Observation {
+        provider,
+        at,
+        purpose: crate::probe::Purpose::Scheduled,
+        outcome: crate::probe::Outcome::Ok,
+        latency_ms: 42,
+        bytes: 10,
+        verdict: crate::quality::Verdict::default(),
+        facts: crate::quality::Facts::default(),
+        detail: None,
+    }
+}
+
 /// A running scenario: the shipped tick on a virtual clock (see the
 /// module docs).
 #[derive(Debug)]
