@@ -135,9 +135,10 @@ fn load_key(path: &Path) -> Result<SecretKey> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-fn init_tracing() {
+/// Logs to stderr; `SENTINEL_LOG` overrides the default filter.
+fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SENTINEL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -174,17 +175,14 @@ async fn real_main(cli: Cli) -> Result<()> {
             stop_after,
             hedge,
         } => {
-            init_tracing();
+            init_tracing("info");
             let cfg = load_config(&config)?;
             let key = key_file.as_deref().map(load_key).transpose()?;
-            let needs_key = cfg
-                .services
-                .iter()
-                .flat_map(|s| &s.providers)
-                .any(|p| !p.secret_headers.is_empty());
-            if needs_key && key.is_none() {
+            // Every sealed credential must open before anything is probed.
+            let sealed = sentinel_core::host::check_sealed(&cfg, key.as_ref());
+            if !sealed.0.is_empty() {
                 bail!(
-                    "{} has sealed secret_headers: pass --key-file (or SENTINEL_KEY_FILE)",
+                    "{} has sealed credentials that do not open:\n{sealed}",
                     config.display()
                 );
             }
@@ -208,7 +206,7 @@ async fn real_main(cli: Cli) -> Result<()> {
             data,
             no_anvil,
         } => {
-            init_tracing_quiet();
+            init_tracing("error");
             demo::run(demo::DemoOptions {
                 listen,
                 duration: duration.map(Duration::from_secs),
@@ -281,15 +279,6 @@ async fn real_main(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn init_tracing_quiet() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SENTINEL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {

@@ -257,3 +257,65 @@ secret_headers = {{ x-api-key = "{b}" }}
         assert!(String::from_utf8_lossy(&loose.stderr).contains("readable by others"));
     }
 }
+
+/// `run` refuses to start when a sealed credential does not open, naming
+/// it, instead of paging the provider as "down" later.
+#[test]
+fn run_refuses_credentials_that_do_not_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, other) = (dir.path().join("k"), dir.path().join("o"));
+    for k in [&key, &other] {
+        assert!(sentinel()
+            .args(["keygen", "--out"])
+            .arg(k)
+            .status()
+            .unwrap()
+            .success());
+    }
+    let mut child = sentinel()
+        .args(["seal", "--key-file"])
+        .arg(&key)
+        .args(["--provider", "a", "--header", "x-api-key"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"tok\n").unwrap();
+    let out = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    let sealed = out
+        .lines()
+        .find(|l| l.starts_with("x-api-key"))
+        .unwrap()
+        .split('"')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let cfg = dir.path().join("s.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[sentinel]\nid = \"x\"\n[[service]]\nid = \"s\"\nkind = \"api\"\n[[service.provider]]\nid = \"a\"\nendpoint = \"https://a.example\"\ninitial = \"active\"\nsecret_headers = {{ x-api-key = \"{sealed}\" }}\n"
+        ),
+    )
+    .unwrap();
+    for key_args in [
+        vec!["--key-file".to_string(), other.display().to_string()],
+        vec![],
+    ] {
+        let out = sentinel()
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .args(["--listen", "127.0.0.1:0", "--stop-after", "5", "--data"])
+            .arg(dir.path().join("data"))
+            .args(&key_args)
+            .env_remove("SENTINEL_KEY_FILE")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{key_args:?}: {err}");
+        assert!(
+            err.contains("service.s.provider.a.secret_headers.x-api-key"),
+            "{err}"
+        );
+    }
+}
