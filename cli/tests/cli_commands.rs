@@ -8,6 +8,33 @@ fn sentinel() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sentinel"))
 }
 
+/// Seals `value` for `provider`'s `header` with `sentinel seal`, returning
+/// the sealed string it prints.
+fn seal_with_cli(key: &std::path::Path, provider: &str, header: &str, value: &str) -> String {
+    let mut child = sentinel()
+        .args(["seal", "--key-file"])
+        .arg(key)
+        .args(["--provider", provider, "--header", header])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{value}\n").as_bytes())
+        .unwrap();
+    let out = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    out.lines()
+        .find(|l| l.starts_with(header))
+        .unwrap()
+        .split('"')
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
 #[test]
 fn check_accepts_the_default_config() {
     let out = sentinel()
@@ -161,29 +188,8 @@ fn check_with_a_key_file_opens_every_sealed_credential() {
             .unwrap()
             .success());
     }
-    let seal = |provider: &str| -> String {
-        let mut child = sentinel()
-            .args(["seal", "--key-file"])
-            .arg(&key)
-            .args(["--provider", provider, "--header", "x-api-key"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(b"tok-123\n").unwrap();
-        let out = child.wait_with_output().unwrap();
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .find(|l| l.starts_with("x-api-key"))
-            .unwrap()
-            .split('"')
-            .nth(1)
-            .unwrap()
-            .to_string()
-    };
-    let for_a = seal("a");
-    let for_b = seal("b");
+    let for_a = seal_with_cli(&key, "a", "x-api-key", "tok-123");
+    let for_b = seal_with_cli(&key, "b", "x-api-key", "tok-123");
     let config = |a: &str, b: &str| {
         format!(
             r#"[sentinel]
@@ -272,24 +278,7 @@ fn run_refuses_credentials_that_do_not_open() {
             .unwrap()
             .success());
     }
-    let mut child = sentinel()
-        .args(["seal", "--key-file"])
-        .arg(&key)
-        .args(["--provider", "a", "--header", "x-api-key"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"tok\n").unwrap();
-    let out = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
-    let sealed = out
-        .lines()
-        .find(|l| l.starts_with("x-api-key"))
-        .unwrap()
-        .split('"')
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let sealed = seal_with_cli(&key, "a", "x-api-key", "tok");
     let cfg = dir.path().join("s.toml");
     std::fs::write(
         &cfg,

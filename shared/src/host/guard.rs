@@ -21,7 +21,7 @@
 //! the IPv6 forms that embed an IPv4 address (mapped, compatible, NAT64,
 //! 6to4) are judged by the embedded address.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use url::Url;
 
 /// Why a URL or address is refused.
