@@ -28,10 +28,16 @@
 //! resolver (the only I/O part of the SSRF guard), reading a request body
 //! up to [`MAX_BODY`], and its runtime's plumbing.
 
+mod checks;
 pub mod client;
+mod convert;
+mod deliver;
 pub mod guard;
 pub mod headers;
 pub mod outbound;
+
+pub use checks::{auth_for, check_sealed, validate_webhooks};
+pub use convert::{from_http, proxy_response, to_http, too_large};
 
 pub use client::{HostClient, UPSTREAM_MAX_BYTES, USER_AGENT};
 pub use outbound::{
@@ -42,8 +48,8 @@ use crate::action::Action;
 use crate::api::{self, ApiContext, ApiRequest, ApiResponse, Auth, Routed};
 use crate::config::{Config, Errors, ProviderConfig};
 use crate::engine::{Engine, EventKind};
-use crate::outbox::{self, destination_id};
-use crate::proxy::{self, ProxyError, ProxyOutcome, ProxyPolicy, ProxyRequest, UsageTally};
+use crate::outbox::destination_id;
+use crate::proxy::{self, ProxyPolicy, ProxyRequest, UsageTally};
 use crate::tick::{Commit, CommitBatch, Consistency, Sentinel, Store, TickError, TickReport};
 use crate::time::UnixMillis;
 use crate::ServiceId;
@@ -112,133 +118,6 @@ pub enum HostError<E: std::error::Error + 'static> {
         /// Why (without the URL, which embeds its token).
         reason: String,
     },
-}
-
-/// The token → caller rule: a non-empty token enables bearer
-/// authentication; none (or an empty one) disables the authenticated
-/// routes rather than accepting an empty credential.
-pub fn auth_for(token: Option<&str>) -> Auth {
-    token.map_or(Auth::Deny, Auth::bearer)
-}
-
-/// Checks webhook URLs: http or https, and the same guard as probes
-/// (private targets only when the config allows them). Errors never
-/// contain the URL, which embeds the webhook's token.
-pub fn validate_webhooks(urls: &[String], allow_private: bool) -> Result<(), (usize, String)> {
-    for (i, u) in urls.iter().enumerate() {
-        if let Err(e) = guard::check_url(u, allow_private) {
-            return Err((i + 1, e.to_string()));
-        }
-    }
-    Ok(())
-}
-
-/// Opens every sealed credential of the configuration with `key` and
-/// reports each that does not open — a wrong key, a value moved to another
-/// provider or header, a tampered value — as a config error with its key
-/// (`service.S.provider.P.secret_headers.H`), so `sentinel check` catches
-/// it before providers are paged as "down".
-pub fn check_sealed(config: &Config, key: Option<&crate::secret::SecretKey>) -> Errors {
-    let mut errs = Errors::default();
-    for svc in &config.services {
-        for p in &svc.providers {
-            for (header, sealed) in &p.secret_headers {
-                let at = format!(
-                    "service.{}.provider.{}.secret_headers.{header}",
-                    svc.id, p.id
-                );
-                let Some(key) = key else {
-                    errs.push_key(&at, "is sealed, but no key was given (--key-file)");
-                    continue;
-                };
-                let aad = crate::probe::secret_header_aad(&p.id, header);
-                if let Err(e) = crate::secret::open(key, &aad, sealed) {
-                    errs.push_key(
-                        &at,
-                        format!(
-                            "does not open with this key: {e} (a wrong key, a value sealed for another provider or header, or a tampered value)"
-                        ),
-                    );
-                }
-            }
-        }
-    }
-    errs
-}
-
-/// The `413` answer to a body over [`MAX_BODY`].
-pub fn too_large() -> ApiResponse {
-    ApiResponse::error(
-        413,
-        "payload-too-large",
-        &format!("request bodies are limited to {MAX_BODY} bytes"),
-    )
-}
-
-/// Converts the core's response to the `http` crate's.
-pub fn to_http(r: ApiResponse) -> http::Response<Vec<u8>> {
-    let mut resp = http::Response::new(r.body);
-    *resp.status_mut() =
-        http::StatusCode::from_u16(r.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    for (k, v) in r.headers {
-        if let (Ok(k), Ok(v)) = (
-            http::HeaderName::from_bytes(k.as_bytes()),
-            http::HeaderValue::from_str(&v),
-        ) {
-            resp.headers_mut().append(k, v);
-        }
-    }
-    resp
-}
-
-/// Converts the `http` crate's request to the core's.
-pub fn from_http(req: http::Request<Vec<u8>>) -> ApiRequest {
-    let (parts, body) = req.into_parts();
-    ApiRequest {
-        method: parts.method.as_str().to_string(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().unwrap_or("").to_string(),
-        headers: headers::pairs(&parts.headers),
-        body,
-    }
-}
-
-/// The client's answer to a proxied request: the upstream answer without
-/// hop-by-hop headers, with `x-sentinel-provider` (who answered) and
-/// `x-sentinel-attempts`; or a JSON error — `404` unknown service, `503`
-/// no provider can take requests, `502` every attempt failed.
-pub fn proxy_response(outcome: ProxyOutcome) -> ApiResponse {
-    let used = outcome
-        .attempts
-        .iter()
-        .find(|a| a.used)
-        .map(|a| a.provider.to_string());
-    match outcome.response {
-        Ok(up) => {
-            let mut r = ApiResponse {
-                status: up.status,
-                headers: up.headers,
-                body: up.body,
-            };
-            r.headers.retain(|(k, _)| !headers::is_hop_by_hop(k));
-            if let Some(p) = used {
-                r.headers.push(("x-sentinel-provider".into(), p));
-            }
-            r.headers.push((
-                "x-sentinel-attempts".into(),
-                outcome.attempts.len().to_string(),
-            ));
-            r
-        }
-        Err(e) => {
-            let status = match e {
-                ProxyError::UnknownService(_) => 404,
-                ProxyError::NoProvider(_) => 503,
-                ProxyError::Exhausted { .. } => 502,
-            };
-            ApiResponse::error(status, "upstream-unavailable", &e.to_string())
-        }
-    }
 }
 
 /// Logs an action the way every shell does.
@@ -488,78 +367,6 @@ where
         let v = sentinel.save(now).await?;
         self.publish(sentinel.engine().clone(), sentinel.version());
         Ok(v)
-    }
-
-    /// Posts every due notice of the committed outbox to every webhook that
-    /// does not have it, concurrently, each attempt bounded by
-    /// [`WEBHOOK_TIMEOUT_MS`]; the results are booked at the next tick.
-    /// Returns how many attempts were made. Never fails.
-    pub async fn deliver(&self, now: UnixMillis) -> usize {
-        if self.webhooks.is_empty() {
-            return 0;
-        }
-        let view = self.view();
-        let sentinel_id = self.config.sentinel.id.to_string();
-        let allow_private = self.config.sentinel.allow_private_targets;
-        let mut jobs = Vec::new();
-        {
-            let mut attempted = lock(&self.attempted);
-            for n in &view.engine.state().outbox {
-                for w in &self.webhooks {
-                    let blocked = attempted.get(&(n.id, w.id)).is_some_and(|t| *t > now);
-                    if outbox::due(n, w.id, now) && !blocked {
-                        // Not again until this attempt is booked.
-                        attempted.insert((n.id, w.id), UnixMillis::MAX);
-                        jobs.push((n.clone(), w.clone()));
-                    }
-                }
-            }
-        }
-        let count = jobs.len();
-        let sends = jobs.into_iter().map(|(n, w)| {
-            let body = serde_json::to_vec(&outbox::payload(&n.text)).unwrap_or_default();
-            let key = vec![(
-                "idempotency-key".to_string(),
-                format!("{sentinel_id}-{}", n.id),
-            )];
-            async move {
-                let r = self
-                    .client
-                    .post_json(&w.url, body, &key, WEBHOOK_TIMEOUT_MS, allow_private)
-                    .await;
-                (n, w, r)
-            }
-        });
-        for (n, w, r) in futures_util::future::join_all(sends).await {
-            // Webhook URLs embed their token: log only the host.
-            let host = url::Url::parse(&w.url)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .unwrap_or_default();
-            let ok = match &r {
-                Ok(s) if (200..300).contains(s) => true,
-                Ok(s) => {
-                    tracing::warn!(%host, status = s, notice = n.id, "webhook refused the alert");
-                    false
-                }
-                Err(e) => {
-                    tracing::warn!(%host, error = %e, notice = n.id, "webhook delivery failed");
-                    false
-                }
-            };
-            let retry_at = if ok {
-                UnixMillis::MAX
-            } else {
-                now.saturating_add(outbox::backoff(n.attempts.saturating_add(1)))
-            };
-            lock(&self.attempted).insert((n.id, w.id), retry_at);
-            lock(&self.deliveries).push(EventKind::Delivery {
-                notice: n.id,
-                destination: w.id,
-                ok,
-            });
-        }
-        count
     }
 
     /// The HTTP entry point.
