@@ -77,6 +77,7 @@ impl EncodedState {
                 state.notice_seq,
                 &state.schedule,
                 &state.usage_seen,
+                &state.recent_latency,
             ),
             Vec::with_capacity(1024),
         );

@@ -31,6 +31,7 @@ pub mod outbox;
 pub mod probe;
 pub mod proxy;
 pub mod quality;
+pub mod recent;
 pub mod reputation;
 pub mod score;
 pub mod secret;

@@ -458,6 +458,9 @@ pub struct State {
     /// once it has been silent for the event window, so sources that come
     /// and go — one per Lambda instance — stay bounded).
     pub usage_seen: BTreeMap<String, UnixMillis>,
+    /// Each provider's latest answers, for the latency trigger
+    /// ([`crate::recent`]).
+    pub recent_latency: BTreeMap<ProviderId, crate::recent::RecentLatency>,
 }
 
 /// The state as format version 1 wrote it (before the outbox), read
@@ -498,6 +501,7 @@ impl From<StateV1> for State {
             notice_seq: 0,
             schedule: Schedule::default(),
             usage_seen: BTreeMap::new(),
+            recent_latency: BTreeMap::new(),
         }
     }
 }
@@ -521,6 +525,7 @@ impl Default for State {
             notice_seq: 0,
             schedule: Schedule::default(),
             usage_seen: BTreeMap::new(),
+            recent_latency: BTreeMap::new(),
         }
     }
 }
@@ -639,6 +644,13 @@ impl State {
         out.outbox = merge_notices(&self.outbox, &other.outbox);
         out.notice_seq = self.notice_seq.max(other.notice_seq);
         out.schedule = self.schedule.merge(&other.schedule);
+        for (id, r) in self.recent_latency.iter().chain(&other.recent_latency) {
+            let chosen = match out.recent_latency.get(id) {
+                Some(existing) => crate::recent::RecentLatency::newer(existing, r).clone(),
+                None => r.clone(),
+            };
+            out.recent_latency.insert(id.clone(), chosen);
+        }
         for (src, at) in self.usage_seen.iter().chain(other.usage_seen.iter()) {
             let e = out.usage_seen.entry(src.clone()).or_insert(0);
             *e = (*e).max(*at);

@@ -8,7 +8,7 @@
 //! | `budget-exhausted` | the ladder reached *stop* (100 %) | critical |
 //! | `untrusted` | the total fell to the Untrusted level | critical |
 //! | `bad-data` | ≥ 3 consecutive answers failing a data check (stale, wrong, inconsistent) | critical |
-//! | `latency` | recent latency > 5 × baseline p50 and over the target | degraded |
+//! | `latency` | the median answer of the last window > 5 × max(baseline p50, target / 2), and over the target | degraded |
 //! | `utilization` | a quota above 80 % | degraded |
 //! | `data-quality` | data quality (last 2 h) < 70 | degraded |
 //! | `performance` | performance < 60 | degraded |
@@ -17,7 +17,9 @@
 //!
 //! **Guard rails.** Critical triggers act at once. Degraded and optimize
 //! triggers must hold for `sustain` consecutive decisions and respect the
-//! minimum dwell time on the current provider. A candidate must be healthy
+//! minimum dwell time on the current provider — except `latency`, whose
+//! statistic is already held over a time window ([`crate::recent`]), so
+//! it acts on the window, not on how often the sentinel wakes up. A candidate must be healthy
 //! now, not Untrusted, not stopped by its budget, not flap-suppressed, not
 //! just failed a canary, and *not worse on the trigger that fired*, with a
 //! margin: after a switch for quality < 70 the candidate needs ≥ 75, after
@@ -198,6 +200,9 @@ pub struct View {
     pub errors: u64,
     /// Recent latency (EWMA).
     pub recent_latency_ms: u64,
+    /// The median latency of the answers in the latency window (at least
+    /// two), see [`crate::recent`].
+    pub window_latency_ms: Option<u64>,
     /// Baseline p50 and its sample count.
     pub baseline: (Option<u64>, u32),
     /// The service's latency target.
@@ -242,14 +247,15 @@ pub fn trigger(a: &View, sw: &Switching) -> Option<Reason> {
             check: a.consecutive_bad.1.clone().unwrap_or_default(),
         });
     }
-    if let (Some(base), n) = a.baseline {
+    if let (Some(base), n, Some(recent)) = (a.baseline.0, a.baseline.1, a.window_latency_ms) {
+        // The baseline is floored at half the target: a provider that was
+        // 1 ms away on loopback is not "5× slower" at 6 ms, nor at a
+        // harmless 150 ms under a 200 ms target.
+        let floor = base.max(a.target_ms / 2).max(1);
         let factor = u64::from(sw.latency_factor);
-        if n >= 30
-            && a.recent_latency_ms > base.max(1).saturating_mul(factor)
-            && a.recent_latency_ms > a.target_ms
-        {
+        if n >= 30 && recent > floor.saturating_mul(factor) && recent > a.target_ms {
             return Some(Reason::Latency {
-                recent_ms: a.recent_latency_ms,
+                recent_ms: recent,
                 baseline_ms: base,
                 factor: sw.latency_factor,
             });
@@ -393,6 +399,7 @@ mod tests {
             error_rate: (Some(Bps::ZERO), 100),
             errors: 0,
             recent_latency_ms: 50,
+            window_latency_ms: Some(50),
             baseline: (Some(50), 100),
             target_ms: 200,
             utilization: Bps::ZERO,
@@ -414,13 +421,32 @@ mod tests {
         assert_eq!(trigger(&a, &sw), None, "too few errors to tell");
         a.errors = 6;
         assert_eq!(trigger(&a, &sw).map(|r| r.name()), Some("error-rate"));
-        a.recent_latency_ms = 300;
+        a.recent_latency_ms = 1000;
+        assert_eq!(
+            trigger(&a, &sw).map(|r| r.name()),
+            Some("error-rate"),
+            "the EWMA alone never switches: the window's median does"
+        );
+        a.window_latency_ms = Some(300);
+        assert_eq!(
+            trigger(&a, &sw).map(|r| r.name()),
+            Some("error-rate"),
+            "300 ms is 6x the 50 ms baseline, but the baseline is floored at half the 200 ms target"
+        );
+        a.window_latency_ms = Some(501);
         assert_eq!(
             trigger(&a, &sw).map(|r| r.name()),
             Some("latency"),
-            "300 ms > 5 x 50 ms and > the 200 ms target"
+            "501 ms > 5 x max(50, 100) ms and > the 200 ms target"
         );
-        a.recent_latency_ms = 1000;
+        a.baseline = (Some(1), 100);
+        a.window_latency_ms = Some(300);
+        assert_eq!(
+            trigger(&a, &sw).map(|r| r.name()),
+            Some("error-rate"),
+            "a 1 ms loopback baseline does not make 300 ms a latency problem"
+        );
+        a.window_latency_ms = Some(1000);
         assert_eq!(trigger(&a, &sw).map(|r| r.name()), Some("latency"));
         a.consecutive_failures = 2;
         a.down_for_ms = Some(20_000);
@@ -461,6 +487,7 @@ mod tests {
         let sw = Switching::default();
         let mut slow = view("slow", 9500);
         slow.recent_latency_ms = 2_000; // 40x its baseline, over the target
+        slow.window_latency_ms = Some(2_000);
         let clean = view("clean", 9000);
         let degraded = Reason::ErrorRate {
             rate: Bps::percent(9),

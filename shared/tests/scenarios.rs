@@ -399,3 +399,97 @@ fn a_failing_tick_is_an_error_and_keeps_the_providers() {
     s.try_run_until(start() + 30 * MINUTE).unwrap();
     assert_eq!(s.active("prices").as_deref(), Some("a"));
 }
+
+fn jitter_config() -> sentinel_core::config::Config {
+    sentinel_core::config::Config::from_toml(
+        r#"
+[sentinel]
+id = "jitter"
+allow_private_targets = true
+
+[[service]]
+id = "prices"
+kind = "api"
+probe_interval = "10s"
+target_latency = "200ms"
+
+[service.probe]
+path = "/health"
+timeout = "5s"
+
+[[service.provider]]
+id = "a"
+endpoint = "http://127.0.0.1:9001"
+initial = "active"
+
+[[service.provider]]
+id = "b"
+endpoint = "http://127.0.0.1:9002"
+
+[[service.provider]]
+id = "c"
+endpoint = "http://127.0.0.1:9003"
+"#,
+    )
+    .unwrap()
+}
+
+/// Issue 12: harmless jitter (answers uniformly in 0–300 ms, mean 150 ms,
+/// under the 200 ms target) after an hour at a 1 ms loopback baseline
+/// never switches, over 24 simulated hours on three seeds; a real slowdown
+/// (2 s answers) still switches for latency within a minute.
+#[test]
+fn harmless_jitter_never_switches_and_a_real_slowdown_does_within_a_minute() {
+    use sentinel_core::time::{HOUR, MINUTE};
+    let jittery = SimProvider {
+        base_latency_ms: 0,
+        jitter_ms: 300,
+        ..SimProvider::default()
+    };
+    let loopback = SimProvider {
+        base_latency_ms: 1,
+        jitter_ms: 0,
+        ..SimProvider::default()
+    };
+    for seed in [1, 2, 3] {
+        let mut s = Scenario::new(jitter_config(), start(), seed).unwrap();
+        for id in ["a", "b", "c"] {
+            s.set(id, loopback.clone());
+        }
+        s.run_until(start() + HOUR);
+        for id in ["a", "b", "c"] {
+            s.set(id, jittery.clone());
+        }
+        s.run_until(start() + 25 * HOUR);
+        let switches = s.switches();
+        assert!(
+            switches.is_empty(),
+            "seed {seed}: {} switches, first {:?}",
+            switches.len(),
+            switches
+                .first()
+                .map(|(at, r)| ((at - start()) / 1000, r.reason.name()))
+        );
+
+        // Now a real slowdown of the active provider.
+        let onset = s.now;
+        s.set(
+            "a",
+            jittery
+                .clone()
+                .fault(onset, onset + HOUR, Fault::Slow { extra_ms: 2_000 }),
+        );
+        s.run_until(onset + 2 * MINUTE);
+        let (at, record) = s
+            .switches()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("seed {seed}: no switch after a 2 s slowdown"));
+        assert_eq!(record.reason.name(), "latency", "seed {seed}");
+        assert!(
+            at - onset <= MINUTE,
+            "seed {seed}: switched {} s after the slowdown",
+            (at - onset) / 1000
+        );
+    }
+}

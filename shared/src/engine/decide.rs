@@ -388,6 +388,7 @@ impl Engine {
             }
             return;
         };
+        let windowed = matches!(reason, Reason::Latency { .. });
         if reason.urgency() < Urgency::Critical {
             let name = reason.name().to_string();
             let n = match &st.streak {
@@ -397,7 +398,8 @@ impl Engine {
             if let Some(s) = self.state.services.get_mut(svc) {
                 s.streak = Some((name, n));
             }
-            if n < sw.sustain || now.saturating_sub(st.since) < sw.min_dwell.as_ms() {
+            let sustained = windowed || n >= sw.sustain;
+            if !sustained || now.saturating_sub(st.since) < sw.min_dwell.as_ms() {
                 return;
             }
         }

@@ -227,6 +227,11 @@ impl Engine {
             ps.recent_failures = (ps.recent_failures << 1) | u64::from(!up);
             ps.recent_probes = ps.recent_probes.saturating_add(1).min(64);
             if up {
+                self.state
+                    .recent_latency
+                    .entry(obs.provider.clone())
+                    .or_default()
+                    .push(obs.at, obs.latency_ms);
                 ps.latency.record(u64::from(obs.latency_ms));
                 ps.recent_latency_ms = ewma(
                     ps.recent_latency_ms,

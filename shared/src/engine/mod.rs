@@ -200,6 +200,9 @@ fn reconcile(config: &Config, registry: &Registry, state: &mut State, now: UnixM
     state
         .schedule
         .retain(|id| registry.provider(id.as_str()).is_some());
+    state
+        .recent_latency
+        .retain(|id, _| registry.provider(id.as_str()).is_some());
     for p in registry.providers() {
         let initial = match p.submitted {
             true => Lifecycle::Discovered,

@@ -185,6 +185,11 @@ impl Engine {
             error_rate: (Bps::ratio(errors, probes), probes),
             errors,
             recent_latency_ms: u64::from(ps.recent_latency_ms),
+            window_latency_ms: self.state.recent_latency.get(id).and_then(|r| {
+                let interval = svc.config.probe_interval.as_ms();
+                r.median_within(now, interval.saturating_mul(3).max(60_000))
+                    .map(|(m, _)| m)
+            }),
             baseline: (ps.latency.quantile(5000), ps.latency.count()),
             target_ms: svc.config.latency_target().as_ms(),
             utilization,
