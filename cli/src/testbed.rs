@@ -266,8 +266,9 @@ pub fn free_port() -> std::io::Result<u16> {
 }
 
 impl Anvil {
-    /// Starts anvil on a free port with a block every `block_time` seconds,
-    /// and waits (bounded, 10 s) until it answers.
+    /// Starts anvil on a free port with a block every `block_time` seconds
+    /// and a genesis no other node shares, and waits (bounded, 10 s) until
+    /// it answers.
     pub async fn spawn(
         bin: &std::path::Path,
         chain_id: u64,
@@ -284,6 +285,12 @@ impl Anvil {
                 &chain_id.to_string(),
                 "--block-time",
                 &block_time.to_string(),
+                // A genesis of its own (the dev accounts' balance differs
+                // per node): two nodes started in the same second would
+                // otherwise mine identical blocks and outvote a third in
+                // the consistency check, as if it had forked.
+                "--balance",
+                &(10_000 + u64::from(port)).to_string(),
                 "--silent",
             ])
             .stdout(std::process::Stdio::null())
