@@ -97,7 +97,7 @@ fn redirect_policy(p: RedirectPolicy) -> Policy {
     })
 }
 
-fn build(p: RedirectPolicy) -> Result<reqwest::Client, NativeError> {
+fn build(p: RedirectPolicy, fresh: bool) -> Result<reqwest::Client, NativeError> {
     let mut b = reqwest::Client::builder()
         .use_rustls_tls()
         .user_agent(USER_AGENT)
@@ -106,6 +106,10 @@ fn build(p: RedirectPolicy) -> Result<reqwest::Client, NativeError> {
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(30))
         .redirect(redirect_policy(p));
+    if fresh {
+        // No pool: every request opens its own connection.
+        b = b.pool_max_idle_per_host(0);
+    }
     if !p.allow_private {
         b = b.dns_resolver(Arc::new(GuardedResolver));
     }
@@ -115,8 +119,9 @@ fn build(p: RedirectPolicy) -> Result<reqwest::Client, NativeError> {
 /// The core's [`Outbound`] over reqwest; cheap to clone (shared pools).
 #[derive(Clone)]
 pub struct ReqwestOutbound {
-    /// Indexed by `allow_private`, `same_origin_only`, `follow`.
-    clients: Arc<[reqwest::Client; 8]>,
+    /// Indexed by `allow_private`, `same_origin_only`, `follow`,
+    /// `fresh_connection`.
+    clients: Arc<Vec<reqwest::Client>>,
 }
 
 impl fmt::Debug for ReqwestOutbound {
@@ -125,37 +130,35 @@ impl fmt::Debug for ReqwestOutbound {
     }
 }
 
-fn index(p: RedirectPolicy) -> usize {
-    usize::from(p.allow_private) | usize::from(p.same_origin_only) << 1 | usize::from(p.follow) << 2
+fn index(p: RedirectPolicy, fresh: bool) -> usize {
+    usize::from(p.allow_private)
+        | usize::from(p.same_origin_only) << 1
+        | usize::from(p.follow) << 2
+        | usize::from(fresh) << 3
 }
 
 impl ReqwestOutbound {
-    /// Builds one client per redirect policy.
+    /// Builds one client per redirect policy, pooled and not.
     pub fn new() -> Result<ReqwestOutbound, NativeError> {
-        let mk = |i: usize| {
-            build(RedirectPolicy {
-                allow_private: i & 1 != 0,
-                same_origin_only: i & 2 != 0,
-                follow: i & 4 != 0,
+        let clients = (0..16usize)
+            .map(|i| {
+                let p = RedirectPolicy {
+                    allow_private: i & 1 != 0,
+                    same_origin_only: i & 2 != 0,
+                    follow: i & 4 != 0,
+                };
+                build(p, i & 8 != 0)
             })
-        };
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(ReqwestOutbound {
-            clients: Arc::new([
-                mk(0)?,
-                mk(1)?,
-                mk(2)?,
-                mk(3)?,
-                mk(4)?,
-                mk(5)?,
-                mk(6)?,
-                mk(7)?,
-            ]),
+            clients: Arc::new(clients),
         })
     }
 
-    /// The client for a policy (tests use it to exercise one policy).
+    /// The pooled client for a policy (tests use it to exercise one
+    /// policy).
     pub fn client_for(&self, p: RedirectPolicy) -> &reqwest::Client {
-        &self.clients[index(p)]
+        &self.clients[index(p, false)]
     }
 }
 
@@ -243,8 +246,7 @@ async fn read_capped(
 impl Outbound for ReqwestOutbound {
     async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
         let total = Duration::from_millis(req.timeout_ms.max(1));
-        let mut rb = self
-            .client_for(req.redirects)
+        let mut rb = self.clients[index(req.redirects, req.fresh_connection)]
             .request(req.method, req.url)
             .headers(req.headers)
             .timeout(total);

@@ -491,3 +491,70 @@ fn futures_are_send() {
     assert_send(&Upstream::sleep(&client, 1));
     assert_send(&client.post_json("http://example.invalid/", Vec::new(), &[], 1, false));
 }
+
+/// A keep-alive server whose listener can be closed while the connections
+/// it accepted keep answering.
+async fn keep_alive_server() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let accept = tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {
+                            let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            if s.write_all(reply).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, accept)
+}
+
+/// Issue 12: a provider whose listener closed (new connections refused,
+/// old keep-alive ones still served) is down for probes at once, as for
+/// every new client, while proxied requests may still use a live pooled
+/// connection.
+#[tokio::test]
+async fn probes_open_a_fresh_connection_every_time() {
+    let (addr, accept) = keep_alive_server().await;
+    let client = crate::client(None).unwrap();
+    let req = probe(format!("http://{addr}/"));
+    let t = target(format!("http://{addr}/"), true);
+    let get = ProxyRequest {
+        method: "GET".into(),
+        ..ProxyRequest::default()
+    };
+    assert_eq!(client.probe(&req).await.unwrap().body, b"ok");
+    assert_eq!(
+        Upstream::send(&client, &t, &get, 2_000)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    // The listener closes: nothing new is accepted.
+    accept.abort();
+    let _ = accept.await;
+    for _ in 0..3 {
+        let r = client.probe(&req).await;
+        assert!(matches!(r, Err(ProbeFailure::Connect(_))), "{r:?}");
+    }
+    // The pooled connection of the proxy still answers (what old clients
+    // see); the probe reports what new ones see.
+    assert_eq!(
+        Upstream::send(&client, &t, &get, 2_000)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+}

@@ -10,7 +10,8 @@
 //!   right before sending and marks them sensitive; errors name the header
 //!   and the problem, never the material;
 //! - sets the timeout, the size cap and the redirect policy (same-origin
-//!   only when credentials are attached).
+//!   only when credentials are attached), and asks for a fresh connection
+//!   for every probe (a health check must see what a new client sees).
 //!
 //! and afterwards turns the shell's answer into the core's types: a probe
 //! failure class, an upstream error, or a proxied answer without
@@ -190,6 +191,7 @@ impl<O: Outbound, T: Timer> HostClient<O, T> {
                 same_origin_only: !req.secret_headers.is_empty(),
                 follow: true,
             },
+            fresh_connection: true,
         };
         let resp = self.outbound.send(out).await?;
         Ok(ProbeResponse {
@@ -224,6 +226,7 @@ impl<O: Outbound, T: Timer> HostClient<O, T> {
                 same_origin_only: !target.secret_headers.is_empty(),
                 follow: true,
             },
+            fresh_connection: false,
         };
         let resp: OutboundResponse = self.outbound.send(out).await?;
         if resp.truncated {
@@ -277,6 +280,7 @@ impl<O: Outbound, T: Timer> HostClient<O, T> {
                 same_origin_only: true,
                 follow: false,
             },
+            fresh_connection: false,
         };
         Ok(self.outbound.send(out).await?.status)
     }

@@ -17,6 +17,8 @@
 //!   [`super::guard::redirect_verdict`] allow, and refuse names that
 //!   resolve to non-public addresses unless `allow_private`
 //!   ([`super::guard::check_addrs`]);
+//! - open a new connection when `fresh_connection` is set (probes), and
+//!   may reuse pooled ones otherwise;
 //! - never use an environment proxy (the guard must judge the target, and
 //!   a probe measures the provider, not a proxy);
 //! - measure `latency_ms` with a monotonic clock, from send to the end of
@@ -54,6 +56,11 @@ pub struct OutboundRequest {
     pub max_bytes: u64,
     /// Redirect policy.
     pub redirects: RedirectPolicy,
+    /// Open a new connection for this request rather than reuse a pooled
+    /// one: a health check must see what a new client sees (a listener
+    /// that stopped accepting is down even while its old keep-alive
+    /// connections are still served), as HAProxy's checks do.
+    pub fresh_connection: bool,
 }
 
 impl fmt::Debug for OutboundRequest {
@@ -79,6 +86,7 @@ impl fmt::Debug for OutboundRequest {
             .field("timeout_ms", &self.timeout_ms)
             .field("max_bytes", &self.max_bytes)
             .field("redirects", &self.redirects)
+            .field("fresh_connection", &self.fresh_connection)
             .finish()
     }
 }
