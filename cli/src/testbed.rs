@@ -274,7 +274,26 @@ impl Anvil {
         chain_id: u64,
         block_time: u64,
     ) -> std::io::Result<Anvil> {
+        // A port found free may be taken by another test's node before
+        // this one binds it; the node that then answers is not ours. Each
+        // node has its own dev balance, so the answer tells: retry.
+        for _ in 0..5 {
+            if let Some(node) = Anvil::try_spawn(bin, chain_id, block_time).await? {
+                return Ok(node);
+            }
+        }
+        Err(std::io::Error::other(
+            "anvil did not start on a port of its own in 5 tries",
+        ))
+    }
+
+    async fn try_spawn(
+        bin: &std::path::Path,
+        chain_id: u64,
+        block_time: u64,
+    ) -> std::io::Result<Option<Anvil>> {
         let port = free_port()?;
+        let balance_eth = 10_000 + u64::from(port);
         let child = tokio::process::Command::new(bin)
             .args([
                 "--host",
@@ -290,21 +309,41 @@ impl Anvil {
                 // otherwise mine identical blocks and outvote a third in
                 // the consistency check, as if it had forked.
                 "--balance",
-                &(10_000 + u64::from(port)).to_string(),
+                &balance_eth.to_string(),
                 "--silent",
             ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()?;
-        let node = Anvil {
+        let mut node = Anvil {
             port,
             chain_id,
             child: Some(child),
         };
+        let ours = format!("{:#x}", u128::from(balance_eth) * 1_000_000_000_000_000_000);
         for _ in 0..100 {
-            if node.rpc("eth_chainId", "[]").await.is_ok() {
-                return Ok(node);
+            let exited = node
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+            if exited {
+                return Ok(None);
+            }
+            if let Ok(answer) = node
+                .rpc(
+                    "eth_getBalance",
+                    r#"["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","latest"]"#,
+                )
+                .await
+            {
+                if answer.contains(&format!("\"{ours}\"")) {
+                    return Ok(Some(node));
+                }
+                if answer.contains("result") {
+                    // Another node answers on this port.
+                    return Ok(None);
+                }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
