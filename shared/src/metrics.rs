@@ -7,33 +7,47 @@
 //! newline → `\n`); ids are already label-safe, but display names and
 //! messages are not.
 //!
-//! Per provider (labels `provider`, `service`): `sentinel_provider_score_bps`
-//! (`component` = uptime, data_quality, performance, cost, reliability,
-//! total; a component without data has no sample),
-//! `sentinel_provider_confidence_bps`, `sentinel_provider_up`,
-//! `sentinel_provider_routed`, `sentinel_provider_lifecycle` (one sample per
-//! stage, 1 for the current one), `sentinel_provider_trust_level` (0
-//! untrusted … 3 verified), `sentinel_provider_consecutive_failures`,
+//! **Lean per provider.** `/metrics` is the one answer that is inherently
+//! per provider, so each provider has a fixed, small set of series (at
+//! most 17 plus one per configured quota), labels are ids only (no names,
+//! endpoints or messages), and nothing per provider grows with time or
+//! traffic. What is per provider (labels `provider`, `service`):
+//! `sentinel_provider_score_bps` (`component` = uptime, data_quality,
+//! performance, cost, reliability, total; a component without data has no
+//! sample), `sentinel_provider_confidence_bps`, `sentinel_provider_up`,
+//! `sentinel_provider_lifecycle` (one sample, the current stage in the
+//! `lifecycle` label), `sentinel_provider_trust_level` (0 untrusted … 3
+//! verified), `sentinel_provider_consecutive_failures`,
 //! `sentinel_provider_latency_ms` (`quantile` 0.5, 0.95, 0.99),
-//! `sentinel_provider_utilization_bps` (`source`, `metric`, `period`),
-//! `sentinel_provider_budget_step` (0 normal … 4 stop),
-//! `sentinel_provider_cost_month_usd`. Per service: `sentinel_service_active`
-//! and the counter `sentinel_switches_total`. For the sentinel:
-//! `sentinel_build_info`, `sentinel_state_revision`,
+//! `sentinel_provider_utilization_bps` (`source`, `metric`, `period`: one
+//! per configured quota or budget), `sentinel_provider_budget_step` (0
+//! normal … 4 stop), `sentinel_provider_cost_month_usd`, and from the
+//! schedule `sentinel_provider_probe_lag_seconds` and
+//! `sentinel_provider_probe_interval_seconds` (the real interval). Which
+//! provider a service routes to is `sentinel_service_active` (one sample
+//! per service), not a per-provider series.
+//!
+//! Per service: `sentinel_service_active`, `sentinel_service_providers`
+//! (`status` = up, down, unknown: counts, for alerting on a fleet without
+//! per-provider queries) and the counter `sentinel_switches_total`. For
+//! the sentinel: `sentinel_build_info`, `sentinel_state_revision`,
 //! `sentinel_last_decide_timestamp_seconds`, `sentinel_alerts_firing`
 //! (`severity`), `sentinel_footprint_utilization_bps`,
-//! `sentinel_footprint_budget_step`, `sentinel_footprint_cost_month_usd`.
-//! The schedule: `sentinel_probe_budget`, `sentinel_probes_deferred`, and
-//! per provider `sentinel_provider_probe_lag_seconds` and
-//! `sentinel_provider_probe_interval_seconds` (the real interval); the
-//! webhooks: `sentinel_alert_outbox_pending`.
+//! `sentinel_footprint_budget_step`, `sentinel_footprint_cost_month_usd`,
+//! `sentinel_probe_budget`, `sentinel_probes_deferred` and
+//! `sentinel_alert_outbox_pending`.
+//!
+//! **Bounded memory.** Each provider's summary is built once, reduced to
+//! a compact row of numbers (ids borrowed from the registry) and dropped;
+//! the families are then written straight into one `String` allocated at
+//! about its final size, without keeping every sample's labels around.
 
 use crate::books::{QuotaStatus, Step};
 use crate::dto::{self, usd_string};
 use crate::lifecycle::{Lifecycle, TrustLevel};
 use crate::state::Severity;
 use crate::time::UnixMillis;
-use crate::Engine;
+use crate::{Engine, ProviderId, ServiceId};
 use std::fmt::Write;
 
 /// A ladder step as a number: 0 normal, 1 alert, 2 prefer-free,
@@ -59,15 +73,6 @@ pub const fn trust_number(t: TrustLevel) -> u8 {
     }
 }
 
-const LIFECYCLES: [Lifecycle; 6] = [
-    Lifecycle::Discovered,
-    Lifecycle::Testing,
-    Lifecycle::Active,
-    Lifecycle::Standby,
-    Lifecycle::Failed,
-    Lifecycle::Recovering,
-];
-
 /// Escapes a label value: backslash, double quote and newline.
 pub fn escape_label(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
@@ -82,223 +87,361 @@ pub fn escape_label(v: &str) -> String {
     out
 }
 
-/// One metric family.
-struct Family {
+/// Writes one metric family: the `# HELP` and `# TYPE` lines, then its
+/// samples as they come.
+struct Family<'a> {
+    out: &'a mut String,
     name: &'static str,
-    help: &'static str,
-    kind: &'static str,
-    samples: Vec<(Vec<(&'static str, String)>, String)>,
 }
 
-impl Family {
-    fn new(name: &'static str, kind: &'static str, help: &'static str) -> Family {
-        Family {
-            name,
-            help,
-            kind,
-            samples: Vec::new(),
-        }
+impl<'a> Family<'a> {
+    fn new(
+        out: &'a mut String,
+        name: &'static str,
+        kind: &'static str,
+        help: &'static str,
+    ) -> Family<'a> {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        Family { out, name }
     }
 
-    fn push(&mut self, labels: Vec<(&'static str, String)>, value: impl ToString) {
-        self.samples.push((labels, value.to_string()));
-    }
-
-    fn write(&self, out: &mut String) {
-        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
-        let _ = writeln!(out, "# TYPE {} {}", self.name, self.kind);
-        for (labels, value) in &self.samples {
-            out.push_str(self.name);
-            if !labels.is_empty() {
-                out.push('{');
-                for (i, (k, v)) in labels.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    let _ = write!(out, "{k}=\"{}\"", escape_label(v));
+    fn push(&mut self, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.out.push_str(self.name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
                 }
-                out.push('}');
+                let _ = write!(self.out, "{k}=\"{}\"", escape_label(v));
             }
-            let _ = writeln!(out, " {value}");
+            self.out.push('}');
         }
+        let _ = writeln!(self.out, " {value}");
     }
 }
 
-fn utilization_labels(
-    base: &[(&'static str, String)],
-    q: &QuotaStatus,
-) -> Vec<(&'static str, String)> {
-    let mut l = base.to_vec();
-    l.push((
-        "source",
-        match q.source {
-            crate::books::Source::Quota => "quota".into(),
-            crate::books::Source::Budget => "budget".into(),
-        },
-    ));
-    l.push(("metric", q.metric.as_str().into()));
-    l.push(("period", q.period.as_str().into()));
-    l
+fn source_name(q: &QuotaStatus) -> &'static str {
+    match q.source {
+        crate::books::Source::Quota => "quota",
+        crate::books::Source::Budget => "budget",
+    }
+}
+
+/// What `/metrics` keeps of one provider: numbers, and its ids borrowed.
+struct Row<'a> {
+    id: &'a ProviderId,
+    service: &'a ServiceId,
+    scores: [(&'static str, Option<u16>); 6],
+    confidence: u16,
+    up: bool,
+    lifecycle: Lifecycle,
+    trust: TrustLevel,
+    failures: u32,
+    latency: [(&'static str, Option<u64>); 3],
+    budget: Vec<QuotaStatus>,
+    step: Step,
+    cost_usd: String,
+}
+
+fn rows(engine: &Engine, now: UnixMillis) -> Vec<Row<'_>> {
+    let st = engine.state();
+    let mut rows = Vec::with_capacity(engine.registry().providers().count());
+    for svc in engine.registry().services() {
+        for id in &svc.providers {
+            let Some(s) = engine.summary(id, now) else {
+                continue;
+            };
+            let r = &s.reputation;
+            let [u, d, p, c, l] = r.components().map(|(n, c)| (n, c.score.map(|v| v.get())));
+            let ps = st.providers.get(id);
+            let q = |bps| ps.and_then(|ps| ps.latency.quantile(bps));
+            rows.push(Row {
+                id,
+                service: &svc.config.id,
+                scores: [u, d, p, c, l, ("total", Some(r.total.get()))],
+                confidence: r.confidence.get(),
+                up: s.last.as_ref().is_some_and(|l| l.healthy),
+                lifecycle: s.lifecycle,
+                trust: s.trust,
+                failures: s.consecutive_failures,
+                latency: [("0.5", q(5000)), ("0.95", q(9500)), ("0.99", q(9900))],
+                budget: s.budget,
+                step: s.step,
+                cost_usd: dto::month_cost(engine, id, now).total.usd,
+            });
+        }
+    }
+    rows
 }
 
 /// Renders the metrics at `now`.
 pub fn render(engine: &Engine, now: UnixMillis) -> String {
     let st = engine.state();
     let sentinel = engine.config().sentinel.id.to_string();
+    let rows = rows(engine, now);
+    let mut out = String::with_capacity(8192 + rows.len() * 2048);
+    let o = &mut out;
 
-    let mut build = Family::new(
+    let sched = &st.schedule;
+    Family::new(
+        o,
+        "sentinel_probe_budget",
+        "gauge",
+        "Probes one tick may send (the shell's capability, capped by probe_budget_per_tick).",
+    )
+    .push(&[], engine.probe_budget());
+    Family::new(
+        o,
+        "sentinel_probes_deferred",
+        "gauge",
+        "Probes due but deferred by the probe budget at the last tick.",
+    )
+    .push(&[], sched.deferred);
+    let seconds = |ms: u64| format!("{}.{:03}", ms / 1000, ms % 1000);
+    let mut f = Family::new(
+        o,
+        "sentinel_provider_probe_lag_seconds",
+        "gauge",
+        "How late the provider's last scheduled probe was sent, past its due time.",
+    );
+    for (id, ms) in &sched.lag_ms {
+        f.push(&[("provider", id.as_str())], seconds(*ms));
+    }
+    let mut f = Family::new(
+        o,
+        "sentinel_provider_probe_interval_seconds",
+        "gauge",
+        "The real interval between the provider's last two scheduled probes.",
+    );
+    for (id, ms) in &sched.interval_ms {
+        f.push(&[("provider", id.as_str())], seconds(*ms));
+    }
+    Family::new(
+        o,
+        "sentinel_alert_outbox_pending",
+        "gauge",
+        "Alert notices waiting for at least one webhook.",
+    )
+    .push(&[], st.outbox.len());
+    Family::new(
+        o,
         "sentinel_build_info",
         "gauge",
         "Build version and sentinel id (always 1).",
-    );
-    build.push(
-        vec![
-            ("version", env!("CARGO_PKG_VERSION").into()),
-            ("sentinel", sentinel),
+    )
+    .push(
+        &[
+            ("version", env!("CARGO_PKG_VERSION")),
+            ("sentinel", sentinel.as_str()),
         ],
         1,
     );
-    let mut revision = Family::new(
+    Family::new(
+        o,
         "sentinel_state_revision",
         "gauge",
         "State revision, incremented on every decision.",
-    );
-    revision.push(vec![], st.revision);
-    let mut last_decide = Family::new(
+    )
+    .push(&[], st.revision);
+    Family::new(
+        o,
         "sentinel_last_decide_timestamp_seconds",
         "gauge",
         "Unix time of the last decision (0: none yet).",
-    );
-    last_decide.push(
-        vec![],
-        format!("{}.{:03}", st.last_decide / 1000, st.last_decide % 1000),
-    );
+    )
+    .push(&[], seconds(st.last_decide));
 
-    let mut score = Family::new(
+    let mut f = Family::new(
+        o,
         "sentinel_provider_score_bps",
         "gauge",
         "Reputation component or total in basis points (0..10000); no sample when a component has no data.",
     );
-    let mut confidence = Family::new(
-        "sentinel_provider_confidence_bps",
-        "gauge",
-        "How much history backs the score, basis points.",
-    );
-    let mut up = Family::new(
-        "sentinel_provider_up",
-        "gauge",
-        "1 if the last probe was healthy, 0 otherwise (or never probed).",
-    );
-    let mut routed = Family::new(
-        "sentinel_provider_routed",
-        "gauge",
-        "1 if its service routes to the provider.",
-    );
-    let mut lifecycle = Family::new(
+    for r in &rows {
+        for (component, v) in r.scores {
+            if let Some(v) = v {
+                f.push(
+                    &[
+                        ("provider", r.id.as_str()),
+                        ("service", r.service.as_str()),
+                        ("component", component),
+                    ],
+                    v,
+                );
+            }
+        }
+    }
+    // The gauges with one sample a provider and the provider's labels only.
+    type Gauge = fn(&Row<'_>) -> String;
+    let gauges: [(&'static str, &'static str, Gauge); 5] = [
+        (
+            "sentinel_provider_confidence_bps",
+            "How much history backs the score, basis points.",
+            |r| r.confidence.to_string(),
+        ),
+        (
+            "sentinel_provider_up",
+            "1 if the last probe was healthy, 0 otherwise (or never probed).",
+            |r| u8::from(r.up).to_string(),
+        ),
+        (
+            "sentinel_provider_trust_level",
+            "Trust level: 0 untrusted, 1 testing, 2 trusted, 3 verified.",
+            |r| trust_number(r.trust).to_string(),
+        ),
+        (
+            "sentinel_provider_consecutive_failures",
+            "Consecutive failed probes.",
+            |r| r.failures.to_string(),
+        ),
+        (
+            "sentinel_provider_budget_step",
+            "Budget ladder step: 0 normal, 1 alert, 2 prefer-free, 3 scale-down, 4 stop.",
+            |r| step_number(r.step).to_string(),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let mut f = Family::new(o, name, "gauge", help);
+        for r in &rows {
+            f.push(
+                &[("provider", r.id.as_str()), ("service", r.service.as_str())],
+                value(r),
+            );
+        }
+    }
+    let mut f = Family::new(
+        o,
         "sentinel_provider_lifecycle",
         "gauge",
-        "Lifecycle stage: 1 for the current one, 0 for the others.",
+        "The provider's current lifecycle stage (label `lifecycle`; always 1).",
     );
-    let mut trust = Family::new(
-        "sentinel_provider_trust_level",
-        "gauge",
-        "Trust level: 0 untrusted, 1 testing, 2 trusted, 3 verified.",
-    );
-    let mut failures = Family::new(
-        "sentinel_provider_consecutive_failures",
-        "gauge",
-        "Consecutive failed probes.",
-    );
-    let mut latency = Family::new(
+    for r in &rows {
+        f.push(
+            &[
+                ("provider", r.id.as_str()),
+                ("service", r.service.as_str()),
+                ("lifecycle", r.lifecycle.as_str()),
+            ],
+            1,
+        );
+    }
+    let mut f = Family::new(
+        o,
         "sentinel_provider_latency_ms",
         "gauge",
         "Probe latency quantiles in milliseconds (decaying histogram).",
     );
-    let mut utilization = Family::new(
+    for r in &rows {
+        for (q, v) in r.latency {
+            if let Some(v) = v {
+                f.push(
+                    &[
+                        ("provider", r.id.as_str()),
+                        ("service", r.service.as_str()),
+                        ("quantile", q),
+                    ],
+                    v,
+                );
+            }
+        }
+    }
+    let mut f = Family::new(
+        o,
         "sentinel_provider_utilization_bps",
         "gauge",
         "Quota or budget utilization in basis points.",
     );
-    let mut step = Family::new(
-        "sentinel_provider_budget_step",
-        "gauge",
-        "Budget ladder step: 0 normal, 1 alert, 2 prefer-free, 3 scale-down, 4 stop.",
-    );
-    let mut cost = Family::new(
+    for r in &rows {
+        for q in &r.budget {
+            f.push(
+                &[
+                    ("provider", r.id.as_str()),
+                    ("service", r.service.as_str()),
+                    ("source", source_name(q)),
+                    ("metric", q.metric.as_str()),
+                    ("period", q.period.as_str()),
+                ],
+                q.utilization.get(),
+            );
+        }
+    }
+    let mut f = Family::new(
+        o,
         "sentinel_provider_cost_month_usd",
         "gauge",
         "Cost this month in USD (fixed fee plus variable cost).",
     );
-
-    for s in dto::summaries(engine, now) {
-        let base = vec![
-            ("provider", s.id.to_string()),
-            ("service", s.service.to_string()),
-        ];
-        let with = |k: &'static str, v: &str| {
-            let mut l = base.clone();
-            l.push((k, v.to_string()));
-            l
-        };
-        for (name, c) in s.reputation.components() {
-            if let Some(v) = c.score {
-                score.push(with("component", name), v.get());
-            }
-        }
-        score.push(with("component", "total"), s.reputation.total.get());
-        confidence.push(base.clone(), s.reputation.confidence.get());
-        up.push(
-            base.clone(),
-            u8::from(s.last.as_ref().is_some_and(|l| l.healthy)),
+    for r in &rows {
+        f.push(
+            &[("provider", r.id.as_str()), ("service", r.service.as_str())],
+            &r.cost_usd,
         );
-        routed.push(base.clone(), u8::from(s.routed));
-        for l in LIFECYCLES {
-            lifecycle.push(with("lifecycle", l.as_str()), u8::from(l == s.lifecycle));
-        }
-        trust.push(base.clone(), trust_number(s.trust));
-        failures.push(base.clone(), s.consecutive_failures);
-        if let Some(ps) = st.providers.get(&s.id) {
-            for (q, bps) in [("0.5", 5000), ("0.95", 9500), ("0.99", 9900)] {
-                if let Some(v) = ps.latency.quantile(bps) {
-                    latency.push(with("quantile", q), v);
-                }
-            }
-        }
-        for q in &s.budget {
-            utilization.push(utilization_labels(&base, q), q.utilization.get());
-        }
-        step.push(base.clone(), step_number(s.step));
-        cost.push(base.clone(), dto::month_cost(engine, &s.id, now).total.usd);
     }
 
-    let mut active = Family::new(
+    let mut f = Family::new(
+        o,
         "sentinel_service_active",
         "gauge",
         "1 for the provider a service routes to.",
     );
-    let mut switches = Family::new(
+    for svc in engine.registry().services() {
+        let ss = st.services.get(&svc.config.id);
+        if let Some(a) = ss.and_then(|s| s.active.as_ref()) {
+            f.push(
+                &[
+                    ("service", svc.config.id.as_str()),
+                    ("provider", a.as_str()),
+                ],
+                1,
+            );
+        }
+    }
+    let mut f = Family::new(
+        o,
+        "sentinel_service_providers",
+        "gauge",
+        "The service's providers by status of their last probe (up, down, unknown: never probed).",
+    );
+    for svc in engine.registry().services() {
+        let mut counts = [0usize; 3];
+        for id in &svc.providers {
+            if let Some(ps) = st.providers.get(id) {
+                let i = match dto::Status::of_state(ps) {
+                    dto::Status::Up => 0,
+                    dto::Status::Down => 1,
+                    dto::Status::Unknown => 2,
+                };
+                counts[i] += 1;
+            }
+        }
+        for (status, n) in dto::Status::ALL.iter().zip(counts) {
+            f.push(
+                &[
+                    ("service", svc.config.id.as_str()),
+                    ("status", status.as_str()),
+                ],
+                n,
+            );
+        }
+    }
+    let mut f = Family::new(
+        o,
         "sentinel_switches_total",
         "counter",
         "Switches of the service's active provider.",
     );
     for svc in engine.registry().services() {
         let ss = st.services.get(&svc.config.id);
-        if let Some(a) = ss.and_then(|s| s.active.as_ref()) {
-            active.push(
-                vec![
-                    ("service", svc.config.id.to_string()),
-                    ("provider", a.to_string()),
-                ],
-                1,
-            );
-        }
-        switches.push(
-            vec![("service", svc.config.id.to_string())],
+        f.push(
+            &[("service", svc.config.id.as_str())],
             ss.map_or(0, |s| s.switches),
         );
     }
 
-    let mut alerts = Family::new(
+    let mut f = Family::new(
+        o,
         "sentinel_alerts_firing",
         "gauge",
         "Alerts firing, by severity.",
@@ -309,30 +452,40 @@ pub fn render(engine: &Engine, now: UnixMillis) -> String {
         (Severity::Critical, "critical"),
     ] {
         let n = st.alerts.values().filter(|a| a.severity == sev).count();
-        alerts.push(vec![("severity", name.into())], n);
+        f.push(&[("severity", name)], n);
     }
 
-    let mut fp_util = Family::new(
+    let mut f = Family::new(
+        o,
         "sentinel_footprint_utilization_bps",
         "gauge",
         "The sentinel's own quota utilization (store writes, invocations, gas) in basis points.",
     );
     for q in engine.footprint_status(now) {
-        fp_util.push(utilization_labels(&[], &q), q.utilization.get());
+        f.push(
+            &[
+                ("source", source_name(&q)),
+                ("metric", q.metric.as_str()),
+                ("period", q.period.as_str()),
+            ],
+            q.utilization.get(),
+        );
     }
-    let mut fp_step = Family::new(
+    Family::new(
+        o,
         "sentinel_footprint_budget_step",
         "gauge",
         "The sentinel's own ladder step: 0 normal … 4 stop.",
-    );
-    fp_step.push(vec![], step_number(st.footprint_step));
-    let mut fp_cost = Family::new(
+    )
+    .push(&[], step_number(st.footprint_step));
+    Family::new(
+        o,
         "sentinel_footprint_cost_month_usd",
         "gauge",
         "The sentinel's own cost this month in USD.",
-    );
-    fp_cost.push(
-        vec![],
+    )
+    .push(
+        &[],
         usd_string(
             dto::FootprintDto::build(engine, now)
                 .cost_month
@@ -340,74 +493,6 @@ pub fn render(engine: &Engine, now: UnixMillis) -> String {
                 .nano_usd,
         ),
     );
-
-    let sched = &st.schedule;
-    let mut budget = Family::new(
-        "sentinel_probe_budget",
-        "gauge",
-        "Probes one tick may send (the shell's capability, capped by probe_budget_per_tick).",
-    );
-    budget.push(vec![], engine.probe_budget());
-    let mut deferred = Family::new(
-        "sentinel_probes_deferred",
-        "gauge",
-        "Probes due but deferred by the probe budget at the last tick.",
-    );
-    deferred.push(vec![], sched.deferred);
-    let seconds = |ms: u64| format!("{}.{:03}", ms / 1000, ms % 1000);
-    let mut lag = Family::new(
-        "sentinel_provider_probe_lag_seconds",
-        "gauge",
-        "How late the provider's last scheduled probe was sent, past its due time.",
-    );
-    let mut real = Family::new(
-        "sentinel_provider_probe_interval_seconds",
-        "gauge",
-        "The real interval between the provider's last two scheduled probes.",
-    );
-    for (id, ms) in &sched.lag_ms {
-        lag.push(vec![("provider", id.to_string())], seconds(*ms));
-    }
-    for (id, ms) in &sched.interval_ms {
-        real.push(vec![("provider", id.to_string())], seconds(*ms));
-    }
-    let mut outbox = Family::new(
-        "sentinel_alert_outbox_pending",
-        "gauge",
-        "Alert notices waiting for at least one webhook.",
-    );
-    outbox.push(vec![], st.outbox.len());
-
-    let mut out = String::with_capacity(8192);
-    for f in [
-        budget,
-        deferred,
-        lag,
-        real,
-        outbox,
-        build,
-        revision,
-        last_decide,
-        score,
-        confidence,
-        up,
-        routed,
-        lifecycle,
-        trust,
-        failures,
-        latency,
-        utilization,
-        step,
-        cost,
-        active,
-        switches,
-        alerts,
-        fp_util,
-        fp_step,
-        fp_cost,
-    ] {
-        f.write(&mut out);
-    }
     out
 }
 
@@ -532,19 +617,48 @@ endpoint = "http://127.0.0.1:9002"
         assert!(text.contains(
             "sentinel_footprint_utilization_bps{source=\"quota\",metric=\"writes\",period=\"day\"}"
         ));
-        assert!(text.contains(
-            "sentinel_provider_lifecycle{provider=\"b\",service=\"prices\",lifecycle=\"standby\"}"
-        ));
+        for (id, ps) in &s.engine.state().providers {
+            assert!(text.contains(&format!(
+                "sentinel_provider_lifecycle{{provider=\"{id}\",service=\"prices\",lifecycle=\"{}\"}} 1",
+                ps.lifecycle.as_str()
+            )));
+        }
         assert!(text.contains("sentinel_alerts_firing{severity=\"critical\"}"));
+    }
+
+    #[test]
+    fn each_provider_has_a_small_fixed_set_of_series() {
+        let s = scenario();
+        let text = render(&s.engine, s.now);
+        let of = |p: &str| {
+            text.lines()
+                .filter(|l| l.contains(&format!("provider=\"{p}\"")))
+                .filter(|l| !l.starts_with("sentinel_service_active"))
+                .count()
+        };
+        // b has no quota; a has one.
+        assert!(of("b") <= 17, "{} series for b", of("b"));
+        assert!(of("a") <= 18, "{} series for a", of("a"));
+        assert_eq!(
+            text.matches("sentinel_provider_lifecycle{provider=\"b\"")
+                .count(),
+            1,
+            "one lifecycle sample, the current stage"
+        );
+        assert!(!text.contains("sentinel_provider_routed"));
+        let counts: u64 = text
+            .lines()
+            .filter(|l| l.starts_with("sentinel_service_providers{service=\"prices\""))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(counts, 2, "both providers counted once");
     }
 
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-        let mut f = Family::new("x", "gauge", "h");
-        f.push(vec![("name", "q\"\n\\".into())], 1);
         let mut out = String::new();
-        f.write(&mut out);
+        Family::new(&mut out, "x", "gauge", "h").push(&[("name", "q\"\n\\")], 1);
         let line = out.lines().nth(2).unwrap();
         assert!(sample_ok(line), "{line}");
     }

@@ -10,6 +10,7 @@ use sentinel_core::api::{
     MAX_PATH, MAX_QUERY, PROMETHEUS,
 };
 use sentinel_core::config::{Config, ProviderConfig};
+use sentinel_core::dashboard;
 use sentinel_core::probe::Observation;
 use sentinel_core::sim::{Fault, Scenario, SimProvider};
 use sentinel_core::time::{days_from_civil, DAY, HOUR, MINUTE};
@@ -174,6 +175,26 @@ fn providers_list_and_detail() {
         .map(|p| p["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["a", "b", "c"]);
+    for p in v["providers"].as_array().unwrap() {
+        for c in [
+            "uptime",
+            "data_quality",
+            "performance",
+            "cost",
+            "reliability",
+        ] {
+            let score = &p["components"][c];
+            assert!(score.is_null() || score["bps"].is_u64(), "{c}: {p}");
+        }
+        assert!(
+            p["components"]["uptime"]["bps"].is_u64(),
+            "probed: uptime known"
+        );
+    }
+    assert_eq!(
+        (v["matched"].as_u64(), v["next"].is_null()),
+        (Some(3), true)
+    );
     let routed: Vec<_> = v["providers"]
         .as_array()
         .unwrap()
@@ -673,4 +694,315 @@ fn every_json_body_reads_back_into_its_shared_type() {
         (missing.error.code.as_str(), missing.error.details),
         ("not-found", None)
     );
+}
+
+/// `services` services of `per` API providers each, every third one in an
+/// outage from the start, probed every 30 s and ticked every 15 s for
+/// `minutes` (as the tick bench does: `run_until` would tick on every
+/// wake-up).
+fn fleet(services: usize, per: usize, minutes: u64) -> Scenario {
+    use std::fmt::Write as _;
+    let n = services * per;
+    let budget = n * 2 + 10;
+    let mut t = format!(
+        "[sentinel]\nid = \"fleet\"\nallow_private_targets = true\nprobe_budget_per_tick = {budget}\n"
+    );
+    for s in 0..services {
+        let _ = write!(
+            t,
+            "\n[[service]]\nid = \"svc-{s:03}\"\nkind = \"api\"\nprobe_interval = \"30s\"\n"
+        );
+        for i in s * per..(s + 1) * per {
+            let initial = if i % per == 0 {
+                "initial = \"active\"\n"
+            } else {
+                ""
+            };
+            let _ = write!(
+                t,
+                "\n[[service.provider]]\nid = \"p{i:04}\"\nendpoint = \"http://127.0.0.1:9000\"\n{initial}"
+            );
+        }
+    }
+    let mut s = Scenario::new(Config::from_toml(&t).unwrap(), start(), 5).unwrap();
+    s.engine
+        .sentinel_mut()
+        .set_probe_budget(u32::try_from(budget).unwrap());
+    for i in (0..n).step_by(3) {
+        s.set(
+            &format!("p{i:04}"),
+            SimProvider::default().fault(start(), start() + DAY, Fault::Outage),
+        );
+    }
+    let until = start() + minutes * MINUTE;
+    while s.now < until {
+        s.tick();
+        s.now += 15_000;
+    }
+    s
+}
+
+fn get_in(s: &Scenario, path: &str) -> ApiResponse {
+    let ctx = ApiContext {
+        engine: &s.engine,
+        now: s.now,
+        recent_observations: &[],
+    };
+    match route(&ApiRequest::new("GET", path), &ctx, &Auth::Deny) {
+        Routed::Response(r) => r,
+        other => panic!("{path}: {other:?}"),
+    }
+}
+
+/// Walks every page of `/v1/providers?{filters}` with `limit`: the ids in
+/// order, checking `matched` and `count` on the way.
+fn walk(s: &Scenario, filters: &str, limit: usize) -> Vec<dto::ProviderItem> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10_000 {
+        let mut q = format!("limit={limit}");
+        if !filters.is_empty() {
+            q = format!("{filters}&{q}");
+        }
+        if let Some(c) = &cursor {
+            q.push_str(&format!("&cursor={c}"));
+        }
+        let r = get_in(s, &format!("/v1/providers?{q}"));
+        assert_eq!(r.status, 200, "{q}: {}", r.body_text());
+        let page: dto::ProviderList = read(&r);
+        assert_eq!(page.count, page.providers.len());
+        assert!(page.count <= limit);
+        assert_eq!(page.limit, limit);
+        out.extend(page.providers);
+        assert!(
+            page.next.is_none() || page.count == limit,
+            "a short page must be the last"
+        );
+        match page.next {
+            None => {
+                assert_eq!(page.matched, out.len(), "{q}: matched");
+                return out;
+            }
+            Some(n) => cursor = Some(n),
+        }
+    }
+    panic!("pages never ended");
+}
+
+#[test]
+fn provider_pages_cover_every_provider_exactly_once_with_filters() {
+    let s = fleet(4, 7, 3);
+    let engine = &s.engine;
+    let all: Vec<dto::ProviderItem> = engine
+        .registry()
+        .providers()
+        .filter_map(|p| engine.summary(&p.config.id, s.now))
+        .map(|sum| dto::ProviderItem::from_summary(&sum))
+        .collect();
+    assert_eq!(all.len(), 28);
+    let statuses: std::collections::BTreeSet<_> = all.iter().map(|p| p.status.as_str()).collect();
+    assert!(statuses.len() >= 2, "the fleet has up and down providers");
+    type Pred = Box<dyn Fn(&dto::ProviderItem) -> bool>;
+    let cases: Vec<(&str, Pred)> = vec![
+        ("", Box::new(|_| true)),
+        (
+            "service=svc-002",
+            Box::new(|p| p.service.as_str() == "svc-002"),
+        ),
+        ("status=down", Box::new(|p| p.status == dto::Status::Down)),
+        ("status=up", Box::new(|p| p.status == dto::Status::Up)),
+        (
+            "status=unknown",
+            Box::new(|p| p.status == dto::Status::Unknown),
+        ),
+        ("routed=true", Box::new(|p| p.routed)),
+        ("routed=false", Box::new(|p| !p.routed)),
+        (
+            "lifecycle=standby",
+            Box::new(|p| p.lifecycle.as_str() == "standby"),
+        ),
+        (
+            "service=svc-001&status=up&routed=false",
+            Box::new(|p| {
+                p.service.as_str() == "svc-001" && p.status == dto::Status::Up && !p.routed
+            }),
+        ),
+    ];
+    for (filters, pred) in &cases {
+        let mut want: Vec<(String, String)> = all
+            .iter()
+            .filter(|p| pred(p))
+            .map(|p| (p.service.to_string(), p.id.to_string()))
+            .collect();
+        want.sort();
+        for limit in [1, 3, 7, 100, 500] {
+            let got: Vec<(String, String)> = walk(&s, filters, limit)
+                .iter()
+                .map(|p| (p.service.to_string(), p.id.to_string()))
+                .collect();
+            assert_eq!(got, want, "filters `{filters}`, limit {limit}");
+        }
+    }
+    // Every item is the provider's own summary, components included.
+    for p in walk(&s, "", 10) {
+        let own = all.iter().find(|a| a.id == p.id).unwrap();
+        assert_eq!(&p, own);
+        assert!(p.components.uptime.is_some());
+    }
+}
+
+#[test]
+fn bad_provider_queries_are_refused_naming_the_parameter() {
+    let f = Fixture::new();
+    for (query, param) in [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=ten", "limit"),
+        ("status=sideways", "status"),
+        ("lifecycle=zombie", "lifecycle"),
+        ("routed=yes", "routed"),
+        ("service=nope", "service"),
+        ("service=Not_OK", "service"),
+        ("cursor=garbage", "cursor"),
+        ("cursor=prices:Not_OK", "cursor"),
+        ("status=up&status=down", "status"),
+        ("colour=red", "colour"),
+        ("limit=%zz", "query string"),
+    ] {
+        for path in ["/v1/providers", "/dashboard/providers"] {
+            let r = f.get(&format!("{path}?{query}"));
+            assert_eq!(r.status, 400, "{path}?{query}: {}", r.body_text());
+            let v = body(&r);
+            assert_eq!(v["error"]["code"], "bad-request", "{query}");
+            let msg = v["error"]["message"].as_str().unwrap();
+            let named = if param == "query string" {
+                msg.contains(param)
+            } else {
+                msg.contains(&format!("`{param}`"))
+            };
+            assert!(named, "{path}?{query}: {msg}");
+        }
+    }
+    // Good values pass.
+    for ok in [
+        "limit=500",
+        "service=prices&status=up&lifecycle=active&routed=true",
+        "cursor=prices:a",
+    ] {
+        assert_eq!(f.get(&format!("/v1/providers?{ok}")).status, 200, "{ok}");
+    }
+}
+
+#[test]
+fn provider_detail_on_demand_is_served_and_escaped() {
+    let mut f = Fixture::new();
+    // A submitted provider's name is untrusted text.
+    let mut p = provider_json("evil");
+    p["name"] = json!("<img src=x onerror=alert(1)>");
+    let req = authed(post(&json!({ "service": "prices", "provider": p })), TOKEN);
+    let Routed::Submit { service, provider } = f.routed(&req) else {
+        panic!("not a submission");
+    };
+    let now = f.s.now;
+    f.s.engine.submit(now, &service, provider).unwrap();
+    for path in [
+        "/dashboard/providers/evil/card",
+        "/dashboard/providers/evil",
+        "/dashboard/providers",
+    ] {
+        let r = f.get(path);
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.get_header("content-type"), Some(HTML));
+        assert!(r
+            .get_header("content-security-policy")
+            .is_some_and(|c| c.contains("default-src 'none'")));
+        let html = r.body_text();
+        assert!(html.contains("data-provider=\"evil\""), "{path}");
+        assert!(!html.contains("<img"), "{path}: unescaped name");
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{path}"
+        );
+    }
+    let card = f.get("/dashboard/providers/a/card").body_text();
+    for c in [
+        "uptime",
+        "data_quality",
+        "performance",
+        "cost",
+        "reliability",
+    ] {
+        assert!(card.contains(&format!("data-component=\"{c}\"")), "{c}");
+    }
+    assert!(card.contains("class=\"quota\""), "a has a quota");
+    assert!(card.contains("<figure class=\"uptime daily\">"));
+    let missing = f.get("/dashboard/providers/zzz/card");
+    assert_eq!(missing.status, 404);
+    assert!(missing.body_text().contains("No provider <code>zzz</code>"));
+    assert_eq!(f.get("/dashboard/providers/zzz").status, 404);
+    assert_eq!(
+        code(&f.get("/dashboard/providers/Not_OK/card")),
+        "invalid-id"
+    );
+    assert_eq!(code(&f.get("/dashboard/providers/a/card/x")), "not-found");
+    // The summary page links to the card rather than carrying it.
+    let page = f.get("/").body_text();
+    assert!(page.contains("href=\"#provider=evil\""));
+    assert!(!page.contains("data-component"));
+}
+
+#[test]
+fn the_dashboard_and_a_page_stay_small_at_a_thousand_providers() {
+    let s = fleet(100, 10, 2);
+    let down = s
+        .engine
+        .state()
+        .providers
+        .values()
+        .filter(|p| dto::Status::of_state(p) == dto::Status::Down)
+        .count();
+    assert!(down > 300, "a third of the fleet is down ({down})");
+    let page = get_in(&s, "/");
+    assert_eq!(page.status, 200);
+    let size = page.body.len();
+    assert!(size < 200_000, "/ is {size} bytes at 1,000 providers");
+    let html = page.body_text();
+    assert!(
+        html.contains("<b>1000</b> providers"),
+        "the counts cover every provider"
+    );
+    assert!(
+        html.matches("<tr data-provider=").count() <= dashboard::PROVIDERS_SHOWN,
+        "a bounded provider list"
+    );
+    let json = get_in(&s, "/dashboard.json");
+    assert!(
+        json.body.len() < 400_000,
+        "/dashboard.json is {} bytes",
+        json.body.len()
+    );
+    let list = get_in(&s, "/v1/providers?limit=100");
+    let l: dto::ProviderList = read(&list);
+    assert_eq!((l.count, l.matched), (100, 1000));
+    assert!(
+        list.body.len() < 200_000,
+        "a page of 100 is {} bytes",
+        list.body.len()
+    );
+    let browse = get_in(&s, "/dashboard/providers?limit=100");
+    assert!(browse.body.len() < 200_000);
+    let card = get_in(&s, "/dashboard/providers/p0003/card");
+    assert_eq!(card.status, 200);
+    assert!(
+        card.body.len() < 30_000,
+        "a card is {} bytes",
+        card.body.len()
+    );
+    // /metrics is per provider by nature: a small fixed set of series each.
+    let metrics = get_in(&s, "/metrics").body_text();
+    let p7 = metrics
+        .lines()
+        .filter(|l| l.contains("provider=\"p0007\""))
+        .count();
+    assert!(p7 <= 17, "{p7} series for one provider");
 }

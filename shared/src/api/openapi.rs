@@ -252,6 +252,7 @@ fn provider_item_props() -> Vec<(&'static str, Value)> {
         ("lifecycle_since", schema_ref("Timestamp")),
         ("trust", enumeration(TRUST, "Trust level.")),
         ("total", schema_ref("Score")),
+        ("components", schema_ref("ComponentScores")),
         ("confidence", schema_ref("Score")),
         ("step", enumeration(STEPS, "Budget ladder step.")),
         ("max_utilization", schema_ref("Score")),
@@ -269,12 +270,34 @@ fn schemas_providers(s: &mut Map<String, Value>) {
         object("A provider in the list.", provider_item_props()),
     );
     add(
+        "ComponentScores",
+        object(
+            "Every reputation component's score (null: not applicable, no data of this kind; its weight goes to the others).",
+            vec![
+                ("uptime", nullable_ref("Score")),
+                ("data_quality", nullable_ref("Score")),
+                ("performance", nullable_ref("Score")),
+                ("cost", nullable_ref("Score")),
+                ("reliability", nullable_ref("Score")),
+            ],
+        ),
+    );
+    add(
         "ProviderList",
         object(
-            "Every provider.",
+            "One page of providers, by service id then provider id.",
             vec![
                 ("generated_at", schema_ref("Timestamp")),
-                ("count", int("Number of providers.")),
+                ("count", int("Providers on this page.")),
+                ("matched", int("Providers matching the filters, on every page.")),
+                ("limit", int("The limit applied.")),
+                (
+                    "next",
+                    nullable(t(
+                        "string",
+                        "The cursor of the next page: pass it as `cursor` with the same filters. Null on the last page.",
+                    )),
+                ),
                 ("providers", array(schema_ref("ProviderItem"))),
             ],
         ),
@@ -626,7 +649,7 @@ fn schemas_routing(s: &mut Map<String, Value>) {
         "DashboardData",
         json!({
             "type": "object",
-            "description": "What the dashboard refreshes from: services, providers (with uptime history and latency), switches, alerts, and pre-rendered, escaped HTML fragments."
+            "description": "What the dashboard refreshes from, summary first and bounded whatever the number of providers: the sentinel, totals (services by route health, providers by status, alerts firing), at most 100 services (those with a problem first) each with its active provider, route health, counts and first unhealthy providers, at most 50 providers (not healthy first, then routed), at most 50 alerts, the 20 latest switches, the footprint, and pre-rendered, escaped HTML fragments by element id. A provider's detail is GET /v1/providers/{id}."
         }),
     );
 }
@@ -678,14 +701,47 @@ fn paths() -> Map<String, Value> {
             responses(("200", json_response("Alive.", "Health")), &[]),
         ),
     );
+    let query = |name: &str, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
+    let provider_filters = vec![
+        query(
+            "service",
+            "Only this service's providers (400 if no such service).",
+            json!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" }),
+        ),
+        query(
+            "status",
+            "Only providers with this status.",
+            json!({ "type": "string", "enum": ["up", "down", "unknown"] }),
+        ),
+        query(
+            "lifecycle",
+            "Only providers in this lifecycle stage.",
+            json!({ "type": "string", "enum": LIFECYCLES }),
+        ),
+        query(
+            "routed",
+            "Only the providers their service routes to (true), or the others (false).",
+            json!({ "type": "boolean" }),
+        ),
+        query(
+            "cursor",
+            "Start after this provider: the `next` of the previous page.",
+            json!({ "type": "string" }),
+        ),
+        query(
+            "limit",
+            "At most this many (default 100).",
+            json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 100 }),
+        ),
+    ];
     let mut providers = get(
         "listProviders",
         "providers",
-        "Every provider: status, lifecycle, trust, score, budget step, last probe.",
-        vec![],
+        "A page of providers, by service then id: status, lifecycle, trust, the reputation total and every component, budget step, last probe. Filter by service, status, lifecycle and routed; page with limit and cursor (the answer's next). Unknown or repeated parameters are refused.",
+        provider_filters.clone(),
         responses(
             ("200", json_response("The providers.", "ProviderList")),
-            &[],
+            &[("400", "A bad query parameter (the message names it).")],
         ),
     );
     if let Some(o) = providers.as_object_mut() {
@@ -854,9 +910,50 @@ fn paths() -> Map<String, Value> {
         text_get(
             "dashboard",
             "sentinel",
-            "The dashboard: one self-contained HTML page that refreshes itself from /dashboard.json.",
+            "The dashboard: one self-contained HTML page, summary first (services, their active provider, what is wrong), that refreshes itself from /dashboard.json and loads a provider's card on demand.",
             "text/html",
             "The dashboard.",
+        ),
+    );
+    let html_get = |op: &str, summary: &str, params: Vec<Value>, errors: Vec<(&str, &str)>| {
+        let mut r = Map::new();
+        r.insert(
+            "200".into(),
+            json!({ "description": "An HTML page or fragment.", "content": { "text/html": { "schema": { "type": "string" } } } }),
+        );
+        for (code, d) in errors {
+            r.insert(code.into(), error_response(d));
+        }
+        json!({ "get": {
+            "operationId": op, "tags": ["sentinel"], "summary": summary, "parameters": params,
+            "responses": r
+        }})
+    };
+    p.insert(
+        "/dashboard/providers".into(),
+        html_get(
+            "dashboardProviders",
+            "The dashboard's provider list: a page of providers with their reputation components, with the filters and cursor of GET /v1/providers.",
+            provider_filters,
+            vec![("400", "A bad query parameter (the message names it).")],
+        ),
+    );
+    p.insert(
+        "/dashboard/providers/{id}".into(),
+        html_get(
+            "dashboardProvider",
+            "One provider's page on the dashboard: its card (every reputation component, budget, latency, uptime history, downtimes, last probe).",
+            vec![path_param("id", "Provider id.")],
+            vec![bad_id, ("404", "No such provider.")],
+        ),
+    );
+    p.insert(
+        "/dashboard/providers/{id}/card".into(),
+        html_get(
+            "dashboardProviderCard",
+            "One provider's card as an escaped HTML fragment, which the dashboard loads when a person opens the provider (404 with an HTML fragment for an unknown provider).",
+            vec![path_param("id", "Provider id.")],
+            vec![bad_id],
         ),
     );
     p.insert(
@@ -977,10 +1074,53 @@ mod tests {
             "/metrics",
             "/",
             "/dashboard.json",
+            "/dashboard/providers",
+            "/dashboard/providers/{id}",
+            "/dashboard/providers/{id}/card",
             "/openapi.json",
         ] {
             assert!(doc["paths"].get(route).is_some(), "{route} undocumented");
         }
         assert_eq!(doc["openapi"], "3.0.3");
+    }
+
+    #[test]
+    fn the_provider_list_documents_its_page_and_filters() {
+        let doc = openapi();
+        let op = &doc["paths"]["/v1/providers"]["get"];
+        let names: Vec<&str> = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "service",
+                "status",
+                "lifecycle",
+                "routed",
+                "cursor",
+                "limit"
+            ]
+        );
+        assert!(op["responses"].get("400").is_some());
+        let list = &doc["components"]["schemas"]["ProviderList"]["properties"];
+        for k in ["count", "matched", "limit", "next", "providers"] {
+            assert!(list.get(k).is_some(), "ProviderList.{k}");
+        }
+        let item = &doc["components"]["schemas"]["ProviderItem"]["properties"];
+        assert!(item.get("components").is_some());
+        let comps = &doc["components"]["schemas"]["ComponentScores"]["properties"];
+        for c in [
+            "uptime",
+            "data_quality",
+            "performance",
+            "cost",
+            "reliability",
+        ] {
+            assert!(comps.get(c).is_some(), "{c}");
+        }
     }
 }

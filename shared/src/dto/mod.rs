@@ -40,8 +40,9 @@ pub use common::{usd_string, Money, ReasonDto, Score, Timestamp};
 pub use error::{ErrorBody, ErrorDetail, ErrorEnvelope};
 pub use history::{HistoryDto, LatencyDto, WindowBucket};
 pub use providers::{
-    outcome_name, summaries, DowntimeDto, LastProbeDto, ProviderDetail, ProviderItem, ProviderList,
-    Status, SubmitAccepted,
+    lifecycle_named, outcome_name, summaries, ComponentScores, Cursor, DowntimeDto, LastProbeDto,
+    Page, ProviderDetail, ProviderItem, ProviderList, ProviderQuery, Status, SubmitAccepted,
+    LIFECYCLES, PROVIDERS_LIMIT,
 };
 pub use reputation::{ComponentDto, ReputationDto};
 pub use sentinel::{alerts, AlertDto, Health, ObservationList};

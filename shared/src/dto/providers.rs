@@ -1,6 +1,17 @@
 //! The `providers` tag: the list (`GET /v1/providers`), one provider's
 //! detail (`GET /v1/providers/{id}`) and the answer to a submission
 //! (`POST /v1/providers`).
+//!
+//! The list is paginated and filtered ([`ProviderQuery`]): providers are
+//! ordered by service id then provider id, a page holds at most
+//! [`PROVIDERS_LIMIT`]`.1` items, and `next` is the opaque cursor of the
+//! page after it (`service:provider`, the last item's key, so a page is
+//! stable while providers are added). Selecting a page is cheap — the
+//! filters (`service`, `status`, `lifecycle`, `routed`) read only the
+//! registry and the stored state — and only the providers on the page get
+//! their summary built (the reputation, computed on demand, is the
+//! expensive part), so the cost and size of an answer grow with `limit`,
+//! not with the number of providers.
 
 use super::budget::{month_cost, MonthCost, QuotaDto};
 use super::common::{ReasonDto, Score, Timestamp};
@@ -10,7 +21,8 @@ use crate::books::Step;
 use crate::engine::ProviderSummary;
 use crate::lifecycle::{Lifecycle, TrustLevel};
 use crate::probe::Outcome;
-use crate::state::LastProbe;
+use crate::reputation::Reputation;
+use crate::state::{LastProbe, ProviderState};
 use crate::time::UnixMillis;
 use crate::{Bps, Engine, Kind, ProviderId, ServiceId};
 use serde::{Deserialize, Serialize};
@@ -37,6 +49,14 @@ impl Status {
         }
     }
 
+    /// The status the list and the detail show for a provider's stored
+    /// state (the same as [`Status::of`] its last probe): what the
+    /// `status=` filter and the dashboard's counts read without building
+    /// the provider's summary.
+    pub fn of_state(ps: &ProviderState) -> Status {
+        Status::of(ps.last.as_ref())
+    }
+
     /// The kebab-case name.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -45,21 +65,34 @@ impl Status {
             Status::Unknown => "unknown",
         }
     }
+
+    /// Every status, in order.
+    pub const ALL: [Status; 3] = [Status::Up, Status::Down, Status::Unknown];
+
+    /// From its kebab-case name.
+    pub fn named(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|v| v.as_str() == s)
+    }
 }
 
-/// A probe outcome as a short name: `ok`, `http-503`, `throttled`,
-/// `timeout`, `connect`, `too-large`, `blocked`, `protocol`.
+/// Every lifecycle stage, in order.
+pub const LIFECYCLES: [Lifecycle; 6] = [
+    Lifecycle::Discovered,
+    Lifecycle::Testing,
+    Lifecycle::Active,
+    Lifecycle::Standby,
+    Lifecycle::Failed,
+    Lifecycle::Recovering,
+];
+
+/// A lifecycle stage from its kebab-case name.
+pub fn lifecycle_named(s: &str) -> Option<Lifecycle> {
+    LIFECYCLES.into_iter().find(|l| l.as_str() == s)
+}
+
+/// A probe outcome as a short name (see [`Outcome::name`]).
 pub fn outcome_name(o: Outcome) -> String {
-    match o {
-        Outcome::Ok => "ok".into(),
-        Outcome::Status(s) => format!("http-{s}"),
-        Outcome::Throttled => "throttled".into(),
-        Outcome::Timeout => "timeout".into(),
-        Outcome::Connect => "connect".into(),
-        Outcome::TooLarge => "too-large".into(),
-        Outcome::Blocked => "blocked".into(),
-        Outcome::Protocol => "protocol".into(),
-    }
+    o.name()
 }
 
 /// The last probe of a provider.
@@ -96,6 +129,47 @@ impl From<&LastProbe> for LastProbeDto {
     }
 }
 
+/// The five reputation component scores of a provider (`null`: not
+/// applicable, no data of this kind; its weight goes to the others).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComponentScores {
+    /// Probe success over 30 days, recent days weighted more.
+    pub uptime: Option<Score>,
+    /// Schema, business rules, freshness and consistency.
+    pub data_quality: Option<Score>,
+    /// Latency against target, timeouts.
+    pub performance: Option<Score>,
+    /// Cost against the cheapest alternative, free-tier headroom.
+    pub cost: Option<Score>,
+    /// Errors, retry success, incidents.
+    pub reliability: Option<Score>,
+}
+
+impl ComponentScores {
+    /// From a reputation.
+    pub fn of(r: &Reputation) -> ComponentScores {
+        let s = |c: &crate::reputation::Component| c.score.map(Score::from);
+        ComponentScores {
+            uptime: s(&r.uptime),
+            data_quality: s(&r.data_quality),
+            performance: s(&r.performance),
+            cost: s(&r.cost),
+            reliability: s(&r.reliability),
+        }
+    }
+
+    /// `(name, score)` in the fixed order of the reputation.
+    pub fn iter(&self) -> [(&'static str, Option<&Score>); 5] {
+        [
+            ("uptime", self.uptime.as_ref()),
+            ("data_quality", self.data_quality.as_ref()),
+            ("performance", self.performance.as_ref()),
+            ("cost", self.cost.as_ref()),
+            ("reliability", self.reliability.as_ref()),
+        ]
+    }
+}
+
 /// A provider in the list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProviderItem {
@@ -121,6 +195,8 @@ pub struct ProviderItem {
     pub trust: TrustLevel,
     /// The reputation total decisions use.
     pub total: Score,
+    /// Every reputation component's score.
+    pub components: ComponentScores,
     /// How much history backs it.
     pub confidence: Score,
     /// Budget ladder step.
@@ -148,6 +224,7 @@ impl ProviderItem {
             lifecycle_since: Timestamp::at(s.lifecycle_since),
             trust: s.trust,
             total: s.reputation.total.into(),
+            components: ComponentScores::of(&s.reputation),
             confidence: s.reputation.confidence.into(),
             step: s.step,
             max_utilization: s
@@ -163,14 +240,167 @@ impl ProviderItem {
     }
 }
 
-/// `GET /v1/providers`.
+/// Default and maximum of `GET /v1/providers?limit=`.
+pub const PROVIDERS_LIMIT: (usize, usize) = (100, 500);
+
+/// Where a page starts: strictly after this provider, in the order of the
+/// list (service id, then provider id). Written `service:provider`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cursor {
+    /// The service of the last provider seen.
+    pub service: ServiceId,
+    /// The last provider seen.
+    pub provider: ProviderId,
+}
+
+impl Cursor {
+    /// The cursor as it is written in `next` and read from `cursor=`.
+    pub fn encode(&self) -> String {
+        format!("{}:{}", self.service, self.provider)
+    }
+
+    /// Reads a cursor written by [`Cursor::encode`]; `None` if it is not one.
+    pub fn decode(s: &str) -> Option<Cursor> {
+        let (svc, id) = s.split_once(':')?;
+        Some(Cursor {
+            service: ServiceId::new(svc).ok()?,
+            provider: ProviderId::new(id).ok()?,
+        })
+    }
+}
+
+/// The filters and the page of `GET /v1/providers` (and of the
+/// dashboard's provider pages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderQuery {
+    /// Only this service's providers.
+    pub service: Option<ServiceId>,
+    /// Only providers with this status.
+    pub status: Option<Status>,
+    /// Only providers in this lifecycle stage.
+    pub lifecycle: Option<Lifecycle>,
+    /// Only the providers their service routes to (`true`) or the others.
+    pub routed: Option<bool>,
+    /// Start after this provider.
+    pub after: Option<Cursor>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl Default for ProviderQuery {
+    fn default() -> ProviderQuery {
+        ProviderQuery {
+            service: None,
+            status: None,
+            lifecycle: None,
+            routed: None,
+            after: None,
+            limit: PROVIDERS_LIMIT.0,
+        }
+    }
+}
+
+/// A page of provider ids: what [`ProviderQuery::select`] picked, before
+/// any summary is built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    /// The providers on the page, in order.
+    pub ids: Vec<ProviderId>,
+    /// Providers matching the filters, on every page.
+    pub matched: usize,
+    /// The cursor of the next page, when there is one.
+    pub next: Option<Cursor>,
+}
+
+impl ProviderQuery {
+    /// Whether the provider passes the filters (not the cursor). Reads
+    /// only the registry and the stored state.
+    fn admits(&self, engine: &Engine, service: &ServiceId, id: &ProviderId) -> bool {
+        let Some(ps) = engine.state().providers.get(id) else {
+            return false;
+        };
+        if self.status.is_some_and(|s| s != Status::of_state(ps))
+            || self.lifecycle.is_some_and(|l| l != ps.lifecycle)
+        {
+            return false;
+        }
+        match self.routed {
+            None => true,
+            Some(want) => {
+                let routed = engine
+                    .state()
+                    .services
+                    .get(service)
+                    .is_some_and(|s| s.active.as_ref() == Some(id));
+                routed == want
+            }
+        }
+    }
+
+    /// Picks the page: every provider is visited once (ids and a few
+    /// stored fields, no summary), the page keeps at most `limit` ids.
+    pub fn select(&self, engine: &Engine) -> Page {
+        let mut page = Page {
+            ids: Vec::with_capacity(self.limit.min(PROVIDERS_LIMIT.1)),
+            matched: 0,
+            next: None,
+        };
+        let mut last: Option<Cursor> = None;
+        let mut more = false;
+        let mut sorted: Vec<&ProviderId> = Vec::new();
+        for svc in engine.registry().services() {
+            let sid = &svc.config.id;
+            if self.service.as_ref().is_some_and(|s| s != sid) {
+                continue;
+            }
+            sorted.clear();
+            sorted.extend(svc.providers.iter());
+            sorted.sort_unstable();
+            for id in sorted.iter().copied() {
+                if !self.admits(engine, sid, id) {
+                    continue;
+                }
+                page.matched += 1;
+                let past_cursor = self
+                    .after
+                    .as_ref()
+                    .is_none_or(|a| (sid, id) > (&a.service, &a.provider));
+                if !past_cursor {
+                    continue;
+                }
+                if page.ids.len() < self.limit {
+                    page.ids.push(id.clone());
+                    last = Some(Cursor {
+                        service: sid.clone(),
+                        provider: id.clone(),
+                    });
+                } else {
+                    more = true;
+                }
+            }
+        }
+        if more {
+            page.next = last;
+        }
+        page
+    }
+}
+
+/// `GET /v1/providers`: one page of providers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProviderList {
     /// When computed.
     pub generated_at: Timestamp,
-    /// Number of providers.
+    /// Providers on this page.
     pub count: usize,
-    /// Every provider, by service then id.
+    /// Providers matching the filters, on every page.
+    pub matched: usize,
+    /// The limit applied.
+    pub limit: usize,
+    /// The cursor of the next page (pass it as `cursor=`, with the same
+    /// filters); `null` on the last page.
+    pub next: Option<String>,
+    /// The providers of this page, by service then id.
     pub providers: Vec<ProviderItem>,
 }
 
@@ -185,15 +415,26 @@ pub fn summaries(engine: &Engine, now: UnixMillis) -> Vec<ProviderSummary> {
 }
 
 impl ProviderList {
-    /// Builds the list.
+    /// The first page of every provider, with the default limit.
     pub fn build(engine: &Engine, now: UnixMillis) -> ProviderList {
-        let providers: Vec<_> = summaries(engine, now)
+        ProviderList::page(engine, now, &ProviderQuery::default())
+    }
+
+    /// The page `q` selects; summaries are built for its providers only.
+    pub fn page(engine: &Engine, now: UnixMillis, q: &ProviderQuery) -> ProviderList {
+        let page = q.select(engine);
+        let providers: Vec<ProviderItem> = page
+            .ids
             .iter()
-            .map(ProviderItem::from_summary)
+            .filter_map(|id| engine.summary(id, now))
+            .map(|s| ProviderItem::from_summary(&s))
             .collect();
         ProviderList {
             generated_at: Timestamp::at(now),
             count: providers.len(),
+            matched: page.matched,
+            limit: q.limit,
+            next: page.next.as_ref().map(Cursor::encode),
             providers,
         }
     }

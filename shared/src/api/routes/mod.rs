@@ -34,7 +34,7 @@ use crate::time::UnixMillis;
 use crate::{Engine, ServiceId};
 use path::{parse_path, Endpoint};
 use providers::submit;
-use query::query_limit;
+use query::{provider_query, query_limit};
 use refusals::{clip, not_found, provider_id, service_id, unknown_provider, unknown_service};
 use sentinel::observations;
 use trust::attestation;
@@ -130,16 +130,39 @@ pub fn route(req: &ApiRequest, ctx: &ApiContext<'_>, auth: &Auth) -> Routed {
     }
 }
 
+/// An HTML answer of the dashboard, with its strict policy.
+fn page(status: u16, html: String) -> ApiResponse {
+    ApiResponse::html(status, html)
+        .header(
+            "content-security-policy",
+            crate::dashboard::content_security_policy(),
+        )
+        .header("referrer-policy", "no-referrer")
+}
+
 fn dispatch(endpoint: Endpoint, req: &ApiRequest, ctx: &ApiContext<'_>, auth: &Auth) -> Routed {
     let (engine, now) = (ctx.engine, ctx.now);
     let resp = match endpoint {
-        Endpoint::Dashboard => ApiResponse::html(200, crate::dashboard::render(engine, now))
-            .header(
-                "content-security-policy",
-                crate::dashboard::content_security_policy(),
-            )
-            .header("referrer-policy", "no-referrer"),
+        Endpoint::Dashboard => page(200, crate::dashboard::render(engine, now)),
         Endpoint::DashboardJson => ApiResponse::json(200, &crate::dashboard::data(engine, now)),
+        Endpoint::DashboardProviders => match provider_query(&req.query, engine) {
+            Err(r) => r,
+            Ok(q) => page(200, crate::dashboard::providers_page(engine, now, &q)),
+        },
+        Endpoint::DashboardProvider(id) => match provider_id(&id) {
+            Err(r) => r,
+            Ok(pid) => match crate::dashboard::provider_page(engine, &pid, now) {
+                Some(html) => page(200, html),
+                None => unknown_provider(&pid),
+            },
+        },
+        Endpoint::DashboardProviderCard(id) => match provider_id(&id) {
+            Err(r) => r,
+            Ok(pid) => match crate::dashboard::provider_card(engine, &pid, now) {
+                Some(html) => page(200, html),
+                None => page(404, crate::dashboard::no_such_provider(&pid)),
+            },
+        },
         Endpoint::Healthz => ApiResponse::json(200, &dto::Health::build(engine, now)),
         Endpoint::Metrics => ApiResponse::with_body(
             200,
@@ -150,7 +173,10 @@ fn dispatch(endpoint: Endpoint, req: &ApiRequest, ctx: &ApiContext<'_>, auth: &A
             ApiResponse::with_body(200, JSON, super::openapi::openapi_json().into_bytes())
         }
         Endpoint::Providers if req.method == "POST" => return submit(req, engine, auth),
-        Endpoint::Providers => ApiResponse::json(200, &dto::ProviderList::build(engine, now)),
+        Endpoint::Providers => match provider_query(&req.query, engine) {
+            Err(r) => r,
+            Ok(q) => ApiResponse::json(200, &dto::ProviderList::page(engine, now, &q)),
+        },
         Endpoint::Provider(id) => match provider_id(&id) {
             Err(r) => r,
             Ok(pid) => match dto::ProviderDetail::build(engine, &pid, now) {

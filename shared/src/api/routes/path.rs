@@ -11,6 +11,12 @@ use crate::api::request::ApiResponse;
 pub(super) enum Endpoint {
     Dashboard,
     DashboardJson,
+    /// The dashboard's paginated, filtered provider list.
+    DashboardProviders,
+    /// One provider's page on the dashboard.
+    DashboardProvider(String),
+    /// One provider's card, the fragment the dashboard loads on demand.
+    DashboardProviderCard(String),
     Healthz,
     Metrics,
     OpenApi,
@@ -21,7 +27,10 @@ pub(super) enum Endpoint {
     Budget,
     Attestation(String),
     Observations,
-    Proxy { service: String, rest: String },
+    Proxy {
+        service: String,
+        rest: String,
+    },
 }
 
 const READ: &[&str] = &["GET", "HEAD"];
@@ -152,6 +161,11 @@ pub(super) fn parse_path(path: &str) -> Result<Option<Endpoint>, ApiResponse> {
         ["healthz"] => Some(Endpoint::Healthz),
         ["metrics"] => Some(Endpoint::Metrics),
         ["dashboard.json"] => Some(Endpoint::DashboardJson),
+        ["dashboard", "providers"] => Some(Endpoint::DashboardProviders),
+        ["dashboard", "providers", id] => Some(Endpoint::DashboardProvider((*id).to_string())),
+        ["dashboard", "providers", id, "card"] => {
+            Some(Endpoint::DashboardProviderCard((*id).to_string()))
+        }
         ["openapi.json"] => Some(Endpoint::OpenApi),
         ["v1", "providers"] => Some(Endpoint::Providers),
         ["v1", "providers", id] => Some(Endpoint::Provider((*id).to_string())),

@@ -42,3 +42,90 @@ pub(super) fn query_params(query: &str) -> Result<Vec<(String, String)>, ApiResp
         })
         .collect()
 }
+
+/// The filters and page of `GET /v1/providers` (and of the dashboard's
+/// provider list): `service`, `status`, `lifecycle`, `routed`, `cursor`
+/// and `limit`. Every refusal is a `400 bad-request` naming the parameter;
+/// a parameter given twice or one this route does not know is refused
+/// too (a typo must not silently widen the answer).
+pub(super) fn provider_query(
+    query: &str,
+    engine: &crate::Engine,
+) -> Result<crate::dto::ProviderQuery, ApiResponse> {
+    use crate::dto::{lifecycle_named, Cursor, ProviderQuery, Status, PROVIDERS_LIMIT};
+    const KNOWN: [&str; 6] = [
+        "service",
+        "status",
+        "lifecycle",
+        "routed",
+        "cursor",
+        "limit",
+    ];
+    let mut q = ProviderQuery::default();
+    let mut seen: Vec<&'static str> = Vec::new();
+    for (k, v) in query_params(query)? {
+        let Some(name) = KNOWN.iter().copied().find(|n| *n == k) else {
+            return Err(bad_query(&format!(
+                "unknown query parameter `{}`; this route takes {}",
+                clip(&k),
+                KNOWN.map(|n| format!("`{n}`")).join(", ")
+            )));
+        };
+        if seen.contains(&name) {
+            return Err(bad_query(&format!("`{name}` is given more than once")));
+        }
+        seen.push(name);
+        match name {
+            "service" => match crate::ServiceId::new(v.as_str()) {
+                Ok(s) if engine.registry().service(s.as_str()).is_some() => q.service = Some(s),
+                _ => {
+                    return Err(bad_query(&format!(
+                        "`service`: no service `{}` is configured",
+                        clip(&v)
+                    )))
+                }
+            },
+            "status" => {
+                q.status = Some(Status::named(&v).ok_or_else(|| {
+                    bad_query(&format!(
+                        "`status` must be one of `up`, `down`, `unknown`, not `{}`",
+                        clip(&v)
+                    ))
+                })?);
+            }
+            "lifecycle" => {
+                q.lifecycle = Some(lifecycle_named(&v).ok_or_else(|| {
+                    bad_query(&format!(
+                        "`lifecycle` must be one of {}, not `{}`",
+                        crate::dto::LIFECYCLES
+                            .map(|l| format!("`{}`", l.as_str()))
+                            .join(", "),
+                        clip(&v)
+                    ))
+                })?);
+            }
+            "routed" => {
+                q.routed = Some(match v.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(bad_query(&format!(
+                            "`routed` must be `true` or `false`, not `{}`",
+                            clip(&v)
+                        )))
+                    }
+                });
+            }
+            "cursor" => {
+                q.after = Some(Cursor::decode(&v).ok_or_else(|| {
+                    bad_query(&format!(
+                        "`cursor` must be the `next` of a previous page (`service:provider`), not `{}`",
+                        clip(&v)
+                    ))
+                })?);
+            }
+            _ => q.limit = parse_limit(&v, PROVIDERS_LIMIT.1)?,
+        }
+    }
+    Ok(q)
+}
