@@ -357,7 +357,10 @@ impl Display {
                     record.service,
                     record.from.as_ref().map_or("-", |p| p.as_str()),
                     record.to,
-                    describe(&record.reason)
+                    sentinel_core::words::sentence(
+                        &record.reason,
+                        record.from.as_ref().map_or("the service", |p| p.as_str())
+                    )
                 ),
                 Action::Alert {
                     key,
@@ -436,28 +439,5 @@ impl Display {
         let done = (t.min(total) * 20 / total) as usize;
         let _ = write!(line, "  [{}{}]", "#".repeat(done), "-".repeat(20 - done));
         println!("{line}");
-    }
-}
-
-fn describe(r: &sentinel_core::switcher::Reason) -> String {
-    use sentinel_core::switcher::Reason;
-    match r {
-        Reason::Failed {
-            consecutive_failures,
-            down_for_ms,
-        } => format!(
-            "failed: {consecutive_failures} failed probes, down {} s",
-            down_for_ms / 1000
-        ),
-        Reason::BadData { consecutive, check } => {
-            format!("bad data: {check} failed {consecutive}× in a row")
-        }
-        Reason::Latency {
-            recent_ms,
-            baseline_ms,
-            ..
-        } => format!("latency {recent_ms} ms vs baseline {baseline_ms} ms"),
-        Reason::Utilization { utilization, .. } => format!("quota {utilization}% used"),
-        other => other.name().to_string(),
     }
 }

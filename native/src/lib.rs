@@ -186,6 +186,13 @@ const TLS_HINTS: &[&str] = &[
     "rustls",
 ];
 
+const RESET_HINTS: &[&str] = &[
+    "connection reset",
+    "connection closed before message completed",
+    "incomplete message",
+    "broken pipe",
+];
+
 /// Classifies a reqwest error. The URL is stripped from the message (it
 /// may carry an API key in its path or query).
 pub fn classify(e: reqwest::Error) -> OutboundError {
@@ -197,6 +204,17 @@ pub fn classify(e: reqwest::Error) -> OutboundError {
             } else {
                 OutboundError::Protocol(g.to_string())
             };
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            ) {
+                return OutboundError::Reset(io.to_string());
+            }
         }
         if let Some(r) = err.downcast_ref::<RedirectError>() {
             return match r {
@@ -219,6 +237,10 @@ pub fn classify(e: reqwest::Error) -> OutboundError {
         OutboundError::Tls(msg)
     } else if is_connect {
         OutboundError::Connect(msg)
+    } else if RESET_HINTS.iter().any(|h| lower.contains(h)) {
+        // hyper reports a peer that closed mid-answer as an incomplete
+        // message, without an io::Error underneath.
+        OutboundError::Reset(msg)
     } else {
         OutboundError::Protocol(msg)
     }

@@ -25,6 +25,7 @@ pub mod flap;
 pub mod histogram;
 pub mod host;
 pub mod ids;
+pub mod incident;
 pub mod lifecycle;
 pub mod metrics;
 pub mod outbox;
@@ -33,6 +34,7 @@ pub mod proxy;
 pub mod quality;
 pub mod recent;
 pub mod reputation;
+pub mod route;
 pub mod score;
 pub mod secret;
 #[cfg(feature = "test-utils")]
@@ -41,7 +43,9 @@ pub mod state;
 pub mod switcher;
 pub mod tick;
 pub mod time;
+pub mod timeline;
 pub mod window;
+pub mod words;
 
 pub use action::{Action, Decision};
 pub use engine::Engine;

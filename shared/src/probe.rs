@@ -98,6 +98,9 @@ pub struct ProbeResponse {
     pub body: Vec<u8>,
     /// Whether the body was longer than `max_bytes`.
     pub truncated: bool,
+    /// The `Retry-After` header of a 429 or 503, in seconds (delta-seconds
+    /// form; an HTTP date is converted by the shell or left out).
+    pub retry_after_s: Option<u64>,
 }
 
 /// Why no response came back.
@@ -106,8 +109,10 @@ pub struct ProbeResponse {
 pub enum ProbeFailure {
     /// The timeout elapsed.
     Timeout,
-    /// Connection refused, reset, DNS failure.
+    /// Connection refused, DNS failure.
     Connect(String),
+    /// The connection was reset or closed before the answer was complete.
+    Reset(String),
     /// TLS handshake or certificate failure.
     Tls(String),
     /// The target address is private, loopback or link-local and the
@@ -140,6 +145,9 @@ pub enum Outcome {
     Blocked,
     /// TLS or protocol failure.
     Protocol,
+    /// The connection was reset or closed mid-answer. (Last, so states and
+    /// observations written before it was added still decode.)
+    Reset,
 }
 
 impl Outcome {
@@ -147,7 +155,62 @@ impl Outcome {
     pub fn is_up(self) -> bool {
         self == Outcome::Ok
     }
+
+    /// A short kebab-case name: `ok`, `http-503`, `throttled`, `timeout`,
+    /// `refused`, `reset`, `too-large`, `blocked`, `protocol`.
+    pub fn name(self) -> String {
+        match self {
+            Outcome::Ok => "ok".into(),
+            Outcome::Status(s) => format!("http-{s}"),
+            Outcome::Throttled => "throttled".into(),
+            Outcome::Timeout => "timeout".into(),
+            Outcome::Connect => "refused".into(),
+            Outcome::Reset => "reset".into(),
+            Outcome::TooLarge => "too-large".into(),
+            Outcome::Blocked => "blocked".into(),
+            Outcome::Protocol => "protocol".into(),
+        }
+    }
+
+    /// What the provider did, as a phrase for sentences: "answered 429
+    /// Too Many Requests", "did not answer in time", …
+    pub fn phrase(self) -> String {
+        match self {
+            Outcome::Ok => "answered".into(),
+            Outcome::Status(s) => format!("answered HTTP {s}{}", status_text(s)),
+            Outcome::Throttled => "answered 429 Too Many Requests".into(),
+            Outcome::Timeout => "did not answer in time (a hang)".into(),
+            Outcome::Connect => "refused the connection".into(),
+            Outcome::Reset => "reset the connection mid-answer".into(),
+            Outcome::TooLarge => "sent a body over the size cap".into(),
+            Outcome::Blocked => "resolved to an address the SSRF guard blocks".into(),
+            Outcome::Protocol => "broke the HTTP or TLS protocol".into(),
+        }
+    }
 }
+
+fn status_text(s: u16) -> &'static str {
+    match s {
+        500 => " Internal Server Error",
+        502 => " Bad Gateway",
+        503 => " Service Unavailable",
+        504 => " Gateway Timeout",
+        404 => " Not Found",
+        403 => " Forbidden",
+        401 => " Unauthorized",
+        _ => "",
+    }
+}
+
+/// The `Retry-After` seconds [`observe`] wrote into a 429's detail, if any.
+/// (The detail is the observation's one free-text field; the number is
+/// written and read here only, in one fixed form.)
+pub fn retry_after_of(detail: Option<&str>) -> Option<u64> {
+    let rest = detail?.split_once(RETRY_AFTER)?.1;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+const RETRY_AFTER: &str = "; Retry-After ";
 
 /// The core's record of one probe.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -238,6 +301,7 @@ pub fn observe(
                     format!("no answer within {} ms", req.timeout_ms),
                 ),
                 ProbeFailure::Connect(d) => (Outcome::Connect, format!("connect: {d}")),
+                ProbeFailure::Reset(d) => (Outcome::Reset, format!("connection reset: {d}")),
                 ProbeFailure::Tls(d) => (Outcome::Protocol, format!("tls: {d}")),
                 ProbeFailure::Blocked(d) => {
                     (Outcome::Blocked, format!("blocked by the SSRF guard: {d}"))
@@ -262,7 +326,10 @@ pub fn observe(
             };
             if resp.status == 429 {
                 obs.outcome = Outcome::Throttled;
-                obs.detail = Some("HTTP 429 Too Many Requests".into());
+                obs.detail = Some(match resp.retry_after_s {
+                    Some(s) => format!("HTTP 429 Too Many Requests{RETRY_AFTER}{s} s"),
+                    None => "HTTP 429 Too Many Requests".into(),
+                });
             } else if !accepted {
                 obs.outcome = Outcome::Status(resp.status);
                 obs.detail = Some(format!("unexpected HTTP status {}", resp.status));

@@ -8,25 +8,35 @@
 //! `eth_sendRawTransaction`). A request that is not safe to repeat gets
 //! exactly one attempt.
 //!
-//! Order of attempts: the active provider, then the other providers the
-//! switcher could route to (not Untrusted, not stopped by budget, not
-//! failed), best first. With hedging on, when the first attempt has not
-//! answered within the active provider's p95 latency, the second candidate
-//! is asked too and the first good answer wins (Dean & Barroso, "The Tail
-//! at Scale", 2013) — bounded to one extra request.
+//! Order of attempts: [`crate::route::plan`] — the active provider, the
+//! healthy standbys best first, then providers answering again after an
+//! outage as a last resort, then (with `degraded = "serve"`) providers
+//! whose data is stale or disagrees, marked with an `x-sentinel-degraded`
+//! header. Providers serving wrong data are never tried. With hedging on,
+//! when the first attempt has not answered within the active provider's
+//! p95 latency, the second candidate is asked too and the first good
+//! answer wins (Dean & Barroso, "The Tail at Scale", 2013) — bounded to
+//! one extra request.
+//!
+//! Every answer is checked where the service's data checks apply to it
+//! ([`validate`]): a refused answer is retried on the next provider like a
+//! 5xx and counted as bad data.
 //!
 //! Every attempt is reported, so the shell can book the usage against each
 //! provider and feed retry outcomes to reliability.
 
 use crate::books::Metric;
 use crate::engine::{Engine, Event, EventKind, UsageTarget};
-use crate::lifecycle::{Lifecycle, TrustLevel};
+use crate::quality::FailReason;
+use crate::route::Candidate;
 use crate::secret::SealedSecret;
 use crate::time::UnixMillis;
 use crate::{ProviderId, ServiceId};
 use futures_util::future::{select, Either};
 use std::future::Future;
 use std::pin::pin;
+
+pub mod validate;
 
 /// A request to forward.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -131,6 +141,9 @@ pub struct Attempt {
     pub used: bool,
     /// Whether it was a hedge.
     pub hedge: bool,
+    /// The answer failed per-request validation ([`validate`]): the
+    /// failed check's category and why.
+    pub refused: Option<(&'static str, FailReason)>,
 }
 
 /// The result of forwarding one request.
@@ -151,6 +164,9 @@ pub enum ProxyError {
     /// No provider can take the request.
     #[error("no provider of `{0}` can take requests")]
     NoProvider(String),
+    /// Every answer failed validation and none may be served.
+    #[error("no provider gave a valid answer: {0}")]
+    BadData(String),
     /// Every attempt failed.
     #[error("all {attempts} attempts failed; last: {last}")]
     Exhausted {
@@ -217,35 +233,11 @@ fn retry_status(status: u16) -> bool {
     status == 429 || (500..=599).contains(&status)
 }
 
-/// The providers to try for `service`, best first.
+/// The providers to try for `service`, best first (see [`crate::route`]).
 pub fn candidates(engine: &Engine, service: &str, now: UnixMillis) -> Option<Vec<ProviderId>> {
-    let svc = engine.registry().service(service)?;
-    let st = engine.state();
-    let active = st.services.get(service).and_then(|s| s.active.clone());
-    let mut rest: Vec<(std::cmp::Reverse<u16>, ProviderId)> = svc
-        .providers
-        .iter()
-        .filter(|id| Some(*id) != active.as_ref())
-        .filter_map(|id| {
-            let ps = st.providers.get(id)?;
-            let usable = matches!(
-                ps.lifecycle,
-                Lifecycle::Standby | Lifecycle::Active | Lifecycle::Recovering
-            ) && ps.trust > TrustLevel::Untrusted
-                && ps.step < crate::books::Step::Stop
-                && ps.consecutive_failures == 0;
-            let total = ps.card.map_or(0, |c| c.total.get());
-            usable.then(|| (std::cmp::Reverse(total), id.clone()))
-        })
-        .collect();
-    rest.sort();
     let _ = now;
-    Some(
-        active
-            .into_iter()
-            .chain(rest.into_iter().map(|(_, id)| id))
-            .collect(),
-    )
+    crate::route::plan(engine, service)
+        .map(|p| p.candidates.into_iter().map(|c| c.provider).collect())
 }
 
 fn target(engine: &Engine, id: &ProviderId, req: &ProxyRequest) -> Option<Target> {
@@ -276,6 +268,7 @@ fn record(
         bytes: r.as_ref().map_or(0, |x| x.body.len() as u64),
         used: false,
         hedge,
+        refused: None,
     });
 }
 
@@ -293,7 +286,7 @@ pub async fn forward<U: Upstream>(
     now: UnixMillis,
 ) -> ProxyOutcome {
     let mut attempts = Vec::new();
-    let Some(order) = candidates(engine, service.as_str(), now) else {
+    let Some(plan) = crate::route::plan(engine, service.as_str()) else {
         return ProxyOutcome {
             response: Err(ProxyError::UnknownService(service.to_string())),
             attempts,
@@ -305,31 +298,39 @@ pub async fn forward<U: Upstream>(
     } else {
         1
     };
-    let order: Vec<ProviderId> = order.into_iter().take(max).collect();
+    let order: Vec<Candidate> = plan.candidates.into_iter().take(max).collect();
     if order.is_empty() {
         return ProxyOutcome {
             response: Err(ProxyError::NoProvider(service.to_string())),
             attempts,
         };
     }
+    let serve_degraded = engine
+        .registry()
+        .service(service.as_str())
+        .is_some_and(|s| s.config.degraded == crate::config::Degraded::Serve);
     let mut last: Option<Result<UpstreamResponse, UpstreamError>> = None;
+    // The best refused answer that may still be served (stale, lagging or
+    // inconsistent, with `degraded = "serve"`): (attempt index, answer, reason).
+    let mut fallback: Option<(usize, UpstreamResponse, FailReason)> = None;
+    let mut refusal: Option<String> = None;
     let mut i = 0;
     while i < order.len() {
-        let id = &order[i];
+        let id = &order[i].provider;
         let Some(t) = target(engine, id, req) else {
             i += 1;
             continue;
         };
         let hedge_to = if policy.hedge && can_retry && i + 1 < order.len() {
-            target(engine, &order[i + 1], req)
+            target(engine, &order[i + 1].provider, req)
         } else {
             None
         };
-        let result = match hedge_to {
+        let (from, result) = match hedge_to {
             None => {
                 let r = upstream.send(&t, req, policy.attempt_timeout_ms).await;
                 record(&mut attempts, id, &r, false);
-                r
+                (id.clone(), r)
             }
             Some(h) => {
                 let delay = engine
@@ -344,7 +345,7 @@ pub async fn forward<U: Upstream>(
                 match select(first, timer).await {
                     Either::Left((r, _)) => {
                         record(&mut attempts, id, &r, false);
-                        r
+                        (id.clone(), r)
                     }
                     Either::Right(((), first)) => {
                         // Too slow: ask the next candidate as well.
@@ -353,54 +354,97 @@ pub async fn forward<U: Upstream>(
                             Either::Left((r, _second)) if good(&r) => {
                                 // The hedge is dropped unpolled: cancelled.
                                 record(&mut attempts, id, &r, false);
-                                r
+                                (id.clone(), r)
                             }
                             Either::Left((r, second)) => {
                                 record(&mut attempts, id, &r, false);
                                 let r2 = second.await;
                                 record(&mut attempts, &h.provider, &r2, true);
                                 i += 1;
-                                r2
+                                (h.provider.clone(), r2)
                             }
                             Either::Right((r2, _first)) if good(&r2) => {
                                 record(&mut attempts, &h.provider, &r2, true);
                                 i += 1;
-                                r2
+                                (h.provider.clone(), r2)
                             }
                             Either::Right((r2, first)) => {
                                 record(&mut attempts, &h.provider, &r2, true);
                                 let r = first.await;
                                 record(&mut attempts, id, &r, false);
                                 i += 1;
-                                r
+                                (id.clone(), r)
                             }
                         }
                     }
                 }
             }
         };
-        if good(&result) {
-            if let Some(a) = attempts
-                .iter_mut()
-                .rev()
-                .find(|a| a.status == result.as_ref().ok().map(|x| x.status) && a.error.is_none())
-            {
-                a.used = true;
+        if let Ok(resp) = &result {
+            if !retry_status(resp.status) {
+                if let Some(bad) = validate::judge(engine, &from, req, resp, now) {
+                    let n = mark(&mut attempts, &from, Some((bad.category, bad.reason)));
+                    refusal = Some(format!("{from}: {}", bad.detail));
+                    let keep = serve_degraded
+                        && crate::route::servable_when_degraded(bad.reason)
+                        && fallback.is_none();
+                    if keep {
+                        if let Some(n) = n {
+                            fallback = Some((n, resp.clone(), bad.reason));
+                        }
+                    }
+                    i += 1;
+                    continue;
+                }
             }
-            return ProxyOutcome {
-                response: result.map_err(|_| ProxyError::NoProvider(service.to_string())),
-                attempts,
-            };
+        }
+        if good(&result) {
+            let degraded = order
+                .iter()
+                .find(|c| c.provider == from)
+                .and_then(|c| c.degraded);
+            if let Some(n) = mark(&mut attempts, &from, None) {
+                attempts[n].used = true;
+            }
+            let response = result
+                .map(|mut r| {
+                    if let Some(d) = degraded {
+                        r.headers.push((DEGRADED_HEADER.into(), d.as_str().into()));
+                    }
+                    r
+                })
+                .map_err(|_| ProxyError::NoProvider(service.to_string()));
+            return ProxyOutcome { response, attempts };
         }
         last = Some(result);
         i += 1;
+    }
+    if let Some((n, mut resp, reason)) = fallback {
+        // Only degraded data is left, and the service allows serving it.
+        if let Some(a) = attempts.get_mut(n) {
+            a.used = true;
+        }
+        resp.headers
+            .push((DEGRADED_HEADER.into(), reason.as_str().into()));
+        return ProxyOutcome {
+            response: Ok(resp),
+            attempts,
+        };
+    }
+    if let Some(why) = refusal {
+        if !matches!(last, Some(Ok(_))) {
+            return ProxyOutcome {
+                response: Err(ProxyError::BadData(why)),
+                attempts,
+            };
+        }
     }
     // Nothing good: hand back the last upstream answer if there was one
     // (a 503 or 429 is more useful to a client than our own error).
     let n = attempts.len() as u32;
     match last {
         Some(Ok(resp)) => {
-            if let Some(a) = attempts.last_mut() {
+            if let Some(a) = attempts.iter_mut().rev().find(|a| a.refused.is_none()) {
                 a.used = true;
             }
             ProxyOutcome {
@@ -422,6 +466,26 @@ pub async fn forward<U: Upstream>(
     }
 }
 
+/// The header marking an answer served from degraded data: its value is
+/// the problem (`stale`, `lagging`, `inconsistent`).
+pub const DEGRADED_HEADER: &str = "x-sentinel-degraded";
+
+/// Marks the latest answered attempt of `provider` as refused (or just
+/// finds it), returning its index.
+fn mark(
+    attempts: &mut [Attempt],
+    provider: &ProviderId,
+    refused: Option<(&'static str, FailReason)>,
+) -> Option<usize> {
+    let n = attempts
+        .iter()
+        .rposition(|a| &a.provider == provider && a.status.is_some())?;
+    if refused.is_some() {
+        attempts[n].refused = refused;
+    }
+    Some(n)
+}
+
 /// The bookkeeping of forwarded requests, folded: per provider, requests
 /// and bytes, and how many retries landed on it and succeeded. A busy proxy
 /// adds every outcome here (cheap, no allocation per request once a
@@ -431,6 +495,7 @@ pub async fn forward<U: Upstream>(
 pub struct UsageTally {
     requests: std::collections::BTreeMap<ProviderId, (u64, u64)>,
     retries: std::collections::BTreeMap<ProviderId, (u32, u32)>,
+    refused: std::collections::BTreeMap<(ProviderId, &'static str), u32>,
 }
 
 impl UsageTally {
@@ -442,6 +507,10 @@ impl UsageTally {
             let r = self.requests.entry(a.provider.clone()).or_default();
             r.0 = r.0.saturating_add(1);
             r.1 = r.1.saturating_add(a.bytes);
+            if let Some((check, _)) = a.refused {
+                let c = self.refused.entry((a.provider.clone(), check)).or_default();
+                *c = c.saturating_add(1);
+            }
             if n > 0 {
                 let t = self.retries.entry(a.provider.clone()).or_default();
                 if a.status.is_some_and(|s| !retry_status(s)) {
@@ -455,7 +524,7 @@ impl UsageTally {
 
     /// Whether nothing was added since the last drain.
     pub fn is_empty(&self) -> bool {
-        self.requests.is_empty() && self.retries.is_empty()
+        self.requests.is_empty() && self.retries.is_empty() && self.refused.is_empty()
     }
 
     /// Takes everything added so far as events (without sequence numbers:
@@ -481,6 +550,13 @@ impl UsageTally {
                 provider,
                 ok,
                 failed,
+            });
+        }
+        for ((provider, check), count) in std::mem::take(&mut self.refused) {
+            out.push(EventKind::BadAnswers {
+                provider,
+                check: check.to_string(),
+                count,
             });
         }
         out

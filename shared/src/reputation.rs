@@ -197,6 +197,35 @@ impl Reputation {
     }
 }
 
+/// How often the scores are snapshot for "what moved".
+pub const SNAPSHOT_EVERY: u64 = crate::time::HOUR;
+
+/// Keeps hourly snapshots of a provider's scores, at most two, oldest
+/// first: the explanation compares the current scores against the older
+/// one, one to two hours back — long enough for an outage or a slowdown
+/// to show as a move, unlike the previous decision a few seconds ago.
+pub fn snapshot(
+    refs: &mut Vec<(crate::time::UnixMillis, ScoreCard)>,
+    now: crate::time::UnixMillis,
+    card: ScoreCard,
+) {
+    let due = refs
+        .last()
+        .is_none_or(|(at, _)| now.saturating_sub(*at) >= SNAPSHOT_EVERY);
+    if due {
+        refs.push((now, card));
+        let excess = refs.len().saturating_sub(2);
+        refs.drain(..excess);
+    }
+}
+
+/// The snapshot "what moved" compares against: the oldest kept.
+pub fn reference(
+    refs: &[(crate::time::UnixMillis, ScoreCard)],
+) -> Option<&(crate::time::UnixMillis, ScoreCard)> {
+    refs.first()
+}
+
 /// A human- and machine-readable account of a score.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Explanation {

@@ -18,20 +18,24 @@
 use crate::books::{Ledger, Step};
 use crate::flap::Flap;
 use crate::histogram::LatencyHistogram;
+use crate::incident::Incident;
 use crate::lifecycle::{Lifecycle, TrustLevel};
 use crate::probe::{Outcome, Purpose};
-use crate::quality::{Facts, QualityTally};
+use crate::quality::{Facts, FailReason, QualityTally};
 use crate::reputation::ScoreCard;
 use crate::switcher::Reason;
 use crate::time::UnixMillis;
+use crate::timeline::Point;
 use crate::window::{Bucket, Counts, Ring};
 use crate::{Bps, ProviderId, ServiceId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Version of the encoded state; bump on any incompatible change.
-pub const STATE_VERSION: u16 = 2;
+pub const STATE_VERSION: u16 = 3;
 pub(crate) const MAGIC: &[u8; 4] = b"BKS\0";
+
+mod legacy;
 
 /// Errors reading an encoded state.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -175,6 +179,20 @@ pub struct ProviderState {
     pub bad_check: Option<String>,
     /// The latest facts (block head, consistency field) and when.
     pub facts: Option<(UnixMillis, Facts)>,
+    /// Why the last failing data check failed (`stale`, `wrong-chain`,
+    /// `inconsistent`, …): what the proxy may still serve and what never.
+    pub bad_reason: Option<FailReason>,
+    /// Incidents, oldest first ([`crate::incident`]).
+    pub incidents: VecDeque<Incident>,
+    /// The last 24 hours, per half hour ([`crate::timeline`]).
+    pub timeline: Ring<Point>,
+    /// Hourly snapshots of the scores (at most two, oldest first): the
+    /// explanation's "what moved" compares against the older one, one to
+    /// two hours back, not against the decision that just wrote it.
+    pub card_ref: Vec<(UnixMillis, ScoreCard)>,
+    /// How the latest failed probe failed, and how many failures in a row
+    /// failed that same way (a run of 429s is throttling, not an outage).
+    pub streak_cause: Option<(Outcome, u32)>,
 }
 
 impl ProviderState {
@@ -210,6 +228,11 @@ impl ProviderState {
             consecutive_bad: 0,
             bad_check: None,
             facts: None,
+            bad_reason: None,
+            incidents: VecDeque::new(),
+            timeline: Ring::default(),
+            card_ref: Vec::new(),
+            streak_cause: None,
         }
     }
 
@@ -251,6 +274,37 @@ pub struct ServiceState {
     pub streak: Option<(String, u32)>,
     /// Latest cross-provider consistency verdicts, per provider.
     pub consistency: BTreeMap<ProviderId, bool>,
+    /// A chain fork seen between its providers and not yet healed.
+    pub fork: Option<Fork>,
+    /// Since when every provider's latest block has been too old (the
+    /// chain itself is not moving); `None` when not.
+    pub chain_stale_since: Option<UnixMillis>,
+}
+
+/// Providers of one service reported different blocks at the same height.
+/// Open until the providers that disagreed are seen agreeing again at a
+/// later height; a witness going quiet does not heal it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fork {
+    /// The block number where they disagreed.
+    pub number: u64,
+    /// When it was first seen.
+    pub since: UnixMillis,
+    /// Each provider's block hash at that number.
+    pub hashes: BTreeMap<ProviderId, String>,
+    /// The hash held by strictly more providers than any other, if any.
+    pub majority: Option<String>,
+}
+
+impl Fork {
+    /// Whether `id` is on a losing side (there is a majority and `id`
+    /// reported another hash).
+    pub fn is_minority(&self, id: &ProviderId) -> bool {
+        match (&self.majority, self.hashes.get(id)) {
+            (Some(m), Some(h)) => m != h,
+            _ => false,
+        }
+    }
 }
 
 impl ServiceState {
@@ -264,6 +318,8 @@ impl ServiceState {
             pending: None,
             streak: None,
             consistency: BTreeMap::new(),
+            fork: None,
+            chain_stale_since: None,
         }
     }
 }
@@ -463,49 +519,6 @@ pub struct State {
     pub recent_latency: BTreeMap<ProviderId, crate::recent::RecentLatency>,
 }
 
-/// The state as format version 1 wrote it (before the outbox), read
-/// once and converted.
-#[derive(Deserialize)]
-struct StateV1 {
-    version: u16,
-    revision: u64,
-    last_decide: UnixMillis,
-    providers: BTreeMap<ProviderId, ProviderState>,
-    services: BTreeMap<ServiceId, ServiceState>,
-    history: VecDeque<SwitchRecord>,
-    switch_seq: u64,
-    alerts: BTreeMap<String, ActiveAlert>,
-    footprint: Ledger,
-    footprint_step: Step,
-    usage_watermarks: BTreeMap<String, u64>,
-    submitted: Vec<Submitted>,
-}
-
-impl From<StateV1> for State {
-    fn from(v: StateV1) -> State {
-        let _ = v.version;
-        State {
-            version: STATE_VERSION,
-            revision: v.revision,
-            last_decide: v.last_decide,
-            providers: v.providers,
-            services: v.services,
-            history: v.history,
-            switch_seq: v.switch_seq,
-            alerts: v.alerts,
-            footprint: v.footprint,
-            footprint_step: v.footprint_step,
-            usage_watermarks: v.usage_watermarks,
-            submitted: v.submitted,
-            outbox: Vec::new(),
-            notice_seq: 0,
-            schedule: Schedule::default(),
-            usage_seen: BTreeMap::new(),
-            recent_latency: BTreeMap::new(),
-        }
-    }
-}
-
 impl Default for State {
     fn default() -> Self {
         State {
@@ -574,7 +587,10 @@ impl State {
         let corrupt = |e: postcard::Error| StateError::Corrupt(e.to_string());
         match found {
             STATE_VERSION => postcard::from_bytes(&bytes[6..]).map_err(corrupt),
-            1 => postcard::from_bytes::<StateV1>(&bytes[6..])
+            1 => postcard::from_bytes::<legacy::StateV1>(&bytes[6..])
+                .map(|v1| State::from(legacy::StateV2::from(v1)))
+                .map_err(corrupt),
+            2 => postcard::from_bytes::<legacy::StateV2>(&bytes[6..])
                 .map(State::from)
                 .map_err(corrupt),
             _ => Err(StateError::Version { found }),

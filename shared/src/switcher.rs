@@ -34,6 +34,7 @@
 use crate::books::Step;
 use crate::config::Switching;
 use crate::lifecycle::{Lifecycle, TrustLevel};
+use crate::probe::Outcome;
 use crate::{Bps, ProviderId};
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +52,10 @@ pub enum Reason {
         consecutive_failures: u32,
         /// Time since the first failed probe.
         down_for_ms: u64,
+        /// How the last probe failed (`timeout`, `refused`, `reset`,
+        /// `http-503`, …); `None` in records written before causes were
+        /// kept.
+        cause: Option<Outcome>,
     },
     /// The active provider's budget or quota is exhausted.
     BudgetExhausted {
@@ -113,6 +118,14 @@ pub enum Reason {
         /// Candidate total.
         candidate: Bps,
     },
+    /// The provider refuses us with 429 Too Many Requests: up, but out of
+    /// quota for us — a quota signal, not an outage.
+    Throttled {
+        /// Consecutive 429 answers.
+        consecutive: u32,
+        /// The `Retry-After` it sent, in seconds.
+        retry_after_s: Option<u64>,
+    },
 }
 
 /// How urgently a trigger acts.
@@ -141,6 +154,7 @@ impl Reason {
             Reason::Performance { .. } => "performance",
             Reason::ErrorRate { .. } => "error-rate",
             Reason::BetterAlternative { .. } => "better-alternative",
+            Reason::Throttled { .. } => "throttled",
         }
     }
 
@@ -153,6 +167,7 @@ impl Reason {
             | Reason::Failed { .. }
             | Reason::BadData { .. }
             | Reason::BudgetExhausted { .. }
+            | Reason::Throttled { .. }
             | Reason::Untrusted { .. } => Urgency::Critical,
             Reason::BetterAlternative { .. } => Urgency::Optimize,
             _ => Urgency::Degraded,
@@ -167,6 +182,7 @@ impl Reason {
                 | Reason::BetterAlternative { .. }
                 | Reason::Utilization { .. }
                 | Reason::BudgetExhausted { .. }
+                | Reason::Throttled { .. }
         )
     }
 }
@@ -219,6 +235,13 @@ pub struct View {
     pub canary_blocked: bool,
     /// Whether the last probe was healthy (and there was one).
     pub last_healthy: bool,
+    /// Consecutive healthy probes.
+    pub consecutive_successes: u32,
+    /// How the latest failed probe failed, and how many failures in a row
+    /// failed that way.
+    pub streak_cause: Option<(Outcome, u32)>,
+    /// The `Retry-After` of the latest 429, in seconds.
+    pub retry_after_s: Option<u64>,
 }
 
 /// The trigger that fires for the active provider, if any, most urgent
@@ -228,9 +251,20 @@ pub fn trigger(a: &View, sw: &Switching) -> Option<Reason> {
     if a.consecutive_failures >= sw.failure_threshold
         || (a.down_for_ms.is_some() && down_for > sw.down_after.as_ms())
     {
+        // Every failure of the run a 429: the provider is up and refusing
+        // us, a quota signal with its own name, not an outage.
+        if let Some((Outcome::Throttled, n)) = a.streak_cause {
+            if n >= a.consecutive_failures {
+                return Some(Reason::Throttled {
+                    consecutive: n,
+                    retry_after_s: a.retry_after_s,
+                });
+            }
+        }
         return Some(Reason::Failed {
             consecutive_failures: a.consecutive_failures,
             down_for_ms: down_for,
+            cause: a.streak_cause.map(|(o, _)| o),
         });
     }
     if a.step >= Step::Stop {
@@ -334,8 +368,33 @@ pub fn eligible(c: &View, active: Option<&View>, reason: &Reason, sw: &Switching
             .is_none_or(|r| u32::from(r.get()) * 2 <= u32::from(sw.max_error_rate.get())),
         Reason::BetterAlternative { .. } => c.confidence >= Bps::percent(50),
         Reason::Untrusted { total } => c.total > *total,
-        Reason::Initial | Reason::Failed { .. } | Reason::BadData { .. } => true,
+        Reason::Initial
+        | Reason::Failed { .. }
+        | Reason::Throttled { .. }
+        | Reason::BadData { .. } => true,
     }
+}
+
+/// Whether `c` may take over as a **last resort** when the active provider
+/// is dead (or there is none) and no regular candidate is eligible: a
+/// provider still recovering from its own outage (or marked failed, but
+/// answering again) whose latest probes are healthy. A working provider
+/// always beats a dead one; the canary still checks it first, and flap
+/// damping and trust, which only order healthy choices, do not bar it.
+pub fn last_resort(c: &View, active: Option<&View>, reason: &Reason) -> bool {
+    let dead_route = matches!(
+        reason,
+        Reason::Initial | Reason::Failed { .. } | Reason::Throttled { .. }
+    );
+    dead_route
+        && matches!(c.lifecycle, Lifecycle::Recovering | Lifecycle::Failed)
+        && c.last_healthy
+        && c.consecutive_successes >= 1
+        && c.consecutive_failures == 0
+        && c.consecutive_bad.0 == 0
+        && c.step < Step::Stop
+        && !c.canary_blocked
+        && active.is_none_or(|a| a.id != c.id)
 }
 
 /// Orders candidates best first: those that fire no trigger of their own
@@ -408,6 +467,9 @@ mod tests {
             suppressed: false,
             canary_blocked: false,
             last_healthy: true,
+            consecutive_successes: 10,
+            streak_cause: None,
+            retry_after_s: None,
         }
     }
 
@@ -476,7 +538,8 @@ mod tests {
             None,
             &Reason::Failed {
                 consecutive_failures: 3,
-                down_for_ms: 0
+                down_for_ms: 0,
+                cause: None,
             },
             &sw
         ));
@@ -500,6 +563,7 @@ mod tests {
         let failed = Reason::Failed {
             consecutive_failures: 3,
             down_for_ms: 0,
+            cause: Some(Outcome::Timeout),
         };
         assert!(eligible(&slow, None, &failed, &sw), "but beats a dead one");
         let ranked = rank(vec![&slow, &clean], false, &sw);

@@ -60,7 +60,7 @@ impl Upstream for Fake {
     async fn send(
         &self,
         t: &Target,
-        _req: &ProxyRequest,
+        req: &ProxyRequest,
         _timeout: u64,
     ) -> Result<UpstreamResponse, UpstreamError> {
         self.calls.borrow_mut().push(t.provider.to_string());
@@ -75,7 +75,13 @@ impl Upstream for Fake {
                 Ok(UpstreamResponse {
                     status: s,
                     headers: vec![],
-                    body: format!("from {}", t.provider).into_bytes(),
+                    // JSON for JSON-RPC calls: the proxy checks answers.
+                    body: if req.method == "POST" {
+                        format!(r#"{{"jsonrpc":"2.0","id":0,"from":"{}"}}"#, t.provider)
+                    } else {
+                        format!("from {}", t.provider)
+                    }
+                    .into_bytes(),
                 })
             }
             Script::Refused => Err(UpstreamError::Connect("refused".into())),

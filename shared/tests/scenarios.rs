@@ -107,10 +107,14 @@ fn a_slow_provider_is_left_for_latency_after_the_dwell_time() {
 }
 
 #[test]
-fn a_5xx_burst_and_429s_are_failures() {
-    for (seed, fault) in [
-        (3, Fault::Burst5xx { rate_bps: 9_000 }),
-        (4, Fault::Throttle),
+fn a_5xx_burst_is_a_failure_and_429s_are_throttling() {
+    for (seed, fault, want) in [
+        (
+            3,
+            Fault::Burst5xx { rate_bps: 9_000 },
+            ["failed", "error-rate"],
+        ),
+        (4, Fault::Throttle, ["throttled", "throttled"]),
     ] {
         let onset = start() + HOUR;
         let mut s = scenario(seed);
@@ -118,13 +122,25 @@ fn a_5xx_burst_and_429s_are_failures() {
             "a",
             jittery().fault(onset, onset + 20 * MINUTE, fault.clone()),
         );
+        s.run_until(onset + 10 * MINUTE);
+        if fault == Fault::Throttle {
+            // Issue 12: a provider answering 429 is up and refusing us — a
+            // quota signal with its own name, never "down".
+            let a = &s.engine.state().providers["a"];
+            assert_ne!(a.lifecycle, Lifecycle::Failed, "429s are not an outage");
+            let alerts = s.alerts();
+            assert!(alerts.iter().any(|(_, k, f)| k == "throttled:a" && *f));
+            assert!(!alerts.iter().any(|(_, k, _)| k == "provider-down:a"));
+            let sentence = sentinel_core::words::sentence(&s.switches()[0].1.reason, "a");
+            assert!(
+                sentence.starts_with("a answered 429 Too Many Requests"),
+                "{sentence}"
+            );
+        }
         s.run_until(onset + HOUR);
         let (at, reason) =
             first_switch_reason(&s).unwrap_or_else(|| panic!("{fault:?}: no switch"));
-        assert!(
-            reason == "failed" || reason == "error-rate",
-            "{fault:?}: {reason}"
-        );
+        assert!(want.contains(&reason.as_str()), "{fault:?}: {reason}");
         assert!(
             at - onset <= 2 * MINUTE,
             "{fault:?}: took {} s",

@@ -320,9 +320,27 @@ pub struct ServiceConfig {
     /// EVM checks (chain id, block age, lag); for `kind = "evm-rpc"`.
     #[serde(default)]
     pub evm: Option<EvmChecks>,
+    /// What the proxy does when no provider with good data is left: serve
+    /// a provider whose data is stale or disagrees with the others, marked
+    /// with an `x-sentinel-degraded` header (`serve`), or answer 503
+    /// (`refuse`, the default). Wrong data (another chain, a failed
+    /// business rule, a broken shape) is never served.
+    #[serde(default)]
+    pub degraded: Degraded,
     /// The providers (`[[service.provider]]`).
     #[serde(default, rename = "provider")]
     pub providers: Vec<ProviderConfig>,
+}
+
+/// See [`ServiceConfig::degraded`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Degraded {
+    /// Serve stale or inconsistent data as a last resort, marked.
+    Serve,
+    /// Answer 503 rather than serve stale or inconsistent data.
+    #[default]
+    Refuse,
 }
 
 impl ServiceConfig {

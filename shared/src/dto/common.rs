@@ -90,16 +90,26 @@ pub struct ReasonDto {
     /// The trigger's kebab-case name (`failed`, `latency`, …).
     pub trigger: String,
     /// The reason as the core records it, with its numbers, e.g.
-    /// `{"failed":{"consecutive_failures":3,"down_for_ms":61000}}`.
+    /// `{"failed":{"consecutive_failures":3,"down_for_ms":61000,"cause":"timeout"}}`.
     pub detail: serde_json::Value,
+    /// The same in words, for people ([`crate::words`]).
+    pub sentence: String,
+}
+
+impl ReasonDto {
+    /// The reason, its sentence about `subject` (the provider it concerns).
+    pub fn about(r: &Reason, subject: &str) -> ReasonDto {
+        ReasonDto {
+            trigger: r.name().to_string(),
+            detail: serde_json::to_value(r).unwrap_or(serde_json::Value::Null),
+            sentence: crate::words::sentence(r, subject),
+        }
+    }
 }
 
 impl From<&Reason> for ReasonDto {
     fn from(r: &Reason) -> ReasonDto {
-        ReasonDto {
-            trigger: r.name().to_string(),
-            detail: serde_json::to_value(r).unwrap_or(serde_json::Value::Null),
-        }
+        ReasonDto::about(r, "the provider")
     }
 }
 
@@ -123,12 +133,21 @@ mod tests {
 
     #[test]
     fn reasons_carry_their_trigger_and_numbers() {
-        let r = ReasonDto::from(&Reason::Failed {
-            consecutive_failures: 3,
-            down_for_ms: 61_000,
-        });
+        let r = ReasonDto::about(
+            &Reason::Failed {
+                consecutive_failures: 3,
+                down_for_ms: 61_000,
+                cause: Some(crate::probe::Outcome::Reset),
+            },
+            "a",
+        );
         assert_eq!(r.trigger, "failed");
         assert_eq!(r.detail["failed"]["consecutive_failures"], 3);
+        assert_eq!(r.detail["failed"]["cause"], "reset");
+        assert_eq!(
+            r.sentence,
+            "a reset the connection mid-answer 3 times in a row; down for 61 s"
+        );
         assert_eq!(ReasonDto::from(&Reason::Initial).detail, "initial");
     }
 }

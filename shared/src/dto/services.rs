@@ -75,6 +75,14 @@ pub struct RouteDto {
     pub pending: Option<PendingDto>,
     /// Where to send traffic through the sentinel's failover proxy.
     pub proxy_path: String,
+    /// `ok`: the active provider serves and is healthy; `degraded`:
+    /// requests go elsewhere first, or the active provider is suspect;
+    /// `down`: no provider can serve ([`crate::route`]).
+    pub health: crate::route::Health,
+    /// Why, in words.
+    pub health_detail: String,
+    /// The providers the proxy tries now, in order (the first serves).
+    pub serving: Vec<ProviderId>,
     /// The service's providers, in order.
     pub providers: Vec<ProviderId>,
 }
@@ -83,6 +91,7 @@ impl RouteDto {
     /// Builds the route of `service`, `None` if unknown.
     pub fn build(engine: &Engine, service: &ServiceId) -> Option<RouteDto> {
         let svc = engine.registry().service(service.as_str())?;
+        let plan = crate::route::plan(engine, service.as_str())?;
         let st = engine.state().services.get(service);
         let active = st.and_then(|s| s.active.clone());
         let rt = active
@@ -100,12 +109,27 @@ impl RouteDto {
                 }
             }),
             endpoint: rt.map(|r| r.config.endpoint.clone()),
-            active,
+            active: active.clone(),
             since: Timestamp::at(st.map_or(0, |s| s.since)),
-            reason: st.and_then(|s| s.reason.as_ref()).map(ReasonDto::from),
+            reason: st.and_then(|s| s.reason.as_ref()).map(|r| {
+                // About the provider traffic left, as the last switch
+                // to the active provider recorded it.
+                let from = engine
+                    .state()
+                    .history
+                    .iter()
+                    .rev()
+                    .find(|h| &h.service == service && Some(&h.to) == active.as_ref())
+                    .and_then(|h| h.from.as_ref())
+                    .map_or_else(|| service.to_string(), |f| f.to_string());
+                ReasonDto::about(r, &from)
+            }),
             switches: st.map_or(0, |s| s.switches),
             pending: st.and_then(|s| s.pending.as_ref()).map(PendingDto::from),
             proxy_path: format!("/proxy/{service}/"),
+            health: plan.health,
+            health_detail: plan.why,
+            serving: plan.candidates.into_iter().map(|c| c.provider).collect(),
             providers: svc.providers.clone(),
         })
     }
@@ -130,13 +154,17 @@ pub struct SwitchDto {
 
 impl From<&SwitchRecord> for SwitchDto {
     fn from(r: &SwitchRecord) -> SwitchDto {
+        let subject = r
+            .from
+            .as_ref()
+            .map_or_else(|| r.service.to_string(), |f| f.to_string());
         SwitchDto {
             seq: r.seq,
             at: Timestamp::at(r.at),
             service: r.service.clone(),
             from: r.from.clone(),
             to: r.to.clone(),
-            reason: (&r.reason).into(),
+            reason: ReasonDto::about(&r.reason, &subject),
         }
     }
 }

@@ -8,7 +8,7 @@ use super::Engine;
 use crate::action::{Action, Decision};
 use crate::books::{self, Step};
 use crate::lifecycle::{trust_level, Lifecycle};
-use crate::probe::Purpose;
+use crate::probe::{Outcome, Purpose};
 use crate::reputation::Reputation;
 use crate::state::{ActiveAlert, PendingSwitch, Severity, SwitchRecord};
 use crate::switcher::{self, Reason, Urgency, View};
@@ -37,11 +37,22 @@ impl Engine {
         }
 
         self.provider_alerts(&ids, &mut firing);
+        self.chain_alerts(now, &mut firing);
         self.schedule_alert(&mut firing);
         self.apply_alerts(now, firing, &mut d);
         for (id, rep) in &reps {
             if let Some(ps) = self.state.providers.get_mut(id) {
-                ps.card = Some(rep.card());
+                let card = rep.card();
+                crate::reputation::snapshot(&mut ps.card_ref, now, card);
+                if let Some(p) = ps.timeline.bucket_mut(
+                    now,
+                    now,
+                    crate::timeline::WIDTH,
+                    crate::timeline::POINTS,
+                ) {
+                    p.total(card.total);
+                }
+                ps.card = Some(card);
             }
         }
         d
@@ -209,8 +220,12 @@ impl Engine {
                 continue;
             };
             let down_for = ps.down_since.map(|s| now.saturating_sub(s));
-            let failed_now = ps.consecutive_failures >= sw.failure_threshold
-                || down_for.is_some_and(|t| t > sw.down_after.as_ms());
+            // A run of 429s is a provider refusing *us*: throttled, not
+            // down (the switcher moves traffic; the lifecycle stays).
+            let throttled = matches!(ps.streak_cause, Some((Outcome::Throttled, n)) if n >= ps.consecutive_failures);
+            let failed_now = !throttled
+                && (ps.consecutive_failures >= sw.failure_threshold
+                    || down_for.is_some_and(|t| t > sw.down_after.as_ms()));
             let total = reps.get(id).map_or(Bps::ZERO, |r| r.total);
             let samples = reps
                 .get(id)
@@ -408,10 +423,18 @@ impl Engine {
                 reason,
                 Reason::Utilization { .. } | Reason::BudgetExhausted { .. }
             );
-        let eligible: Vec<&View> = views
+        let mut eligible: Vec<&View> = views
             .iter()
             .filter(|c| switcher::eligible(c, active, &reason, &sw))
             .collect();
+        if eligible.is_empty() {
+            // A dead route: a provider answering again beats a dead one,
+            // even before its recovery period is over.
+            eligible = views
+                .iter()
+                .filter(|c| switcher::last_resort(c, active, &reason))
+                .collect();
+        }
         let Some(best) = switcher::rank(eligible, prefer_free, &sw)
             .into_iter()
             .next()
@@ -547,39 +570,114 @@ impl Engine {
                 continue;
             };
             let routed = self.is_routed(id);
+            let last = ps
+                .last
+                .as_ref()
+                .and_then(|l| l.detail.clone())
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
             if ps.lifecycle == Lifecycle::Failed {
                 let sev = if routed {
                     Severity::Critical
                 } else {
                     Severity::Warning
                 };
-                let last = ps
-                    .last
-                    .as_ref()
-                    .and_then(|l| l.detail.clone())
-                    .unwrap_or_default();
+                let what = ps
+                    .streak_cause
+                    .map_or_else(|| "failed its probes".to_string(), |(o, _)| o.phrase());
                 firing.insert(
                     format!("provider-down:{id}"),
                     (
                         sev,
                         format!(
-                            "{id} is down ({} consecutive failed probes) {last}",
+                            "{id} is down: it {what}; {} failed probes in a row{last}",
                             ps.consecutive_failures
-                        )
-                        .trim_end()
-                        .to_string(),
+                        ),
                     ),
                 );
             }
+            if let Some((Outcome::Throttled, n)) = ps.streak_cause {
+                if n >= threshold {
+                    let retry = ps
+                        .last
+                        .as_ref()
+                        .and_then(|l| crate::probe::retry_after_of(l.detail.as_deref()))
+                        .map(|s| format!("; Retry-After {}", crate::words::duration(s * 1000)))
+                        .unwrap_or_default();
+                    firing.insert(
+                        format!("throttled:{id}"),
+                        (
+                            if routed {
+                                Severity::Critical
+                            } else {
+                                Severity::Warning
+                            },
+                            format!("{id} answered 429 Too Many Requests {n} times in a row{retry}: it is up but refuses the sentinel's requests (a quota)"),
+                        ),
+                    );
+                }
+            }
             if ps.consecutive_bad >= threshold {
                 let check = ps.bad_check.clone().unwrap_or_default();
+                let why = ps.bad_reason.map(|r| format!(" ({r})")).unwrap_or_default();
                 firing.insert(
                     format!("bad-data:{id}"),
                     (
                         Severity::Warning,
                         format!(
-                            "{id} failed its {check} check {} times in a row",
+                            "{id} {} {} times in a row: its {check} check failed{why}{last}",
+                            crate::words::check_phrase(&check),
                             ps.consecutive_bad
+                        ),
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Per service: `fork:{svc}` while providers disagree on a block (the
+    /// majority is routed to; with a tie the route stays where it is), and
+    /// `stale-chain:{svc}` while every provider's latest block is too old.
+    fn chain_alerts(&self, now: UnixMillis, firing: &mut Firing) {
+        for (svc, st) in &self.state.services {
+            if let Some(f) = &st.fork {
+                let mut sides: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+                for (p, h) in &f.hashes {
+                    sides.entry(h.as_str()).or_default().push(p.as_str());
+                }
+                let sides: Vec<String> = sides
+                    .iter()
+                    .map(|(h, ps)| format!("{} say {}", ps.join(", "), short_hash(h)))
+                    .collect();
+                let route = st
+                    .active
+                    .as_ref()
+                    .map_or("nothing".into(), |a| a.to_string());
+                let verdict = match &f.majority {
+                    Some(m) => format!("the majority ({}) is routed to; traffic is on {route}", short_hash(m)),
+                    None => format!("no majority to tell which is right: the route stays on {route}; add a third provider to decide"),
+                };
+                firing.insert(
+                    format!("fork:{svc}"),
+                    (
+                        Severity::Critical,
+                        format!(
+                            "{svc}: a chain fork at block {}: {} (since {}); {verdict}",
+                            f.number,
+                            sides.join("; "),
+                            crate::words::duration(now.saturating_sub(f.since)) + " ago"
+                        ),
+                    ),
+                );
+            }
+            if let Some(since) = st.chain_stale_since {
+                firing.insert(
+                    format!("stale-chain:{svc}"),
+                    (
+                        Severity::Warning,
+                        format!(
+                            "{svc}: every provider's latest block is older than max_block_age (for {}): the chain is not moving, or max_block_age is tighter than the block time; providers are still compared with each other",
+                            crate::words::duration(now.saturating_sub(since))
                         ),
                     ),
                 );
@@ -704,5 +802,14 @@ fn budget_message(subject: &str, step: Step, reason: Option<&books::Reason>) -> 
             step_name(step)
         ),
         None => format!("{subject}: {}", step_name(step)),
+    }
+}
+
+/// `0x1234…cdef`: enough of a block hash to tell two apart.
+fn short_hash(h: &str) -> String {
+    if h.len() > 14 && h.is_char_boundary(6) && h.is_char_boundary(h.len() - 4) {
+        format!("{}…{}", &h[..6], &h[h.len() - 4..])
+    } else {
+        h.to_string()
     }
 }

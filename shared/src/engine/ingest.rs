@@ -13,10 +13,12 @@
 
 use super::Engine;
 use crate::books::Metric;
+use crate::incident::{self, IncidentCause};
 use crate::probe::{Observation, Purpose};
-use crate::quality::{cross_check, Check};
+use crate::quality::{cross_check, find_fork, fork_healed, Check, FailReason};
 use crate::state::{Downtime, LastProbe};
 use crate::time::{UnixMillis, DAY, HOUR, MINUTE};
+use crate::timeline;
 use crate::{ProviderId, ServiceId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -125,6 +127,16 @@ pub enum EventKind {
         /// Valid until.
         until: UnixMillis,
     },
+    /// Proxied answers of the provider refused by per-request validation
+    /// ([`crate::proxy::validate`]): counted as failed data checks.
+    BadAnswers {
+        /// Provider.
+        provider: ProviderId,
+        /// The failed check's category.
+        check: String,
+        /// How many.
+        count: u32,
+    },
 }
 
 /// An event with its idempotence key: events from one `source` carry
@@ -141,6 +153,14 @@ pub struct Event {
     /// What it says.
     pub kind: EventKind,
 }
+
+/// A provider's latest answer in a batch: when, the first of its own
+/// checks that failed (category and reason), and the detail.
+type OwnAnswer = (
+    UnixMillis,
+    Option<(&'static str, FailReason)>,
+    Option<String>,
+);
 
 /// EWMA with α = 1/4, in integers.
 fn ewma(prev: u32, sample: u32, first: bool) -> u32 {
@@ -172,7 +192,11 @@ impl Engine {
     pub fn ingest(&mut self, now: UnixMillis, observations: &[Observation]) -> IngestReport {
         let mut report = IngestReport::default();
         let mut touched: BTreeMap<ServiceId, BTreeSet<ProviderId>> = BTreeMap::new();
-        let mut own_bad: BTreeMap<ProviderId, Option<String>> = BTreeMap::new();
+        // Per provider, its latest answer in this batch: when, and the
+        // first of its own checks that failed (decided after the
+        // cross-check, which may excuse a chain-wide staleness).
+        let mut own_bad: BTreeMap<ProviderId, OwnAnswer> = BTreeMap::new();
+        let mut verdicts: Vec<(ProviderId, UnixMillis, crate::quality::Verdict)> = Vec::new();
         let mut sorted: Vec<&Observation> = observations.iter().collect();
         sorted.sort_by(|a, b| (a.at, a.purpose, &a.provider).cmp(&(b.at, b.purpose, &b.provider)));
         for obs in sorted {
@@ -240,6 +264,13 @@ impl Engine {
                 );
                 ps.consecutive_failures = 0;
                 ps.consecutive_successes = ps.consecutive_successes.saturating_add(1);
+                ps.streak_cause = None;
+                if let Some(p) =
+                    ps.timeline
+                        .bucket_mut(now, obs.at, timeline::WIDTH, timeline::POINTS)
+                {
+                    p.answer(obs.latency_ms);
+                }
                 if ps.down_since.take().is_some() {
                     if let Some(d) = ps.downtimes.back_mut() {
                         if d.end.is_none() {
@@ -250,6 +281,16 @@ impl Engine {
             } else {
                 ps.consecutive_failures = ps.consecutive_failures.saturating_add(1);
                 ps.consecutive_successes = 0;
+                ps.streak_cause = Some(match ps.streak_cause {
+                    Some((o, n)) if o == obs.outcome => (o, n.saturating_add(1)),
+                    _ => (obs.outcome, 1),
+                });
+                incident::open(
+                    &mut ps.incidents,
+                    obs.at,
+                    IncidentCause::Down(obs.outcome),
+                    obs.detail.as_deref(),
+                );
                 if ps.down_since.is_none() {
                     ps.down_since = Some(obs.at);
                     ps.downtimes.push_back(Downtime {
@@ -264,18 +305,15 @@ impl Engine {
 
             // Data quality of the answer itself.
             if up {
-                if let Some(t) = ps.quality.bucket_mut(now, obs.at, HOUR, 24) {
-                    t.add_verdict(&obs.verdict);
-                }
+                verdicts.push((obs.provider.clone(), obs.at, obs.verdict));
                 let failing = [
                     ("schema", obs.verdict.schema),
                     ("business", obs.verdict.business),
                     ("freshness", obs.verdict.freshness),
                 ]
                 .into_iter()
-                .find(|(_, c)| matches!(c, Check::Fail(_)))
-                .map(|(n, _)| n.to_string());
-                own_bad.insert(obs.provider.clone(), failing);
+                .find_map(|(n, c)| c.reason().map(|r| (n, r)));
+                own_bad.insert(obs.provider.clone(), (obs.at, failing, obs.detail.clone()));
                 if obs.facts.evm.is_some() || obs.facts.field.is_some() {
                     ps.facts = Some((obs.at, obs.facts.clone()));
                 }
@@ -346,74 +384,71 @@ impl Engine {
             }
         }
 
-        // Cross-provider consistency, per service touched.
-        let mut consistency_bad: BTreeMap<ProviderId, bool> = BTreeMap::new();
-        for (svc_id, fresh) in &touched {
-            let Some(svc) = self.registry.service(svc_id.as_str()) else {
-                continue;
-            };
-            let window = svc
-                .config
-                .probe_interval
-                .as_ms()
-                .saturating_add(svc.config.probe_interval.as_ms() / 2);
-            let mut facts = Vec::new();
-            for pid in &svc.providers {
-                if let Some(ps) = self.state.providers.get(pid) {
-                    if let Some((at, f)) = &ps.facts {
-                        if at.saturating_add(window) >= now {
-                            facts.push((pid.clone(), f.clone()));
-                        }
-                    }
-                }
+        let stale_chain = self.chain_wide_staleness(now, &touched, &own_bad);
+        // The answers' own checks into the quality tallies; a staleness
+        // every provider shares is the chain's, not theirs.
+        for (pid, at, mut verdict) in verdicts {
+            if stale_chain.contains(&pid) {
+                verdict.freshness = Check::NotApplicable;
             }
-            let refs: Vec<_> = facts.iter().map(|(p, f)| (p.clone(), f)).collect();
-            let field = svc
-                .providers
-                .first()
-                .and_then(|p| self.registry.provider(p.as_str()))
-                .and_then(|rt| rt.checks.consistency().cloned());
-            let results = cross_check(&refs, field.as_ref(), svc.config.evm.as_ref());
-            let svc_state = self.state.services.get_mut(svc_id);
-            let mut verdicts = BTreeMap::new();
-            for (pid, check) in results {
-                if !fresh.contains(&pid) {
-                    continue;
+            if let Some(ps) = self.state.providers.get_mut(&pid) {
+                if let Some(t) = ps.quality.bucket_mut(now, at, HOUR, 24) {
+                    t.add_verdict(&verdict);
                 }
-                if let Some(ps) = self.state.providers.get_mut(&pid) {
-                    if let Some(t) = ps.quality.bucket_mut(now, now, HOUR, 24) {
-                        t.add_consistency(check);
-                    }
-                }
-                match check {
-                    Check::Fail(_) => {
-                        consistency_bad.insert(pid.clone(), true);
-                        verdicts.insert(pid, false);
-                    }
-                    Check::Pass => {
-                        verdicts.insert(pid, true);
-                    }
-                    Check::NotApplicable => {}
-                }
-            }
-            if let Some(s) = svc_state {
-                s.consistency.extend(verdicts);
             }
         }
-        for (pid, bad) in own_bad {
+        let consistency_bad = self.cross_check_services(now, &touched);
+        for (pid, (at, own, detail)) in own_bad {
+            let own = own.filter(|(_, r)| !(*r == FailReason::Stale && stale_chain.contains(&pid)));
+            let minority = self
+                .state
+                .providers
+                .get(&pid)
+                .and_then(|ps| self.state.services.get(&ps.service))
+                .and_then(|s| s.fork.as_ref())
+                .is_some_and(|f| f.is_minority(&pid));
+            let reason = own
+                .or_else(|| consistency_bad.get(&pid).map(|r| ("consistency", *r)))
+                .or(minority.then_some(("consistency", FailReason::Inconsistent)));
             let Some(ps) = self.state.providers.get_mut(&pid) else {
                 continue;
             };
-            let check =
-                bad.or_else(|| consistency_bad.get(&pid).map(|_| "consistency".to_string()));
-            match check {
-                Some(c) => {
+            match reason {
+                Some((check, r)) => {
                     ps.consecutive_bad = ps.consecutive_bad.saturating_add(1);
-                    ps.bad_check = Some(c);
+                    ps.bad_check = Some(check.to_string());
+                    ps.bad_reason = Some(r);
+                    let evidence = match (own, &detail) {
+                        (Some(_), Some(d)) => d.clone(),
+                        _ => format!("{}: the other providers disagree", r.as_str()),
+                    };
+                    incident::open(
+                        &mut ps.incidents,
+                        at,
+                        IncidentCause::BadData(r),
+                        Some(&evidence),
+                    );
                 }
                 None => {
                     ps.consecutive_bad = 0;
                     ps.bad_check = None;
+                    ps.bad_reason = None;
+                    incident::close(&mut ps.incidents, at);
+                }
+            }
+        }
+        for (svc, _) in touched {
+            let stale = stale_chain.iter().any(|p| {
+                self.state
+                    .providers
+                    .get(p)
+                    .is_some_and(|ps| ps.service == svc)
+            });
+            if let Some(s) = self.state.services.get_mut(&svc) {
+                match (stale, s.chain_stale_since) {
+                    (true, None) => s.chain_stale_since = Some(now),
+                    (false, Some(_)) => s.chain_stale_since = None,
+                    _ => {}
                 }
             }
         }
@@ -467,7 +502,8 @@ impl Engine {
                 }
                 | EventKind::Retry { provider: p, .. }
                 | EventKind::Incident { provider: p, .. }
-                | EventKind::Attested { provider: p, .. } => Some(p.clone()),
+                | EventKind::Attested { provider: p, .. }
+                | EventKind::BadAnswers { provider: p, .. } => Some(p.clone()),
             };
             if let Some(p) = &provider {
                 if self.registry.provider(p.as_str()).is_none()
@@ -536,6 +572,17 @@ impl Engine {
                 } => {
                     crate::outbox::delivered(&mut self.state.outbox, *notice, *destination, *ok, at)
                 }
+                EventKind::BadAnswers {
+                    provider,
+                    check,
+                    count,
+                } => {
+                    if let Some(ps) = self.state.providers.get_mut(provider) {
+                        if let Some(t) = ps.quality.bucket_mut(now, at, HOUR, 24) {
+                            t.add_failures(check, *count);
+                        }
+                    }
+                }
                 EventKind::Attested { provider, until } => {
                     if let Some(ps) = self.state.providers.get_mut(provider) {
                         ps.attested_until =
@@ -567,6 +614,115 @@ impl Engine {
         st.usage_seen.retain(|_, at| *at >= cutoff);
         let seen = &st.usage_seen;
         st.usage_watermarks.retain(|src, _| seen.contains_key(src));
+    }
+
+    /// The providers whose latest answer failed *only* for staleness when
+    /// every provider of their service answering in this batch did so
+    /// too: the chain (or the data source) is not moving — a dev chain
+    /// that mines on demand, a halted chain, a `max_block_age` tighter than
+    /// the block time — and no provider is to blame. The lag between them
+    /// is still checked ([`cross_check`]), so a node that stopped following
+    /// the others is caught on its own. Needs two or more answers: a lone
+    /// provider cannot be compared.
+    fn chain_wide_staleness(
+        &self,
+        _now: UnixMillis,
+        touched: &BTreeMap<ServiceId, BTreeSet<ProviderId>>,
+        own: &BTreeMap<ProviderId, OwnAnswer>,
+    ) -> BTreeSet<ProviderId> {
+        let mut out = BTreeSet::new();
+        for fresh in touched.values() {
+            let answers: Vec<_> = fresh
+                .iter()
+                .filter_map(|p| own.get(p).map(|a| (p, a)))
+                .collect();
+            let all_stale = answers.len() >= 2
+                && answers
+                    .iter()
+                    .all(|(_, (_, r, _))| matches!(r, Some((_, FailReason::Stale))));
+            if all_stale {
+                out.extend(answers.into_iter().map(|(p, _)| p.clone()));
+            }
+        }
+        out
+    }
+
+    /// The cross-provider check of every service touched: per provider
+    /// its consistency failure, if any; records each verdict in the
+    /// quality tallies and tracks forks (see [`crate::state::Fork`]).
+    fn cross_check_services(
+        &mut self,
+        now: UnixMillis,
+        touched: &BTreeMap<ServiceId, BTreeSet<ProviderId>>,
+    ) -> BTreeMap<ProviderId, FailReason> {
+        let mut bad: BTreeMap<ProviderId, FailReason> = BTreeMap::new();
+        for (svc_id, fresh) in touched {
+            let Some(svc) = self.registry.service(svc_id.as_str()) else {
+                continue;
+            };
+            let window = svc
+                .config
+                .probe_interval
+                .as_ms()
+                .saturating_add(svc.config.probe_interval.as_ms() / 2);
+            let mut facts = Vec::new();
+            for pid in &svc.providers {
+                if let Some(ps) = self.state.providers.get(pid) {
+                    if let Some((at, f)) = &ps.facts {
+                        if at.saturating_add(window) >= now {
+                            facts.push((pid.clone(), f.clone()));
+                        }
+                    }
+                }
+            }
+            let refs: Vec<_> = facts.iter().map(|(p, f)| (p.clone(), f)).collect();
+            let field = svc
+                .providers
+                .first()
+                .and_then(|p| self.registry.provider(p.as_str()))
+                .and_then(|rt| rt.checks.consistency().cloned());
+            let results = cross_check(&refs, field.as_ref(), svc.config.evm.as_ref());
+            let fork_now = svc.config.evm.as_ref().and_then(|_| find_fork(&refs));
+            let mut verdicts = BTreeMap::new();
+            for (pid, check) in results {
+                if !fresh.contains(&pid) {
+                    continue;
+                }
+                if let Some(ps) = self.state.providers.get_mut(&pid) {
+                    if let Some(t) = ps.quality.bucket_mut(now, now, HOUR, 24) {
+                        t.add_consistency(check);
+                    }
+                }
+                match check {
+                    Check::Fail(r) => {
+                        bad.insert(pid.clone(), r);
+                        verdicts.insert(pid, false);
+                    }
+                    Check::Pass => {
+                        verdicts.insert(pid, true);
+                    }
+                    Check::NotApplicable => {}
+                }
+            }
+            if let Some(s) = self.state.services.get_mut(svc_id) {
+                s.consistency.extend(verdicts);
+                if let Some(f) = &s.fork {
+                    if fork_healed(&f.hashes, f.number, &refs) {
+                        s.fork = None;
+                    }
+                }
+                if let Some(seen) = fork_now {
+                    let since = s.fork.as_ref().map_or(now, |f| f.since);
+                    s.fork = Some(crate::state::Fork {
+                        number: seen.number,
+                        since,
+                        hashes: seen.hashes,
+                        majority: seen.majority,
+                    });
+                }
+            }
+        }
+        bad
     }
 
     /// The probe interval of a provider now: faster while it is failing

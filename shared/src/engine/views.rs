@@ -198,6 +198,12 @@ impl Engine {
             suppressed: ps.flap.suppressed,
             canary_blocked: ps.canary_block_until > now,
             last_healthy: ps.last.as_ref().is_some_and(|l| l.healthy),
+            consecutive_successes: ps.consecutive_successes,
+            streak_cause: ps.streak_cause,
+            retry_after_s: ps
+                .last
+                .as_ref()
+                .and_then(|l| crate::probe::retry_after_of(l.detail.as_deref())),
         })
     }
 

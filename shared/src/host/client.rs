@@ -71,6 +71,7 @@ impl From<OutboundError> for ProbeFailure {
         match e {
             OutboundError::Timeout => ProbeFailure::Timeout,
             OutboundError::Connect(m) => ProbeFailure::Connect(m),
+            OutboundError::Reset(m) => ProbeFailure::Reset(m),
             OutboundError::Tls(m) => ProbeFailure::Tls(m),
             OutboundError::Blocked(m) => ProbeFailure::Blocked(m),
             OutboundError::Redirect(m) | OutboundError::Protocol(m) => ProbeFailure::Protocol(m),
@@ -83,6 +84,7 @@ impl From<OutboundError> for UpstreamError {
         match e {
             OutboundError::Timeout => UpstreamError::Timeout,
             OutboundError::Connect(m) => UpstreamError::Connect(m),
+            OutboundError::Reset(m) => UpstreamError::Other(format!("reset: {m}")),
             OutboundError::Tls(m) => UpstreamError::Connect(format!("tls: {m}")),
             OutboundError::Blocked(m) => UpstreamError::Blocked(m),
             OutboundError::Redirect(m) | OutboundError::Protocol(m) => UpstreamError::Other(m),
@@ -199,6 +201,7 @@ impl<O: Outbound, T: Timer> HostClient<O, T> {
             latency_ms: resp.latency_ms,
             body: resp.body,
             truncated: resp.truncated,
+            retry_after_s: retry_after(&resp.headers),
         })
     }
 
@@ -305,4 +308,16 @@ impl<O: Outbound, T: Timer> Upstream for HostClient<O, T> {
     async fn sleep(&self, ms: u64) {
         self.timer.sleep(ms).await;
     }
+}
+
+/// `Retry-After` in its delta-seconds form (RFC 9110 §10.2.3); the
+/// HTTP-date form is left out rather than guessed against a clock.
+pub(crate) fn retry_after(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }

@@ -74,7 +74,7 @@ pub fn proxy_response(outcome: ProxyOutcome) -> ApiResponse {
             let status = match e {
                 ProxyError::UnknownService(_) => 404,
                 ProxyError::NoProvider(_) => 503,
-                ProxyError::Exhausted { .. } => 502,
+                ProxyError::Exhausted { .. } | ProxyError::BadData(_) => 502,
             };
             ApiResponse::error(status, "upstream-unavailable", &e.to_string())
         }

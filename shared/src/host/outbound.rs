@@ -113,9 +113,12 @@ pub enum OutboundError {
     /// The timeout elapsed.
     #[error("no answer in time")]
     Timeout,
-    /// Connection refused or reset, DNS failure.
+    /// Connection refused, DNS failure.
     #[error("connect: {0}")]
     Connect(String),
+    /// The connection was reset or closed before the answer was complete.
+    #[error("reset: {0}")]
+    Reset(String),
     /// TLS handshake or certificate failure.
     #[error("tls: {0}")]
     Tls(String),

@@ -135,6 +135,87 @@ fn evm_rules<'a>(
         .collect()
 }
 
+/// A fork seen now: providers on the plurality chain reporting different
+/// hashes for the same block number (the highest such number).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForkSeen {
+    /// The block number.
+    pub number: u64,
+    /// Each provider's hash at that number.
+    pub hashes: BTreeMap<ProviderId, String>,
+    /// The hash strictly more of them reported than any other, if any.
+    pub majority: Option<String>,
+}
+
+fn on_plurality_chain<'a>(obs: &'a [(ProviderId, &Facts)]) -> Vec<(&'a ProviderId, &'a EvmHead)> {
+    let heads: Vec<_> = obs
+        .iter()
+        .filter_map(|(id, f)| f.evm.as_ref().map(|h| (id, h)))
+        .collect();
+    let Some(chain) = plurality(heads.iter().map(|(_, h)| h.chain_id)) else {
+        return Vec::new();
+    };
+    heads
+        .into_iter()
+        .filter(|(_, h)| h.chain_id == chain)
+        .collect()
+}
+
+/// The fork among `obs`, if two providers on the plurality chain report
+/// different hashes at the same block number. A tie (one against one)
+/// is a fork too: the vote cannot tell who is right, but a person must
+/// know.
+pub fn find_fork(obs: &[(ProviderId, &Facts)]) -> Option<ForkSeen> {
+    let heads = on_plurality_chain(obs);
+    let mut at: BTreeMap<u64, BTreeMap<ProviderId, String>> = BTreeMap::new();
+    for (id, h) in heads {
+        at.entry(h.number)
+            .or_default()
+            .entry(id.clone())
+            .or_insert_with(|| h.hash.clone());
+    }
+    let (number, hashes) = at.into_iter().rev().find(|(_, hs)| {
+        let mut distinct: Vec<&String> = hs.values().collect();
+        distinct.sort();
+        distinct.dedup();
+        distinct.len() > 1
+    })?;
+    let majority = plurality(hashes.values().cloned());
+    Some(ForkSeen {
+        number,
+        hashes,
+        majority,
+    })
+}
+
+/// Whether a fork has healed: providers from two different sides of it
+/// (different hashes at the fork) now report the same hash at a later
+/// block number. Silence heals nothing.
+pub fn fork_healed(
+    fork_hashes: &BTreeMap<ProviderId, String>,
+    number: u64,
+    obs: &[(ProviderId, &Facts)],
+) -> bool {
+    let heads = on_plurality_chain(obs);
+    let mut sides_at: BTreeMap<(u64, &str), Vec<&str>> = BTreeMap::new();
+    for (id, h) in &heads {
+        if h.number <= number {
+            continue;
+        }
+        if let Some(side) = fork_hashes.get(*id) {
+            sides_at
+                .entry((h.number, h.hash.as_str()))
+                .or_default()
+                .push(side.as_str());
+        }
+    }
+    sides_at.values_mut().any(|sides| {
+        sides.sort_unstable();
+        sides.dedup();
+        sides.len() > 1
+    })
+}
+
 fn agree(a: &Value, b: &Value, tolerance: Option<f64>) -> bool {
     if let Some(t) = tolerance {
         match (as_number(a), as_number(b)) {

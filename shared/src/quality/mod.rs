@@ -50,8 +50,9 @@ mod schema;
 mod spec;
 mod tally;
 
-pub use consistency::cross_check;
+pub use consistency::{cross_check, find_fork, fork_healed, ForkSeen};
 pub use evm::evm_probe_body;
+pub(crate) use json::quantity;
 pub use spec::{
     Assertion, Checks, ConsistencyField, EvmChecks, Freshness, JsonType, JsonTypes, Schema,
     TimestampFormat, MAX_POINTER_LEN, MAX_SCHEMA_DEPTH,

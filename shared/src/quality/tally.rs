@@ -139,6 +139,18 @@ impl QualityTally {
         self.consistency.add(c);
     }
 
+    /// Counts `n` failures of `category` (`schema`, `business`,
+    /// `freshness`, `consistency`): answers the proxy refused.
+    pub fn add_failures(&mut self, category: &str, n: u32) {
+        let c = match category {
+            "schema" => &mut self.schema,
+            "business" => &mut self.business,
+            "freshness" => &mut self.freshness,
+            _ => &mut self.consistency,
+        };
+        c.total = c.total.saturating_add(n);
+    }
+
     /// Adds another tally (e.g. of another sub-window or sentinel).
     pub fn merge(&mut self, other: &QualityTally) {
         self.schema.merge(other.schema);

@@ -133,6 +133,7 @@ impl SimProvider {
             latency_ms: latency,
             body: body.into_bytes(),
             truncated: false,
+            retry_after_s: None,
         })
     }
 

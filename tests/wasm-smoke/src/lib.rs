@@ -190,6 +190,7 @@ pub fn canned_response(req: &ProbeRequest, now: UnixMillis) -> ProbeResponse {
         latency_ms: 40 + (now % 17),
         body: body.into_bytes(),
         truncated: false,
+        retry_after_s: None,
     }
 }
 
