@@ -317,3 +317,115 @@ fn hedging_takes_the_faster_answer() {
         "from a"
     );
 }
+
+/// An EVM upstream whose nodes answer JSON-RPC with their own chain id and
+/// head.
+struct Rpc {
+    nodes: BTreeMap<String, (u64, u64, u64)>, // chain id, head number, head timestamp (s)
+    calls: RefCell<Vec<String>>,
+}
+
+impl Upstream for Rpc {
+    async fn send(
+        &self,
+        t: &Target,
+        req: &ProxyRequest,
+        _timeout: u64,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        self.calls.borrow_mut().push(t.provider.to_string());
+        let (chain, head, ts) = self.nodes[t.provider.as_str()];
+        let call: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+        let result = match call["method"].as_str().unwrap() {
+            "eth_chainId" => serde_json::json!(format!("0x{chain:x}")),
+            "eth_blockNumber" => serde_json::json!(format!("0x{head:x}")),
+            _ => {
+                serde_json::json!({"number": format!("0x{head:x}"), "timestamp": format!("0x{ts:x}"), "hash": "0x00"})
+            }
+        };
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": call["id"], "result": result});
+        Ok(UpstreamResponse {
+            status: 200,
+            headers: vec![],
+            body: body.to_string().into_bytes(),
+        })
+    }
+    async fn sleep(&self, _ms: u64) {}
+}
+
+/// Issue 12: an answer the service's checks refuse (another chain, a head
+/// far behind, an old latest block) is retried on the next provider and
+/// booked as bad data; a request no check applies to passes untouched.
+#[test]
+fn proxied_answers_are_checked_and_bad_ones_retried() {
+    let mut s = Scenario::new(evm_config(), start(), 3).unwrap();
+    s.run_until(start() + 5 * 60_000);
+    let head = s.now / 12_000; // the synthetic chain's head now
+    let ts = head * 12;
+    let rpc = |e1: (u64, u64, u64)| Rpc {
+        nodes: [
+            ("e1".to_string(), e1),
+            ("e2".to_string(), (1, head, ts)),
+            ("e3".to_string(), (1, head, ts)),
+        ]
+        .into(),
+        calls: RefCell::new(vec![]),
+    };
+    let call = |method: &str, params: &str| ProxyRequest {
+        method: "POST".into(),
+        body: format!(r#"{{"jsonrpc":"2.0","id":7,"method":"{method}","params":{params}}}"#)
+            .into_bytes(),
+        ..get()
+    };
+    let eth = ServiceId::new("eth").unwrap();
+    for (e1, req, check) in [
+        ((5, head, ts), call("eth_chainId", "[]"), "business"),
+        (
+            (1, head - 20, ts),
+            call("eth_blockNumber", "[]"),
+            "consistency",
+        ),
+        (
+            (1, head, ts - 3_600),
+            call("eth_getBlockByNumber", r#"["latest",false]"#),
+            "freshness",
+        ),
+    ] {
+        let up = rpc(e1);
+        let out = block(forward(
+            &s.engine,
+            &eth,
+            &req,
+            &up,
+            &ProxyPolicy::default(),
+            s.now,
+        ));
+        assert_eq!(*up.calls.borrow(), ["e1", "e2"], "{check}");
+        let resp = out.response.clone().expect("the next provider's answer");
+        assert_eq!(resp.status, 200);
+        assert!(
+            out.attempts[0].refused.is_some_and(|(c, _)| c == check),
+            "{:?}",
+            out.attempts
+        );
+        assert!(out.attempts[1].used);
+        let mut tally = UsageTally::default();
+        tally.add(&out);
+        let events = tally.drain();
+        assert!(
+            events.iter().any(|e| matches!(e, sentinel_core::engine::EventKind::BadAnswers { provider, check: c, count: 1 } if provider.as_str() == "e1" && c == check)),
+            "{events:?}"
+        );
+    }
+    // Nothing checkable: e1's answer passes as it is.
+    let up = rpc((5, head - 20, ts));
+    let out = block(forward(
+        &s.engine,
+        &eth,
+        &call("eth_getBalance", r#"["0x00","latest"]"#),
+        &up,
+        &ProxyPolicy::default(),
+        s.now,
+    ));
+    assert_eq!(*up.calls.borrow(), ["e1"]);
+    assert!(out.response.is_ok());
+}

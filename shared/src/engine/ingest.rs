@@ -377,7 +377,13 @@ impl Engine {
                 if let Some(s) = self.state.services.get_mut(&rt.service) {
                     if let Some(p) = s.pending.as_mut() {
                         if p.to == obs.provider && obs.at >= p.proposed_at && p.canary.is_none() {
-                            p.canary = Some(obs.is_healthy());
+                            // A staleness the whole chain shares does not
+                            // fail a canary.
+                            let excused = s.chain_stale_since.is_some()
+                                && obs.verdict.freshness == Check::Fail(FailReason::Stale)
+                                && !obs.verdict.schema.is_fail()
+                                && !obs.verdict.business.is_fail();
+                            p.canary = Some(obs.is_healthy() || (obs.outcome.is_up() && excused));
                         }
                     }
                 }
@@ -399,7 +405,8 @@ impl Engine {
         }
         let consistency_bad = self.cross_check_services(now, &touched);
         for (pid, (at, own, detail)) in own_bad {
-            let own = own.filter(|(_, r)| !(*r == FailReason::Stale && stale_chain.contains(&pid)));
+            let excused = matches!(own, Some((_, FailReason::Stale))) && stale_chain.contains(&pid);
+            let own = own.filter(|_| !excused);
             let minority = self
                 .state
                 .providers
@@ -413,6 +420,11 @@ impl Engine {
             let Some(ps) = self.state.providers.get_mut(&pid) else {
                 continue;
             };
+            if excused {
+                if let Some(l) = ps.last.as_mut().filter(|l| l.at == at) {
+                    l.healthy = true;
+                }
+            }
             match reason {
                 Some((check, r)) => {
                     ps.consecutive_bad = ps.consecutive_bad.saturating_add(1);
@@ -434,21 +446,6 @@ impl Engine {
                     ps.bad_check = None;
                     ps.bad_reason = None;
                     incident::close(&mut ps.incidents, at);
-                }
-            }
-        }
-        for (svc, _) in touched {
-            let stale = stale_chain.iter().any(|p| {
-                self.state
-                    .providers
-                    .get(p)
-                    .is_some_and(|ps| ps.service == svc)
-            });
-            if let Some(s) = self.state.services.get_mut(&svc) {
-                match (stale, s.chain_stale_since) {
-                    (true, None) => s.chain_stale_since = Some(now),
-                    (false, Some(_)) => s.chain_stale_since = None,
-                    _ => {}
                 }
             }
         }
@@ -616,32 +613,47 @@ impl Engine {
         st.usage_watermarks.retain(|src, _| seen.contains_key(src));
     }
 
-    /// The providers whose latest answer failed *only* for staleness when
-    /// every provider of their service answering in this batch did so
-    /// too: the chain (or the data source) is not moving — a dev chain
-    /// that mines on demand, a halted chain, a `max_block_age` tighter than
-    /// the block time — and no provider is to blame. The lag between them
-    /// is still checked ([`cross_check`]), so a node that stopped following
-    /// the others is caught on its own. Needs two or more answers: a lone
-    /// provider cannot be compared.
+    /// The providers whose staleness is the chain's, not theirs: when
+    /// every provider of a service answering in a batch (two or more)
+    /// failed freshness as stale, the chain (or the data source) is not
+    /// moving — a dev chain that mines on demand, a halted chain, a
+    /// `max_block_age` tighter than the block time — and the service is
+    /// marked so (`chain_stale_since`) until a batch brings a fresh answer.
+    /// While it is marked, a stale answer (even alone, like a canary's) is
+    /// not held against its provider; the lag between providers is still
+    /// checked ([`cross_check`]), so a node that stopped following the
+    /// others is caught on its own.
     fn chain_wide_staleness(
-        &self,
-        _now: UnixMillis,
+        &mut self,
+        now: UnixMillis,
         touched: &BTreeMap<ServiceId, BTreeSet<ProviderId>>,
         own: &BTreeMap<ProviderId, OwnAnswer>,
     ) -> BTreeSet<ProviderId> {
         let mut out = BTreeSet::new();
-        for fresh in touched.values() {
+        for (svc, fresh) in touched {
             let answers: Vec<_> = fresh
                 .iter()
                 .filter_map(|p| own.get(p).map(|a| (p, a)))
                 .collect();
-            let all_stale = answers.len() >= 2
-                && answers
-                    .iter()
-                    .all(|(_, (_, r, _))| matches!(r, Some((_, FailReason::Stale))));
-            if all_stale {
-                out.extend(answers.into_iter().map(|(p, _)| p.clone()));
+            let stale = |a: &OwnAnswer| matches!(a.1, Some((_, FailReason::Stale)));
+            let Some(st) = self.state.services.get_mut(svc) else {
+                continue;
+            };
+            if answers.len() >= 2 && answers.iter().all(|(_, a)| stale(a)) {
+                st.chain_stale_since.get_or_insert(now);
+            } else if answers.iter().any(|(_, a)| a.1.is_none() || !stale(a)) {
+                // A fresh block (or any other verdict) from someone.
+                if answers.iter().any(|(_, a)| !stale(a) && a.1.is_none()) {
+                    st.chain_stale_since = None;
+                }
+            }
+            if st.chain_stale_since.is_some() {
+                out.extend(
+                    answers
+                        .into_iter()
+                        .filter(|(_, a)| stale(a))
+                        .map(|(p, _)| p.clone()),
+                );
             }
         }
         out
@@ -712,13 +724,21 @@ impl Engine {
                     }
                 }
                 if let Some(seen) = fork_now {
-                    let since = s.fork.as_ref().map_or(now, |f| f.since);
-                    s.fork = Some(crate::state::Fork {
-                        number: seen.number,
-                        since,
-                        hashes: seen.hashes,
-                        majority: seen.majority,
-                    });
+                    // A tie seen later (a witness went quiet) does not
+                    // overwrite a fork whose majority is known.
+                    let keep = s
+                        .fork
+                        .as_ref()
+                        .is_some_and(|f| f.majority.is_some() && seen.majority.is_none());
+                    if !keep {
+                        let since = s.fork.as_ref().map_or(now, |f| f.since);
+                        s.fork = Some(crate::state::Fork {
+                            number: seen.number,
+                            since,
+                            hashes: seen.hashes,
+                            majority: seen.majority,
+                        });
+                    }
                 }
             }
         }
@@ -736,10 +756,29 @@ impl Engine {
             return base;
         };
         let mut i = base;
+        let fast = (base / 6).max(1_000);
         if ps.lifecycle == Lifecycle::Failed {
-            i = i.saturating_mul(2);
+            // While nothing of its service answers, a failed provider is
+            // the way back: re-check it fast, so the route comes back in
+            // seconds once it answers again.
+            let dead_route = self
+                .registry
+                .service(ps.service.as_str())
+                .is_some_and(|svc| {
+                    svc.providers.iter().all(|p| {
+                        self.state.providers.get(p).is_none_or(|q| {
+                            q.consecutive_failures > 0
+                                || !matches!(q.lifecycle, Lifecycle::Active | Lifecycle::Standby)
+                        })
+                    })
+                });
+            i = if dead_route {
+                fast
+            } else {
+                i.saturating_mul(2)
+            };
         } else if ps.consecutive_failures > 0 {
-            i = (base / 6).max(1_000);
+            i = fast;
         }
         if ps.step >= Step::ScaleDown {
             i = i.saturating_mul(2);
