@@ -224,6 +224,9 @@ async fn real_main(cli: Cli) -> Result<()> {
                 Ok(cfg) => {
                     let sealed = sentinel_core::host::check_sealed(&cfg, key.as_ref());
                     let providers: usize = cfg.services.iter().map(|s| s.providers.len()).sum();
+                    for a in cfg.advice() {
+                        println!("warning: {a}");
+                    }
                     if key.is_none() || sealed.0.is_empty() {
                         println!(
                             "{}: ok ({} services, {providers} providers)",

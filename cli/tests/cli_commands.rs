@@ -308,3 +308,44 @@ fn run_refuses_credentials_that_do_not_open() {
         );
     }
 }
+
+/// Issue 12: probes alone eating a quota are flagged (a 2 s interval is
+/// 43,200 requests a day against a 6,000/day free tier), with the
+/// interval that fixes it; the config is still valid.
+#[test]
+fn check_warns_when_probes_alone_would_eat_a_quota() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hungry.toml");
+    std::fs::write(
+        &path,
+        r#"
+[sentinel]
+id = "x"
+[[service]]
+id = "prices"
+kind = "api"
+probe_interval = "2s"
+[[service.provider]]
+id = "a"
+endpoint = "https://a.example"
+limits = { quotas = [{ metric = "requests", limit = 6000, period = "day" }] }
+"#,
+    )
+    .unwrap();
+    let out = sentinel()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("warning: service.prices.provider.a.limits.quotas[0]: probes alone send 43,200 requests a day"),
+        "{text}"
+    );
+    assert!(text.contains("at least 144s"), "{text}");
+}

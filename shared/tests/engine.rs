@@ -389,3 +389,30 @@ proptest! {
         prop_assert!(ids.contains(&active.unwrap().as_str()));
     }
 }
+
+/// A state written by format version 2 (the build before incidents,
+/// timelines and causes; `golden/state_v2.bin`, from a 2 h scenario with
+/// an outage and a switch) still opens, with everything it had.
+#[test]
+fn a_format_2_state_opens_and_keeps_its_story() {
+    let bytes = include_bytes!("golden/state_v2.bin");
+    assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), 2);
+    let st = State::from_bytes(bytes).unwrap();
+    assert_eq!(st.version, sentinel_core::state::STATE_VERSION);
+    assert_eq!(
+        st.providers.keys().map(|p| p.as_str()).collect::<Vec<_>>(),
+        ["a", "b", "c"]
+    );
+    let sw = st.history.back().expect("the outage's switch");
+    assert_eq!(sw.from.as_ref().map(|p| p.as_str()), Some("a"));
+    assert!(matches!(
+        sw.reason,
+        sentinel_core::switcher::Reason::Failed { cause: None, .. }
+    ));
+    let a = &st.providers["a"];
+    assert_eq!(a.downtimes.len(), 1);
+    assert!(a.incidents.is_empty() && a.card_ref.is_empty());
+    assert!(a.latency.count() > 100);
+    // And it is written back in the current format.
+    assert_eq!(State::from_bytes(&st.to_bytes()).unwrap(), st);
+}

@@ -4,12 +4,14 @@
 //! Everything has a documented default (the seed design's numbers), unknown
 //! keys are rejected, and [`Config::validate`] reports every problem with
 //! the key and value that caused it.
+mod advice;
 mod load;
 mod model;
 mod resolve;
 mod validate;
 
 pub use crate::errors::{join, ConfigError, Errors};
+pub use advice::{Advice, WARN_SHARE_PERCENT};
 pub use model::*;
 pub use resolve::effective_probe;
 pub use validate::check_endpoint;
