@@ -558,3 +558,53 @@ async fn probes_open_a_fresh_connection_every_time() {
         200
     );
 }
+
+/// Issue 12: a peer that closes the connection mid-answer (or at once,
+/// after reading the request) is a reset, told apart from a refused
+/// connection and from a hang.
+#[tokio::test]
+async fn a_connection_closed_mid_answer_is_a_reset() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let srv = tokio::spawn(async move {
+        for half in [true, false] {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await;
+            if half {
+                // Promise 100 bytes, send 5, hang up.
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhello")
+                    .await;
+            }
+            // Dropping the socket closes it (with unread data: a RST).
+            drop(s);
+        }
+    });
+    let client = crate::client(None).unwrap();
+    for _ in 0..2 {
+        match client.probe(&probe(format!("http://{addr}/"))).await {
+            Err(ProbeFailure::Reset(_)) => {}
+            other => panic!("expected a reset, got {other:?}"),
+        }
+    }
+    srv.abort();
+}
+
+#[tokio::test]
+async fn retry_after_of_a_429_reaches_the_probe_response() {
+    let (addr, srv) = serve(Arc::new(|_r: Request| {
+        Reply::new(429, "slow down").header("retry-after", "60")
+    }))
+    .await;
+    let client = crate::client(None).unwrap();
+    let resp = client
+        .probe(&probe(format!("http://{addr}/")))
+        .await
+        .unwrap();
+    assert_eq!((resp.status, resp.retry_after_s), (429, Some(60)));
+    srv.abort();
+}
