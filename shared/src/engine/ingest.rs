@@ -162,6 +162,19 @@ type OwnAnswer = (
     Option<String>,
 );
 
+/// The evidence of a failed cross-provider check, for people.
+fn consistency_evidence(r: FailReason) -> String {
+    match r {
+        FailReason::Lagging => {
+            "lagging: its chain head trails the other providers' by more than max_lag_blocks".into()
+        }
+        FailReason::Inconsistent => {
+            "inconsistent: its answer disagrees with the majority of the other providers".into()
+        }
+        other => format!("{other}: the other providers disagree"),
+    }
+}
+
 /// EWMA with α = 1/4, in integers.
 fn ewma(prev: u32, sample: u32, first: bool) -> u32 {
     if first {
@@ -432,8 +445,16 @@ impl Engine {
                     ps.bad_reason = Some(r);
                     let evidence = match (own, &detail) {
                         (Some(_), Some(d)) => d.clone(),
-                        _ => format!("{}: the other providers disagree", r.as_str()),
+                        _ => consistency_evidence(r),
                     };
+                    // The last probe answered, but its data is not
+                    // usable: say so where people look.
+                    if let Some(l) = ps.last.as_mut().filter(|l| l.at == at) {
+                        l.healthy = false;
+                        if l.detail.is_none() {
+                            l.detail = Some(evidence.clone());
+                        }
+                    }
                     incident::open(
                         &mut ps.incidents,
                         at,
