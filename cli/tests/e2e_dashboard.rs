@@ -1,6 +1,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
-//! The dashboard in headless Chromium: it loads, shows the providers and a
-//! switch, and a screenshot is taken (`target/tmp/dashboard.png`).
+//! The dashboard in headless Chromium: the summary loads and shows the
+//! providers (a small fleet fits its bounded list) and a switch; opening a
+//! provider (`#provider=ID`) loads its card on demand, with every
+//! reputation component; the provider pages list every provider; and a
+//! screenshot of the summary with a card open is taken
+//! (`target/tmp/dashboard.png`).
 
 mod support;
 
@@ -76,19 +80,20 @@ async fn the_dashboard_shows_providers_and_a_switch_in_chromium() {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let url = format!("{base}/");
-        let bin2 = bin.clone();
-        let profile2 = profile.clone();
-        let dom = tokio::task::spawn_blocking(move || {
-            chromium(
-                &bin2,
-                &profile2,
-                &["--virtual-time-budget=3000", "--dump-dom", &url],
-            )
-        })
-        .await
-        .unwrap();
-        let url = format!("{base}/");
+        let dump = |url: String| {
+            let (bin, profile) = (bin.clone(), profile.clone());
+            tokio::task::spawn_blocking(move || {
+                chromium(
+                    &bin,
+                    &profile,
+                    &["--virtual-time-budget=3000", "--dump-dom", &url],
+                )
+            })
+        };
+        let dom = dump(format!("{base}/")).await.unwrap();
+        let card = dump(format!("{base}/#provider=beta")).await.unwrap();
+        let pages = dump(format!("{base}/dashboard/providers")).await.unwrap();
+        let url = format!("{base}/#provider=alpha");
         let shot2 = shot.clone();
         let png = tokio::task::spawn_blocking(move || {
             chromium(
@@ -105,9 +110,9 @@ async fn the_dashboard_shows_providers_and_a_switch_in_chromium() {
         .await
         .unwrap();
         let _ = stop_tx.send(());
-        (dom, png, shot)
+        (dom, card, pages, png, shot)
     };
-    let (run, (dom, png, shot)) = tokio::join!(runner::run(cfg, opts), workload);
+    let (run, (dom, card, pages, png, shot)) = tokio::join!(runner::run(cfg, opts), workload);
     run.unwrap();
     let html = String::from_utf8_lossy(&dom.stdout);
     assert!(
@@ -122,6 +127,42 @@ async fn the_dashboard_shows_providers_and_a_switch_in_chromium() {
         );
     }
     assert!(html.contains("class=\"switch"), "no switch shown");
+    assert!(html.contains("data-service=\"prices\""), "no service line");
+    assert!(
+        !html.contains("data-component="),
+        "no provider card is rendered before one is opened"
+    );
+
+    // Opening a provider loads its card into the detail panel.
+    let html = String::from_utf8_lossy(&card.stdout);
+    assert!(card.status.success());
+    let detail = html
+        .split("id=\"detail\"")
+        .nth(1)
+        .expect("the detail panel");
+    assert!(
+        detail.contains("data-provider=\"beta\""),
+        "beta's card was not loaded on demand"
+    );
+    for c in [
+        "uptime",
+        "data_quality",
+        "performance",
+        "cost",
+        "reliability",
+    ] {
+        assert!(
+            detail.contains(&format!("data-component=\"{c}\"")),
+            "component {c} missing from the card"
+        );
+    }
+
+    // The provider pages list every provider with its components.
+    let html = String::from_utf8_lossy(&pages.stdout);
+    for id in ["alpha", "beta", "gamma"] {
+        assert!(html.contains(&format!("data-provider=\"{id}\"")), "{id}");
+    }
+    assert!(html.contains("data-component=\"uptime\""));
     assert!(
         png.status.success(),
         "screenshot failed: {}",

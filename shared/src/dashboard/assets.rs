@@ -40,6 +40,7 @@ table.lines td,table.lines th{white-space:nowrap}
 table.lines td.why{white-space:normal}
 thead th{color:var(--muted);font-size:12px}
 section.part{margin-top:.6rem}
+.card.detail{max-width:760px}
 nav.pages{display:flex;gap:1rem;margin:.6rem 0}
 .counts span{margin-right:.8rem}
 "#;

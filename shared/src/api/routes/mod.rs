@@ -15,6 +15,12 @@
 //! handlers with more to do than build a body have a file of their OpenAPI
 //! tag: `providers` (submissions), `sentinel` (observations) and `trust`
 //! (attestations). The bodies themselves are [`dto`](super::dto).
+//!
+//! `GET /v1/providers` and the dashboard's provider pages
+//! (`GET /dashboard/providers`) read the same filters and page
+//! (`query::provider_query`): a bad, unknown or repeated parameter is a
+//! `400 bad-request` whose message names it. The dashboard's pages and
+//! fragments are all served with its strict content security policy.
 
 mod path;
 mod providers;
