@@ -402,18 +402,16 @@ pub fn render(engine: &Engine, now: UnixMillis) -> String {
         o,
         "sentinel_service_providers",
         "gauge",
-        "The service's providers by status of their last probe (up, down, unknown: never probed).",
+        "The service's providers by status of their last probe (up, down, unknown: never probed, throttled: 429, bad-data: answered with data failing a check).",
     );
     for svc in engine.registry().services() {
-        let mut counts = [0usize; 3];
+        let mut counts = [0usize; dto::Status::ALL.len()];
         for id in &svc.providers {
             if let Some(ps) = st.providers.get(id) {
-                let i = match dto::Status::of_state(ps) {
-                    dto::Status::Up => 0,
-                    dto::Status::Down => 1,
-                    dto::Status::Unknown => 2,
-                };
-                counts[i] += 1;
+                let s = dto::Status::of_state(ps);
+                if let Some(i) = dto::Status::ALL.iter().position(|x| *x == s) {
+                    counts[i] += 1;
+                }
             }
         }
         for (status, n) in dto::Status::ALL.iter().zip(counts) {

@@ -133,6 +133,35 @@ pub fn sentence(reason: &Reason, subject: &str) -> String {
     }
 }
 
+/// What is wrong with a provider now, in one sentence (`None` when its
+/// last probe was healthy): "answered 429 Too Many Requests 3 times in a
+/// row; Retry-After 60 s", "served stale data twice: latest block 1234
+/// …". Without the provider's name: the caller shows it beside.
+pub fn problem(ps: &crate::state::ProviderState) -> Option<String> {
+    let detail = ps
+        .last
+        .as_ref()
+        .and_then(|l| l.detail.as_deref())
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    if ps.consecutive_failures > 0 {
+        let (what, n) = match ps.streak_cause {
+            Some((o, n)) => (o.phrase(), n),
+            None => ("failed its probes".to_string(), ps.consecutive_failures),
+        };
+        return Some(format!("{what} {}{detail}", times(n)));
+    }
+    if ps.consecutive_bad > 0 {
+        let check = ps.bad_check.as_deref().unwrap_or_default();
+        return Some(format!(
+            "{} {}{detail}",
+            check_phrase(check),
+            times(ps.consecutive_bad)
+        ));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -185,13 +185,18 @@ fn schemas_basic(s: &mut Map<String, Value>) {
                             "performance",
                             "error-rate",
                             "better-alternative",
+                            "throttled",
                         ],
                         "The trigger.",
                     ),
                 ),
                 (
                     "detail",
-                    json!({ "description": "The reason with its numbers, externally tagged, e.g. {\"failed\":{\"consecutive_failures\":3,\"down_for_ms\":61000}} or \"initial\"." }),
+                    json!({ "description": "The reason with its numbers, externally tagged, e.g. {\"failed\":{\"consecutive_failures\":3,\"down_for_ms\":61000,\"cause\":\"timeout\"}} or \"initial\". A failure's cause is the probe outcome: timeout, refused, reset, http-NNN, too-large, blocked, protocol." }),
+                ),
+                (
+                    "sentence",
+                    t("string", "The same in words, e.g. \"prices-a answered 429 Too Many Requests 3 times in a row; Retry-After 60 s\"."),
                 ),
             ],
         ),
@@ -246,7 +251,17 @@ fn provider_item_props() -> Vec<(&'static str, Value)> {
         ),
         (
             "status",
-            enumeration(&["up", "down", "unknown"], "By the last probe."),
+            enumeration(
+                &["up", "down", "unknown", "throttled", "bad-data"],
+                "How the last probe went: up; down (no usable answer); unknown (never probed); throttled (answered 429); bad-data (answered, but the data failed a check).",
+            ),
+        ),
+        (
+            "problem",
+            nullable(t(
+                "string",
+                "What is wrong now, in words (null when healthy).",
+            )),
         ),
         ("lifecycle", enumeration(LIFECYCLES, "Lifecycle stage.")),
         ("lifecycle_since", schema_ref("Timestamp")),
@@ -325,7 +340,10 @@ fn schemas_providers(s: &mut Map<String, Value>) {
                 ("effective_weight", schema_ref("Score")),
                 (
                     "delta_bps",
-                    nullable(t("integer", "Change since the last decision.")),
+                    nullable(t(
+                        "integer",
+                        "Change since the hourly snapshot (one to two hours back).",
+                    )),
                 ),
                 (
                     "inputs",
@@ -343,14 +361,21 @@ fn schemas_providers(s: &mut Map<String, Value>) {
                 ("raw_total", nullable_ref("Score")),
                 ("confidence", schema_ref("Score")),
                 ("prior", schema_ref("Score")),
-                ("previous_total", nullable_ref("Score")),
+                (
+                    "previous_total",
+                    nullable_ref("Score"),
+                ),
+                (
+                    "compared_with",
+                    nullable_ref("Timestamp"),
+                ),
                 (
                     "total_delta_bps",
-                    nullable(t("integer", "Change of the total.")),
+                    nullable(t("integer", "Change of the total since the hourly snapshot it is compared with (one to two hours back).")),
                 ),
                 (
                     "moved_most",
-                    nullable(t("string", "The component that moved most.")),
+                    nullable(t("string", "The component that moved most since then.")),
                 ),
                 ("components", array(schema_ref("Component"))),
             ],
@@ -438,6 +463,37 @@ fn schemas_providers(s: &mut Map<String, Value>) {
                     ("start", schema_ref("Timestamp")),
                     ("end", nullable_ref("Timestamp")),
                     ("duration_ms", int("Until now while still down.")),
+                ],
+            )),
+        ),
+        (
+            "incidents",
+            array(object(
+                "An incident of any cause, kept after recovery.",
+                vec![
+                    ("start", schema_ref("Timestamp")),
+                    ("end", nullable_ref("Timestamp")),
+                    ("duration_ms", int("Until now while open.")),
+                    ("duration", t("string", "The same for people.")),
+                    (
+                        "cause",
+                        t("string", "A probe outcome (timeout, refused, reset, http-NNN, throttled…) or a failed data check (stale, wrong-chain, lagging, inconsistent…)."),
+                    ),
+                    ("kind", enumeration(&["down", "throttled", "bad-data"], "What kind.")),
+                    ("probes", int("Unhealthy observations during it.")),
+                    ("evidence", t("string", "The first observation's detail.")),
+                ],
+            )),
+        ),
+        (
+            "timeline",
+            array(object(
+                "One half hour of the last 24 hours (only those with data).",
+                vec![
+                    ("at", schema_ref("Timestamp")),
+                    ("lowest_total", nullable_ref("Score")),
+                    ("p95_ms", nullable(int("p95 latency of its answers."))),
+                    ("answers", int("Answers in it.")),
                 ],
             )),
         ),
@@ -531,6 +587,15 @@ fn schemas_routing(s: &mut Map<String, Value>) {
                 ("switches", int("Switches so far.")),
                 ("pending", nullable_ref("Pending")),
                 ("proxy_path", t("string", "The failover proxy's path.")),
+                (
+                    "health",
+                    enumeration(&["ok", "degraded", "down"], "ok: the active provider serves and is healthy; degraded: requests go elsewhere first, or the active provider is suspect; down: no provider can serve."),
+                ),
+                ("health_detail", t("string", "Why, in words.")),
+                (
+                    "serving",
+                    array(t("string", "The providers the proxy tries now, in order.")),
+                ),
                 ("providers", array(t("string", "Provider id."))),
             ],
         ),
@@ -711,7 +776,7 @@ fn paths() -> Map<String, Value> {
         query(
             "status",
             "Only providers with this status.",
-            json!({ "type": "string", "enum": ["up", "down", "unknown"] }),
+            json!({ "type": "string", "enum": ["up", "down", "unknown", "throttled", "bad-data"] }),
         ),
         query(
             "lifecycle",

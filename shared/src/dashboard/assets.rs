@@ -43,6 +43,16 @@ section.part{margin-top:.6rem}
 .card.detail{max-width:760px}
 nav.pages{display:flex;gap:1rem;margin:.6rem 0}
 .counts span{margin-right:.8rem}
+.badge.throttled,.badge.bad-data{border-color:var(--warn);color:var(--warn)}
+svg .band{fill:none;stroke:var(--line)}svg .gridline{stroke:var(--line);stroke-dasharray:2 3}
+svg polyline.series{fill:none;stroke-width:1.6}svg .switch{stroke:var(--fg);stroke-width:1.2;stroke-dasharray:4 2}
+svg .incident{fill:var(--bad);opacity:.13}svg .incident.throttled,svg .incident.bad-data{fill:var(--warn)}
+svg .p0{stroke:#3b6fd8;fill:#3b6fd8}svg .p1{stroke:#2e9d57;fill:#2e9d57}svg .p2{stroke:#d99a1e;fill:#d99a1e}
+svg .p3{stroke:#a34fd1;fill:#a34fd1}svg .p4{stroke:#1fa3a3;fill:#1fa3a3}svg .p5{stroke:#c2577a;fill:#c2577a}
+svg polyline.p0,svg polyline.p1,svg polyline.p2,svg polyline.p3,svg polyline.p4,svg polyline.p5{fill:none}
+svg .incident.p0,svg .incident.p1,svg .incident.p2,svg .incident.p3,svg .incident.p4,svg .incident.p5{stroke:none}
+.key{font-size:12px;margin-right:.6rem}.key.p0{color:#3b6fd8}.key.p1{color:#2e9d57}.key.p2{color:#d99a1e}.key.p3{color:#a34fd1}.key.p4{color:#1fa3a3}.key.p5{color:#c2577a}
+ul.incidents li .cause{font-weight:600}
 "#;
 
 /// The refresh loop and the on-demand provider card.

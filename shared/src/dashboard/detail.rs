@@ -18,8 +18,11 @@ use crate::time::{rfc3339, UnixMillis};
 use crate::Bps;
 use std::fmt::Write;
 
-/// Downtimes listed on a card, the newest.
+/// Downtimes listed on a card, the newest (kept for the API's
+/// `downtimes`; the card lists incidents, which include them).
 pub const DOWNTIMES_SHOWN: usize = 10;
+/// Incidents listed on a card, the newest.
+pub const INCIDENTS_SHOWN: usize = 20;
 
 /// What a section is written from.
 pub(super) struct Card<'a> {
@@ -37,7 +40,7 @@ const SECTIONS: &[(&str, Section)] = &[
     ("budget", budget),
     ("latency", latency),
     ("history", history),
-    ("downtimes", downtimes),
+    ("incidents", incidents),
     ("probe", last_probe),
 ];
 
@@ -92,10 +95,22 @@ fn reputation(out: &mut String, c: &Card<'_>) {
         );
     }
     out.push_str("</tbody></table>");
+    if let Some(at) = &r.compared_with {
+        let _ = write!(
+            out,
+            "<p><small>changes since {}{}</small></p>",
+            escape(&ago(c.now, at.unix_ms)),
+            r.moved_most
+                .as_ref()
+                .map_or_else(String::new, |m| format!(" · {} moved most", escape(m))),
+        );
+    }
     if let Some(why) = &c.detail.routed_because {
         out.push_str("<p><small>routed because <b>");
         push_escaped(out, &why.trigger);
-        out.push_str("</b></small></p>");
+        out.push_str("</b>: ");
+        push_escaped(out, &why.sentence);
+        out.push_str("</small></p>");
     }
 }
 
@@ -127,30 +142,36 @@ fn history(out: &mut String, c: &Card<'_>) {
     bars(out, &h.hourly, "uptime, last 24 hours", "hourly");
 }
 
-fn downtimes(out: &mut String, c: &Card<'_>) {
-    let d = &c.detail.downtimes;
+fn incidents(out: &mut String, c: &Card<'_>) {
+    let d = &c.detail.incidents;
+    let svc = escape(c.detail.summary.service.as_str());
     if d.is_empty() {
-        out.push_str("<p class=\"muted\"><small>no downtime recorded</small></p>");
+        let _ = write!(
+            out,
+            "<p class=\"muted\"><small>no incident recorded · <a href=\"dashboard/services/{svc}\">the service's last 24 hours</a></small></p>"
+        );
         return;
     }
     let _ = write!(
         out,
-        "<small>downtimes ({}, newest first)</small><ul class=\"list\">",
+        "<small>incidents ({}, newest first) · <a href=\"dashboard/services/{svc}\">the service's last 24 hours</a></small><ul class=\"list incidents\">",
         d.len()
     );
-    for dt in d.iter().rev().take(DOWNTIMES_SHOWN) {
+    for i in d.iter().rev().take(INCIDENTS_SHOWN) {
         let _ = write!(
             out,
-            "<li><time datetime=\"{}\">{}</time> · {} s{}</li>",
-            escape(&dt.start.rfc3339),
-            escape(&ago(c.now, dt.start.unix_ms)),
-            dt.duration_ms / 1000,
-            if dt.end.is_none() {
-                " · still down"
-            } else {
-                ""
-            },
+            "<li data-incident=\"{kind}\"><span class=\"cause\">{cause}</span> · <time datetime=\"{}\">{}</time> · {}{} · {} probe{}<br><small>",
+            escape(&i.start.rfc3339),
+            escape(&ago(c.now, i.start.unix_ms)),
+            escape(&i.duration),
+            if i.end.is_none() { " so far, still open" } else { "" },
+            i.probes,
+            if i.probes == 1 { "" } else { "s" },
+            kind = escape(&i.kind),
+            cause = escape(&i.cause),
         );
+        push_escaped(out, &i.evidence);
+        out.push_str("</small></li>");
     }
     out.push_str("</ul>");
 }
@@ -229,22 +250,21 @@ fn bars(out: &mut String, buckets: &[WindowBucket], caption: &str, kind: &str) {
         escape(caption)
     );
     for (i, b) in buckets.iter().enumerate() {
-        let h = b
-            .uptime
-            .as_ref()
-            .map_or(H, |s| (u32::from(s.bps) * H / 10_000).max(2));
+        // Only real data: a slot without probes is left empty.
+        let Some(up) = b.uptime.as_ref() else {
+            continue;
+        };
+        let h = (u32::from(up.bps) * H / 10_000).max(2);
         let _ = write!(
             out,
-            "<rect class=\"{}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{h}\"><title>{}: {}</title></rect>",
+            "<rect class=\"{}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{h}\"><title>{}: {}% of {} probes</title></rect>",
             bucket_class(b),
             i as u32 * W,
             H - h,
             W - 2,
             escape(&rfc3339(b.start.unix_ms)),
-            b.uptime.as_ref().map_or_else(
-                || "no probes".to_string(),
-                |s| format!("{}% of {} probes", escape(&s.percent), b.ok + b.error + b.timeout + b.throttled)
-            ),
+            escape(&up.percent),
+            b.ok + b.error + b.timeout + b.throttled,
         );
     }
     let _ = write!(

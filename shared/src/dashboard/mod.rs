@@ -207,10 +207,49 @@ pub fn provider_page(engine: &Engine, id: &ProviderId, now: UnixMillis) -> Optio
     Some(out)
 }
 
+/// A service's page (`GET /dashboard/services/{id}`): its route and its
+/// 24-hour timeline ([`timeline`]). `None` if unknown.
+pub fn service_page(engine: &Engine, id: &crate::ServiceId, now: UnixMillis) -> Option<String> {
+    let route = crate::dto::RouteDto::build(engine, id)?;
+    let mut out = String::with_capacity(32 * 1024);
+    let sentinel = engine.config().sentinel.id.to_string();
+    head(
+        &mut out,
+        env!("CARGO_PKG_VERSION"),
+        &format!("{id} · Bookkeeper Sentinel · {sentinel}"),
+    );
+    let eid = escape(id.as_str());
+    out.push_str("<header class=\"top\"><h1>");
+    push_escaped(&mut out, id.as_str());
+    out.push_str(&format!(
+        "</h1><span><a href=\"../../\">dashboard</a> · <a href=\"../providers?service={eid}\">its providers</a> · <a href=\"../../v1/services/{eid}/route\">route JSON</a></span></header>\n<main>\n<section class=\"card\" data-service=\"{eid}\"><h2>Route</h2><p>"
+    ));
+    let health = match route.health {
+        crate::route::Health::Ok => "ok",
+        crate::route::Health::Degraded => "degraded",
+        crate::route::Health::Down => "down",
+    };
+    out.push_str(&format!(
+        "<span class=\"badge {health}\" data-health=\"{health}\">{health}</span> "
+    ));
+    push_escaped(&mut out, &route.health_detail);
+    if let Some(r) = &route.reason {
+        out.push_str("<br><small>why it is routed here: ");
+        push_escaped(&mut out, &r.sentence);
+        out.push_str("</small>");
+    }
+    out.push_str("</p></section>\n<section class=\"card\"><h2>Last 24 hours</h2>");
+    timeline::figure(&mut out, engine, id, now);
+    out.push_str("</section>\n</main>\n</body>\n</html>\n");
+    Some(out)
+}
+
 /// A page of the dashboard's provider list (`GET /dashboard/providers`).
 pub fn providers_page(engine: &Engine, now: UnixMillis, q: &ProviderQuery) -> String {
     browse::page(engine, now, q)
 }
+
+mod timeline;
 
 #[cfg(test)]
 mod tests;

@@ -79,7 +79,12 @@ pub struct Counts {
     pub down: usize,
     /// Never probed.
     pub unknown: usize,
-    /// Down or in the `failed` lifecycle stage.
+    /// Answered 429.
+    pub throttled: usize,
+    /// Answered with data failing a check.
+    pub bad_data: usize,
+    /// Not up (down, throttled, bad data) or in the `failed` lifecycle
+    /// stage.
     pub unhealthy: usize,
 }
 
@@ -90,6 +95,8 @@ impl Counts {
             Status::Up => self.up += 1,
             Status::Down => self.down += 1,
             Status::Unknown => self.unknown += 1,
+            Status::Throttled => self.throttled += 1,
+            Status::BadData => self.bad_data += 1,
         }
         if unhealthy(status, lifecycle) {
             self.unhealthy += 1;
@@ -101,12 +108,15 @@ impl Counts {
         self.up += o.up;
         self.down += o.down;
         self.unknown += o.unknown;
+        self.throttled += o.throttled;
+        self.bad_data += o.bad_data;
         self.unhealthy += o.unhealthy;
     }
 }
 
 fn unhealthy(status: Status, lifecycle: Lifecycle) -> bool {
-    status == Status::Down || lifecycle == Lifecycle::Failed
+    matches!(status, Status::Down | Status::Throttled | Status::BadData)
+        || lifecycle == Lifecycle::Failed
 }
 
 /// A provider in a list of the summary: what the stored state says, no
@@ -133,6 +143,8 @@ pub struct ProviderLine {
     pub last_at: Option<Timestamp>,
     /// Its first problem, clipped.
     pub last_detail: Option<String>,
+    /// What is wrong now, in words ([`crate::words::problem`]), clipped.
+    pub problem: Option<String>,
 }
 
 impl ProviderLine {
@@ -158,6 +170,7 @@ impl ProviderLine {
                 .as_ref()
                 .and_then(|l| l.detail.as_deref())
                 .map(|d| clip(d, DETAIL_CHARS)),
+            problem: crate::words::problem(ps).map(|p| clip(&p, DETAIL_CHARS)),
         })
     }
 }
@@ -181,6 +194,8 @@ pub struct ServiceLine {
     pub description: String,
     /// How its route is doing.
     pub health: RouteHealth,
+    /// Why, in words.
+    pub health_detail: String,
     /// The provider traffic goes to.
     pub active: Option<ProviderId>,
     /// Its display name.
@@ -293,16 +308,19 @@ impl Summary {
             }
             let active_state = act.and_then(|a| st.providers.get(a));
             let active_status = active_state.map(Status::of_state);
-            let health = match (active_state, active_status) {
-                (Some(ps), Some(s)) if !unhealthy(s, ps.lifecycle) => {
-                    if s == Status::Unknown || ss.is_some_and(|s| s.pending.is_some()) {
-                        RouteHealth::Degraded
-                    } else {
-                        RouteHealth::Ok
-                    }
+            // The same verdict as the route API and the proxy's order of
+            // attempts ([`crate::route`]); a pending switch is degraded.
+            let plan = crate::route::plan(engine, sid.as_str());
+            let health = match plan.as_ref().map(|p| p.health) {
+                Some(crate::route::Health::Ok) if ss.is_some_and(|s| s.pending.is_none()) => {
+                    RouteHealth::Ok
+                }
+                Some(crate::route::Health::Ok | crate::route::Health::Degraded) => {
+                    RouteHealth::Degraded
                 }
                 _ => RouteHealth::Down,
             };
+            let health_detail = plan.map(|p| p.why).unwrap_or_default();
             match health {
                 RouteHealth::Ok => totals.routes_ok += 1,
                 RouteHealth::Degraded => totals.routes_degraded += 1,
@@ -315,6 +333,7 @@ impl Summary {
                 kind: svc.config.kind,
                 description: svc.config.description.clone(),
                 health,
+                health_detail,
                 active: act.cloned(),
                 active_name: None,
                 active_status,
@@ -430,7 +449,7 @@ impl Summary {
         let _ = write!(
             out,
             "<p class=\"counts\"><span><b>{}</b> services: {} ok, {} degraded, {} down</span>\
-             <span><b>{}</b> providers: {} up, {} down, {} unknown</span>\
+             <span><b>{}</b> providers: {} up, {} down, {} throttled, {} bad data, {} unknown</span>\
              <span class=\"{}\"><b>{}</b> not healthy</span><span><b>{}</b> alerts firing</span>\
              <a href=\"dashboard/providers\">all providers</a></p>",
             t.services,
@@ -440,6 +459,8 @@ impl Summary {
             p.providers,
             p.up,
             p.down,
+            p.throttled,
+            p.bad_data,
             p.unknown,
             if p.unhealthy > 0 { "neg" } else { "pos" },
             p.unhealthy,
@@ -501,7 +522,8 @@ impl Summary {
             }
             let _ = write!(
                 out,
-                "</th><td><span class=\"badge {health}\">{health}</span></td><td>"
+                "</th><td><a href=\"dashboard/services/{svc}\" title=\"{}\"><span class=\"badge {health}\">{health}</span></a></td><td>",
+                escape(&s.health_detail)
             );
             match &s.active {
                 Some(a) => {
@@ -683,8 +705,12 @@ pub(super) fn line(out: &mut String, p: &ProviderLine, now: UnixMillis) {
         lc = p.lifecycle.as_str(),
         routed = if p.routed { " <span class=\"badge routed\">routed</span>" } else { "" },
     );
-    match (&p.last_outcome, &p.last_at) {
-        (Some(o), Some(at)) => {
+    match (&p.last_outcome, &p.last_at, &p.problem) {
+        (_, Some(at), Some(problem)) => {
+            push_escaped(out, problem);
+            let _ = write!(out, " · {}", escape(&ago(now, at.unix_ms)));
+        }
+        (Some(o), Some(at), None) => {
             let _ = write!(out, "{} · {}", escape(o), escape(&ago(now, at.unix_ms)));
             if let Some(d) = &p.last_detail {
                 out.push_str(" · ");

@@ -94,7 +94,7 @@ fn the_card_on_demand_has_every_section_and_is_escaped() {
         "budget",
         "latency",
         "history",
-        "downtimes",
+        "incidents",
         "probe",
     ] {
         assert!(

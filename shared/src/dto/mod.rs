@@ -40,9 +40,9 @@ pub use common::{usd_string, Money, ReasonDto, Score, Timestamp};
 pub use error::{ErrorBody, ErrorDetail, ErrorEnvelope};
 pub use history::{HistoryDto, LatencyDto, WindowBucket};
 pub use providers::{
-    lifecycle_named, outcome_name, summaries, ComponentScores, Cursor, DowntimeDto, LastProbeDto,
-    Page, ProviderDetail, ProviderItem, ProviderList, ProviderQuery, Status, SubmitAccepted,
-    LIFECYCLES, PROVIDERS_LIMIT,
+    incidents, lifecycle_named, outcome_name, summaries, timeline, ComponentScores, Cursor,
+    DowntimeDto, IncidentDto, LastProbeDto, Page, ProviderDetail, ProviderItem, ProviderList,
+    ProviderQuery, Status, SubmitAccepted, TimelinePointDto, LIFECYCLES, PROVIDERS_LIMIT,
 };
 pub use reputation::{ComponentDto, ReputationDto};
 pub use sentinel::{alerts, AlertDto, Health, ObservationList};

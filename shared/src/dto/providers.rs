@@ -27,16 +27,22 @@ use crate::time::UnixMillis;
 use crate::{Bps, Engine, Kind, ProviderId, ServiceId};
 use serde::{Deserialize, Serialize};
 
-/// Whether a provider answered its last probe.
+/// How a provider's last probe went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// The last probe was healthy.
     Up,
-    /// The last probe failed or its data failed a check.
+    /// The last probe got no usable answer (refused, reset, hang, 5xx…).
     Down,
     /// Never probed yet.
     Unknown,
+    /// The last probe was answered with 429 Too Many Requests: up, but
+    /// refusing the sentinel (a quota).
+    Throttled,
+    /// The last probe was answered, but its data failed a check (stale,
+    /// wrong, inconsistent with the other providers).
+    BadData,
 }
 
 impl Status {
@@ -44,6 +50,8 @@ impl Status {
     pub fn of(last: Option<&LastProbe>) -> Status {
         match last {
             Some(l) if l.healthy => Status::Up,
+            Some(l) if l.outcome == Outcome::Throttled => Status::Throttled,
+            Some(l) if l.outcome.is_up() => Status::BadData,
             Some(_) => Status::Down,
             None => Status::Unknown,
         }
@@ -63,11 +71,19 @@ impl Status {
             Status::Up => "up",
             Status::Down => "down",
             Status::Unknown => "unknown",
+            Status::Throttled => "throttled",
+            Status::BadData => "bad-data",
         }
     }
 
     /// Every status, in order.
-    pub const ALL: [Status; 3] = [Status::Up, Status::Down, Status::Unknown];
+    pub const ALL: [Status; 5] = [
+        Status::Up,
+        Status::Down,
+        Status::Unknown,
+        Status::Throttled,
+        Status::BadData,
+    ];
 
     /// From its kebab-case name.
     pub fn named(s: &str) -> Option<Status> {
@@ -185,8 +201,12 @@ pub struct ProviderItem {
     pub endpoint: String,
     /// Whether its service routes to it now.
     pub routed: bool,
-    /// Up or down by its last probe.
+    /// How its last probe went.
     pub status: Status,
+    /// What is wrong now, in words (`null` when healthy): "answered 429
+    /// Too Many Requests 3 times in a row (HTTP 429 Too Many Requests;
+    /// Retry-After 60 s)".
+    pub problem: Option<String>,
     /// Lifecycle stage.
     pub lifecycle: Lifecycle,
     /// In that stage since.
@@ -220,6 +240,7 @@ impl ProviderItem {
             endpoint: s.endpoint.clone(),
             routed: s.routed,
             status: Status::of(s.last.as_ref()),
+            problem: s.problem.clone(),
             lifecycle: s.lifecycle,
             lifecycle_since: Timestamp::at(s.lifecycle_since),
             trust: s.trust,
@@ -451,6 +472,83 @@ pub struct DowntimeDto {
     pub duration_ms: u64,
 }
 
+/// One incident.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentDto {
+    /// The first unhealthy observation.
+    pub start: Timestamp,
+    /// The first healthy one after it (`null`: still open).
+    pub end: Option<Timestamp>,
+    /// How long (until now while open), ms.
+    pub duration_ms: u64,
+    /// The same for people: `45 s`, `12 min`.
+    pub duration: String,
+    /// Its cause: a probe outcome (`timeout`, `refused`, `reset`,
+    /// `http-503`, `throttled`) or a failed data check (`stale`,
+    /// `wrong-chain`, `lagging`, `inconsistent`, …).
+    pub cause: String,
+    /// Whether the provider answered (bad data, throttling) or not.
+    pub kind: String,
+    /// Unhealthy observations during it.
+    pub probes: u32,
+    /// The first observation's detail.
+    pub evidence: String,
+}
+
+/// One half hour of a provider's timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelinePointDto {
+    /// Start of the half hour.
+    pub at: Timestamp,
+    /// The lowest decision total in it.
+    pub lowest_total: Option<Score>,
+    /// The 95th percentile latency of its answers, ms.
+    pub p95_ms: Option<u32>,
+    /// Answers in it.
+    pub answers: u32,
+}
+
+/// A provider's incidents as the API shows them.
+pub fn incidents(ps: &ProviderState, now: UnixMillis) -> Vec<IncidentDto> {
+    use crate::incident::IncidentCause;
+    ps.incidents
+        .iter()
+        .map(|i| IncidentDto {
+            start: Timestamp::at(i.start),
+            end: i.end.map(Timestamp::at),
+            duration_ms: i.duration_ms(now),
+            duration: crate::words::duration(i.duration_ms(now)),
+            cause: i.cause.name(),
+            kind: match i.cause {
+                IncidentCause::Down(Outcome::Throttled) => "throttled",
+                IncidentCause::Down(_) => "down",
+                IncidentCause::BadData(_) => "bad-data",
+            }
+            .to_string(),
+            probes: i.probes,
+            evidence: i.evidence.clone(),
+        })
+        .collect()
+}
+
+/// A provider's timeline as the API shows it, oldest first.
+pub fn timeline(ps: &ProviderState, now: UnixMillis) -> Vec<TimelinePointDto> {
+    use crate::timeline::{POINTS, WIDTH};
+    let current = now / WIDTH;
+    let mut out: Vec<TimelinePointDto> = ps
+        .timeline
+        .iter_aged(now, WIDTH, POINTS)
+        .map(|(age, p)| TimelinePointDto {
+            at: Timestamp::at(current.saturating_sub(u64::from(age)) * WIDTH),
+            lowest_total: p.lowest_total.map(Score::from),
+            p95_ms: p.p95_ms(),
+            answers: p.answers,
+        })
+        .collect();
+    out.sort_by_key(|p| p.at.unix_ms);
+    out
+}
+
 /// `GET /v1/providers/{id}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProviderDetail {
@@ -475,6 +573,12 @@ pub struct ProviderDetail {
     pub history: HistoryDto,
     /// Recent downtime incidents, oldest first.
     pub downtimes: Vec<DowntimeDto>,
+    /// Incidents of any cause (down, throttled, bad data), oldest first,
+    /// kept after recovery ([`crate::incident`]).
+    pub incidents: Vec<IncidentDto>,
+    /// The last 24 hours per half hour: lowest total and p95 latency
+    /// ([`crate::timeline`]); only half hours with data.
+    pub timeline: Vec<TimelinePointDto>,
     /// Flap damping: suppressed providers are not switched to.
     pub flap_suppressed: bool,
     /// Times penalised for flapping.
@@ -492,14 +596,27 @@ impl ProviderDetail {
         let rt = engine.registry().provider(id.as_str())?;
         let ps = engine.state().providers.get(id)?;
         let svc = engine.registry().service(rt.service.as_str())?;
-        let explanation = s.reputation.explain(ps.card.as_ref());
+        // "What moved" compares with the hourly snapshot one to two hours
+        // back, not with the decision that just wrote the current card.
+        let reference = crate::reputation::reference(&ps.card_ref);
+        let explanation = s.reputation.explain(reference.map(|(_, c)| c));
         let routed_because = if s.routed {
             engine
                 .state()
                 .services
                 .get(&s.service)
                 .and_then(|st| st.reason.as_ref())
-                .map(ReasonDto::from)
+                .map(|r| {
+                    let from = engine
+                        .state()
+                        .history
+                        .iter()
+                        .rev()
+                        .find(|h| h.service == s.service && &h.to == id)
+                        .and_then(|h| h.from.as_ref())
+                        .map_or_else(|| s.service.to_string(), |f| f.to_string());
+                    ReasonDto::about(r, &from)
+                })
         } else {
             None
         };
@@ -510,7 +627,7 @@ impl ProviderDetail {
             routed_because,
             reputation: ReputationDto::from_explanation(
                 &explanation,
-                ps.card.as_ref().map(|c| c.total),
+                reference.map(|(at, c)| (*at, c.total)),
             ),
             budget: s.budget.iter().map(QuotaDto::from).collect(),
             cost_month: month_cost(engine, id, now),
@@ -525,6 +642,8 @@ impl ProviderDetail {
                     duration_ms: d.end.unwrap_or(now).saturating_sub(d.start),
                 })
                 .collect(),
+            incidents: incidents(ps, now),
+            timeline: timeline(ps, now),
             flap_suppressed: ps.flap.suppressed,
             flap_count: ps.flap.count,
             attested_until: ps.attested_until.map(Timestamp::at),

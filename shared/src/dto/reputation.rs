@@ -1,7 +1,7 @@
 //! A provider's reputation as its detail shows it: the total, how much
 //! history backs it, and every component with its inputs and what moved.
 
-use super::common::Score;
+use super::common::{Score, Timestamp};
 use crate::reputation::Explanation;
 use crate::Bps;
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ pub struct ComponentDto {
     pub weight_bps: u32,
     /// Weight after not-applicable components were taken out.
     pub effective_weight: Score,
-    /// Change since the last decision, basis points.
+    /// Change since the reference snapshot, basis points.
     pub delta_bps: Option<i32>,
     /// The numbers it was computed from.
     pub inputs: BTreeMap<String, u64>,
@@ -36,25 +36,32 @@ pub struct ReputationDto {
     pub confidence: Score,
     /// What the total is shrunk toward while confidence is low.
     pub prior: Score,
-    /// The total at the last decision.
+    /// The total at the reference snapshot (one to two hours back).
     pub previous_total: Option<Score>,
-    /// Change of the total since the last decision, basis points.
+    /// When that snapshot was taken.
+    pub compared_with: Option<Timestamp>,
+    /// Change of the total since then, basis points.
     pub total_delta_bps: Option<i32>,
-    /// The component that moved the most since the last decision.
+    /// The component that moved the most since then.
     pub moved_most: Option<String>,
     /// Each component, in a fixed order.
     pub components: Vec<ComponentDto>,
 }
 
 impl ReputationDto {
-    /// From an explanation and the previous total.
-    pub fn from_explanation(e: &Explanation, previous_total: Option<Bps>) -> ReputationDto {
+    /// From an explanation and the snapshot it compared with (when, its
+    /// total).
+    pub fn from_explanation(
+        e: &Explanation,
+        previous: Option<(crate::time::UnixMillis, Bps)>,
+    ) -> ReputationDto {
         ReputationDto {
             total: e.total.into(),
             raw_total: e.raw_total.map(Score::from),
             confidence: e.confidence.into(),
             prior: e.prior.into(),
-            previous_total: previous_total.map(Score::from),
+            previous_total: previous.map(|(_, t)| Score::from(t)),
+            compared_with: previous.map(|(at, _)| Timestamp::at(at)),
             total_delta_bps: e.total_delta,
             moved_most: e.moved_most.clone(),
             components: e

@@ -46,6 +46,8 @@ pub struct ProviderSummary {
     pub consecutive_failures: u32,
     /// The last probe.
     pub last: Option<crate::state::LastProbe>,
+    /// What is wrong now, in words ([`crate::words::problem`]).
+    pub problem: Option<String>,
 }
 
 impl Engine {
@@ -236,6 +238,7 @@ impl Engine {
             cost_month_nano: ps.ledger.cost_nano,
             consecutive_failures: ps.consecutive_failures,
             last: ps.last.clone(),
+            problem: crate::words::problem(ps),
         })
     }
 }

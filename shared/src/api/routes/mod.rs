@@ -169,6 +169,13 @@ fn dispatch(endpoint: Endpoint, req: &ApiRequest, ctx: &ApiContext<'_>, auth: &A
                 None => page(404, crate::dashboard::no_such_provider(&pid)),
             },
         },
+        Endpoint::DashboardService(id) => match service_id(&id) {
+            Err(r) => r,
+            Ok(sid) => match crate::dashboard::service_page(engine, &sid, now) {
+                Some(html) => page(200, html),
+                None => unknown_service(&sid),
+            },
+        },
         Endpoint::Healthz => ApiResponse::json(200, &dto::Health::build(engine, now)),
         Endpoint::Metrics => ApiResponse::with_body(
             200,

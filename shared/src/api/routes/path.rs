@@ -17,6 +17,8 @@ pub(super) enum Endpoint {
     DashboardProvider(String),
     /// One provider's card, the fragment the dashboard loads on demand.
     DashboardProviderCard(String),
+    /// One service's page: its 24-hour timeline and its providers.
+    DashboardService(String),
     Healthz,
     Metrics,
     OpenApi,
@@ -166,6 +168,7 @@ pub(super) fn parse_path(path: &str) -> Result<Option<Endpoint>, ApiResponse> {
         ["dashboard", "providers", id, "card"] => {
             Some(Endpoint::DashboardProviderCard((*id).to_string()))
         }
+        ["dashboard", "services", id] => Some(Endpoint::DashboardService((*id).to_string())),
         ["openapi.json"] => Some(Endpoint::OpenApi),
         ["v1", "providers"] => Some(Endpoint::Providers),
         ["v1", "providers", id] => Some(Endpoint::Provider((*id).to_string())),
