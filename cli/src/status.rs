@@ -99,22 +99,52 @@ pub async fn fetch_table(base: &str) -> Result<String, StatusError> {
         ))
     })?;
 
-    let list_url = format!("{base}/v1/providers");
-    let (status, body) = ask.get(&list_url).await?;
-    let unexpected = |reason: String| StatusError::Unexpected {
-        url: list_url.clone(),
-        reason,
-    };
-    if !status.is_success() {
-        return Err(unexpected(format!(
-            "HTTP {status}: {}",
-            printable(&String::from_utf8_lossy(&body), 200)
-        )));
+    // Every page of the list, following `next` (bounded: a sentinel
+    // with more than MAX_PAGES × PAGE providers is cut, and says so).
+    let mut list: Option<ProviderList> = None;
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let list_url = match &cursor {
+            None => format!("{base}/v1/providers?limit={PAGE}"),
+            Some(c) => format!("{base}/v1/providers?limit={PAGE}&cursor={c}"),
+        };
+        let (status, body) = ask.get(&list_url).await?;
+        let unexpected = |reason: String| StatusError::Unexpected {
+            url: list_url.clone(),
+            reason,
+        };
+        if !status.is_success() {
+            return Err(unexpected(format!(
+                "HTTP {status}: {}",
+                printable(&String::from_utf8_lossy(&body), 200)
+            )));
+        }
+        let page: ProviderList = read(&body)
+            .map_err(|e| unexpected(format!("not the provider list of this version ({e})")))?;
+        cursor = page.next.clone();
+        match list.as_mut() {
+            None => list = Some(page),
+            Some(l) => l.providers.extend(page.providers),
+        }
+        if cursor.is_none() {
+            break;
+        }
     }
-    let list: ProviderList = read(&body)
-        .map_err(|e| unexpected(format!("not the provider list of this version ({e})")))?;
+    let list = list.unwrap_or_else(|| ProviderList {
+        generated_at: sentinel_core::api::dto::Timestamp::at(0),
+        count: 0,
+        matched: 0,
+        limit: PAGE,
+        next: None,
+        providers: Vec::new(),
+    });
     Ok(table(&list))
 }
+
+/// Providers asked for per page (the API's maximum).
+const PAGE: usize = 500;
+/// Pages read at most.
+const MAX_PAGES: usize = 200;
 
 /// The client and where it asks.
 struct Ask<'a> {
@@ -218,7 +248,7 @@ fn table(list: &ProviderList) -> String {
         "CONF",
         "BUDGET",
         "UTIL",
-        "LAST PROBE"
+        "PROBLEM / LAST PROBE"
     );
     for p in &list.providers {
         let _ = writeln!(
@@ -233,8 +263,11 @@ fn table(list: &ProviderList) -> String {
             p.total.percent,
             p.confidence.percent,
             p.step.as_str(),
-            p.max_utilization.percent,
-            last_probe(p)
+            format!("{}%", p.max_utilization.percent),
+            match &p.problem {
+                Some(problem) => printable(problem, usize::MAX),
+                None => last_probe(p),
+            }
         );
     }
     let _ = writeln!(
@@ -242,6 +275,14 @@ fn table(list: &ProviderList) -> String {
         "{} providers; * = the provider its service routes to",
         list.providers.len()
     );
+    if list.providers.len() < list.matched {
+        let _ = writeln!(
+            out,
+            "(showing the first {} of {})",
+            list.providers.len(),
+            list.matched
+        );
+    }
     out
 }
 

@@ -199,7 +199,10 @@ fn probe_details_are_printed_as_they_are() {
     let url = serve(
         BTreeMap::from([
             ("/healthz", health),
-            ("/v1/providers", serde_json::to_vec(&list).unwrap()),
+            (
+                "/v1/providers?limit=500",
+                serde_json::to_vec(&list).unwrap(),
+            ),
         ]),
         None,
     );
@@ -217,4 +220,41 @@ fn probe_details_are_printed_as_they_are() {
     let a = stdout.lines().find(|l| l.starts_with("a ")).unwrap();
     assert!(a.contains(" * "), "a is routed: {a}");
     assert!(stdout.contains("2 providers; * = the provider its service routes to"));
+}
+
+/// Issue 12: the list is paginated; `status` follows `next` to the end and
+/// shows what is wrong in words.
+#[test]
+fn every_page_is_read_and_problems_are_said_in_words() {
+    let (health, list) = sentinel_bodies();
+    let mut first = list.clone();
+    first.providers.truncate(1);
+    first.next = Some("prices:a".into());
+    let mut second = list.clone();
+    second.providers.remove(0);
+    second.providers[0].problem = Some("answered 429 Too Many Requests 3 times in a row".into());
+    let url = serve(
+        BTreeMap::from([
+            ("/healthz", health),
+            (
+                "/v1/providers?limit=500",
+                serde_json::to_vec(&first).unwrap(),
+            ),
+            (
+                "/v1/providers?limit=500&cursor=prices:a",
+                serde_json::to_vec(&second).unwrap(),
+            ),
+        ]),
+        None,
+    );
+    let out = status(&url);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("2 providers;"), "{stdout}");
+    let b = stdout.lines().find(|l| l.starts_with("b ")).unwrap();
+    assert!(
+        b.ends_with("answered 429 Too Many Requests 3 times in a row"),
+        "{b}"
+    );
+    assert!(b.contains("0.00%"), "utilization in percent: {b}");
 }
