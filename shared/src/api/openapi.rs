@@ -198,6 +198,10 @@ fn schemas_basic(s: &mut Map<String, Value>) {
                     "sentence",
                     t("string", "The same in words, e.g. \"prices-a answered 429 Too Many Requests 3 times in a row; Retry-After 60 s\"."),
                 ),
+                (
+                    "cause",
+                    nullable(t("string", "The cause within the trigger: timeout, refused, reset, http-NNN… for failed; throttled; freshness, business, schema or consistency for bad-data.")),
+                ),
             ],
         ),
     );

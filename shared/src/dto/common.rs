@@ -89,6 +89,11 @@ pub fn usd_string(nano: u64) -> String {
 pub struct ReasonDto {
     /// The trigger's kebab-case name (`failed`, `latency`, …).
     pub trigger: String,
+    /// The cause within the trigger, when it has one: how the probes
+    /// failed (`timeout`, `refused`, `reset`, `http-503`, …), `throttled`,
+    /// or the data check that failed (`freshness`, `business`, `schema`,
+    /// `consistency`).
+    pub cause: Option<String>,
     /// The reason as the core records it, with its numbers, e.g.
     /// `{"failed":{"consecutive_failures":3,"down_for_ms":61000,"cause":"timeout"}}`.
     pub detail: serde_json::Value,
@@ -101,6 +106,12 @@ impl ReasonDto {
     pub fn about(r: &Reason, subject: &str) -> ReasonDto {
         ReasonDto {
             trigger: r.name().to_string(),
+            cause: match r {
+                Reason::Failed { cause, .. } => cause.map(|o| o.name()),
+                Reason::Throttled { .. } => Some("throttled".into()),
+                Reason::BadData { check, .. } => Some(check.clone()),
+                _ => None,
+            },
             detail: serde_json::to_value(r).unwrap_or(serde_json::Value::Null),
             sentence: crate::words::sentence(r, subject),
         }
@@ -142,6 +153,7 @@ mod tests {
             "a",
         );
         assert_eq!(r.trigger, "failed");
+        assert_eq!(r.cause.as_deref(), Some("reset"));
         assert_eq!(r.detail["failed"]["consecutive_failures"], 3);
         assert_eq!(r.detail["failed"]["cause"], "reset");
         assert_eq!(
