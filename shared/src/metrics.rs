@@ -9,7 +9,7 @@
 //!
 //! **Lean per provider.** `/metrics` is the one answer that is inherently
 //! per provider, so each provider has a fixed, small set of series (at
-//! most 17 plus one per configured quota), labels are ids only (no names,
+//! most 20 plus one per configured quota), labels are ids only (no names,
 //! endpoints or messages), and nothing per provider grows with time or
 //! traffic. What is per provider (labels `provider`, `service`):
 //! `sentinel_provider_score_bps` (`component` = uptime, data_quality,
@@ -18,7 +18,7 @@
 //! `sentinel_provider_lifecycle` (one sample, the current stage in the
 //! `lifecycle` label), `sentinel_provider_trust_level` (0 untrusted … 3
 //! verified), `sentinel_provider_consecutive_failures`,
-//! `sentinel_provider_latency_ms` (`quantile` 0.5, 0.95, 0.99),
+//! `sentinel_provider_latency_seconds` (a summary, see below),
 //! `sentinel_provider_utilization_bps` (`source`, `metric`, `period`: one
 //! per configured quota or budget), `sentinel_provider_budget_step` (0
 //! normal … 4 stop), `sentinel_provider_cost_month_usd`, and from the
@@ -26,6 +26,32 @@
 //! `sentinel_provider_probe_interval_seconds` (the real interval). Which
 //! provider a service routes to is `sentinel_service_active` (one sample
 //! per service), not a per-provider series.
+//!
+//! **Latency is a summary, not a histogram.** The core keeps each
+//! provider's probe latencies in a decaying log-bucket histogram
+//! ([`crate::histogram`]): up to ~100 sparse buckets whose counts are
+//! halved once 4,096 samples are in. Exposing it as a Prometheus
+//! histogram would cost one series per bucket (or a coarse fixed `le`
+//! set that still needs 8 to 10 series a provider, against the budget
+//! above), and its buckets would not be the cumulative counters that
+//! `histogram_quantile(rate(…))` assumes, since they are halved. So
+//! `sentinel_provider_latency_seconds` is a `summary` with five series: the
+//! quantiles 0.5, 0.95 and 0.99 exactly as the API and the reputation see
+//! them (the upper bound of the bucket the quantile falls in, converted
+//! from milliseconds to seconds, the base unit), and `_sum` / `_count` of
+//! the same window, so `_sum / _count` is the window's mean latency (each
+//! sample counted at its bucket's midpoint). Like a client library's
+//! summary, the quantiles describe a moving window; unlike one, `_sum` and
+//! `_count` describe that window too and halve when it decays, so they are
+//! not lifetime totals: divide them, do not `rate()` them. A provider
+//! without a latency sample (never answered) has no latency series.
+//!
+//! **Checked by promtool.** The names follow the Prometheus conventions
+//! that `promtool check metrics` lints: base units spelled out (`seconds`,
+//! never `ms`), `_total` on counters and only on counters, `quantile` only
+//! on summaries, no type names in metric names, a `# HELP` on every
+//! family. `cli/tests/e2e_contracts.rs` runs promtool on a running
+//! sentinel's answer and fails on any finding.
 //!
 //! Per service: `sentinel_service_active`, `sentinel_service_providers`
 //! (`status` = up, down, unknown: counts, for alerting on a fleet without
@@ -44,6 +70,7 @@
 
 use crate::books::{QuotaStatus, Step};
 use crate::dto::{self, usd_string};
+use crate::histogram::{bucket_high, bucket_low, bucket_of, LatencyHistogram};
 use crate::lifecycle::{Lifecycle, TrustLevel};
 use crate::state::Severity;
 use crate::time::UnixMillis;
@@ -107,7 +134,19 @@ impl<'a> Family<'a> {
     }
 
     fn push(&mut self, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.push_suffixed("", labels, value);
+    }
+
+    /// A sample of the family under a suffixed name (a summary's `_sum`
+    /// and `_count`).
+    fn push_suffixed(
+        &mut self,
+        suffix: &str,
+        labels: &[(&str, &str)],
+        value: impl std::fmt::Display,
+    ) {
         self.out.push_str(self.name);
+        self.out.push_str(suffix);
         if !labels.is_empty() {
             self.out.push('{');
             for (i, (k, v)) in labels.iter().enumerate() {
@@ -129,6 +168,78 @@ fn source_name(q: &QuotaStatus) -> &'static str {
     }
 }
 
+/// A provider's latency summary, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Latency {
+    /// p50, p95 and p99 (the histogram's conservative bucket bounds).
+    quantiles: [(&'static str, u64); 3],
+    /// Samples weighted into the decaying window.
+    count: u64,
+    /// Their sum, each at its bucket's midpoint.
+    sum_ms: u64,
+}
+
+impl Latency {
+    fn of(h: &LatencyHistogram) -> Option<Latency> {
+        let q = |bps| h.quantile(bps);
+        let (count, sum_ms) = window_count_sum(h);
+        Some(Latency {
+            quantiles: [("0.5", q(5000)?), ("0.95", q(9500)?), ("0.99", q(9900)?)],
+            count,
+            sum_ms,
+        })
+    }
+}
+
+/// The decaying window's sample count and latency sum in milliseconds
+/// (each sample at the midpoint of its bucket).
+///
+/// The histogram exposes its quantile function but not its buckets, so the
+/// buckets are read back from it: `quantile(q)` is a step function of `q`
+/// whose steps are the occupied buckets' upper bounds, and the largest `q`
+/// still on a step gives, through the histogram's rank rule
+/// (`ceil(count × q / 10 000)`, at least 1), the cumulative count up to
+/// that bucket. One binary search over `q` per occupied bucket: a few
+/// hundred steps for a steady provider. Exact while the window holds fewer
+/// than 10,000 samples (it holds at most about 8,200); beyond, a bucket
+/// too small to own a basis point is counted with the next one.
+fn window_count_sum(h: &LatencyHistogram) -> (u64, u64) {
+    let n = u64::from(h.count());
+    let rank = |q: u16| (n * u64::from(q)).div_ceil(10_000).max(1).min(n);
+    let (mut sum, mut counted, mut q) = (0u64, 0u64, 0u16);
+    while let Some(v) = h.quantile(q) {
+        // The largest q whose quantile is still v.
+        let (mut lo, mut hi) = (q, 10_000u16);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if h.quantile(mid) == Some(v) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        let upto = rank(lo);
+        let idx = bucket_of(v);
+        let mid_ms = if idx == u8::MAX {
+            bucket_low(idx)
+        } else {
+            bucket_low(idx) / 2 + bucket_high(idx) / 2
+        };
+        sum = sum.saturating_add(mid_ms.saturating_mul(upto.saturating_sub(counted)));
+        counted = counted.max(upto);
+        if lo >= 10_000 {
+            break;
+        }
+        q = lo + 1;
+    }
+    (n, sum)
+}
+
+/// Milliseconds as seconds with three decimals.
+fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
 /// What `/metrics` keeps of one provider: numbers, and its ids borrowed.
 struct Row<'a> {
     id: &'a ProviderId,
@@ -139,7 +250,7 @@ struct Row<'a> {
     lifecycle: Lifecycle,
     trust: TrustLevel,
     failures: u32,
-    latency: [(&'static str, Option<u64>); 3],
+    latency: Option<Latency>,
     budget: Vec<QuotaStatus>,
     step: Step,
     cost_usd: String,
@@ -156,7 +267,6 @@ fn rows(engine: &Engine, now: UnixMillis) -> Vec<Row<'_>> {
             let r = &s.reputation;
             let [u, d, p, c, l] = r.components().map(|(n, c)| (n, c.score.map(|v| v.get())));
             let ps = st.providers.get(id);
-            let q = |bps| ps.and_then(|ps| ps.latency.quantile(bps));
             rows.push(Row {
                 id,
                 service: &svc.config.id,
@@ -166,7 +276,7 @@ fn rows(engine: &Engine, now: UnixMillis) -> Vec<Row<'_>> {
                 lifecycle: s.lifecycle,
                 trust: s.trust,
                 failures: s.consecutive_failures,
-                latency: [("0.5", q(5000)), ("0.95", q(9500)), ("0.99", q(9900))],
+                latency: ps.and_then(|ps| Latency::of(&ps.latency)),
                 budget: s.budget,
                 step: s.step,
                 cost_usd: dto::month_cost(engine, id, now).total.usd,
@@ -199,7 +309,6 @@ pub fn render(engine: &Engine, now: UnixMillis) -> String {
         "Probes due but deferred by the probe budget at the last tick.",
     )
     .push(&[], sched.deferred);
-    let seconds = |ms: u64| format!("{}.{:03}", ms / 1000, ms % 1000);
     let mut f = Family::new(
         o,
         "sentinel_provider_probe_lag_seconds",
@@ -329,23 +438,20 @@ pub fn render(engine: &Engine, now: UnixMillis) -> String {
     }
     let mut f = Family::new(
         o,
-        "sentinel_provider_latency_ms",
-        "gauge",
-        "Probe latency quantiles in milliseconds (decaying histogram).",
+        "sentinel_provider_latency_seconds",
+        "summary",
+        "Probe latency over the provider's decaying window (the baseline): quantiles as the API reports them; _sum and _count are the window's and halve when it decays, so divide them for its mean, do not rate() them.",
     );
     for r in &rows {
-        for (q, v) in r.latency {
-            if let Some(v) = v {
-                f.push(
-                    &[
-                        ("provider", r.id.as_str()),
-                        ("service", r.service.as_str()),
-                        ("quantile", q),
-                    ],
-                    v,
-                );
-            }
+        let Some(l) = &r.latency else {
+            continue;
+        };
+        let ids = [("provider", r.id.as_str()), ("service", r.service.as_str())];
+        for (q, v) in l.quantiles {
+            f.push(&[ids[0], ids[1], ("quantile", q)], seconds(v));
         }
+        f.push_suffixed("_sum", &ids, seconds(l.sum_ms));
+        f.push_suffixed("_count", &ids, l.count);
     }
     let mut f = Family::new(
         o,
@@ -592,13 +698,20 @@ endpoint = "http://127.0.0.1:9002"
             if let Some(rest) = line.strip_prefix("# TYPE ") {
                 let mut it = rest.split(' ');
                 typed.insert(it.next().unwrap().to_string());
-                assert!(matches!(it.next(), Some("gauge" | "counter")), "{line}");
+                assert!(
+                    matches!(it.next(), Some("gauge" | "counter" | "summary")),
+                    "{line}"
+                );
             } else if line.starts_with("# HELP ") {
                 continue;
             } else {
                 assert!(sample_ok(line), "bad sample line: {line:?}");
                 let name = line.split(['{', ' ']).next().unwrap();
-                assert!(typed.contains(name), "{name} has no TYPE line before it");
+                let family = ["_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s).filter(|f| typed.contains(*f)))
+                    .unwrap_or(name);
+                assert!(typed.contains(family), "{name} has no TYPE line before it");
             }
         }
         let active = s.active("prices").unwrap();
@@ -611,6 +724,21 @@ endpoint = "http://127.0.0.1:9002"
         assert!(text.contains("sentinel_switches_total{service=\"prices\"} "));
         assert!(text.contains("component=\"total\""));
         assert!(text.contains("quantile=\"0.99\""));
+        assert!(text.contains("# TYPE sentinel_provider_latency_seconds summary\n"));
+        let count = |p: &str| {
+            text.lines()
+                .find(|l| {
+                    l.starts_with(&format!(
+                        "sentinel_provider_latency_seconds_count{{provider=\"{p}\""
+                    ))
+                })
+                .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        };
+        assert!(count("b").unwrap() > 0, "{text}");
+        assert!(
+            !text.contains("_ms{") && !text.contains("_ms "),
+            "no abbreviated units"
+        );
         assert!(text.contains("sentinel_provider_utilization_bps{provider=\"a\",service=\"prices\",source=\"quota\",metric=\"requests\",period=\"day\"}"));
         assert!(text.contains(
             "sentinel_footprint_utilization_bps{source=\"quota\",metric=\"writes\",period=\"day\"}"
@@ -635,8 +763,16 @@ endpoint = "http://127.0.0.1:9002"
                 .count()
         };
         // b has no quota; a has one.
-        assert!(of("b") <= 17, "{} series for b", of("b"));
-        assert!(of("a") <= 18, "{} series for a", of("a"));
+        assert!(of("b") <= 20, "{} series for b", of("b"));
+        assert!(of("a") <= 21, "{} series for a", of("a"));
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("sentinel_provider_latency_seconds"))
+                .filter(|l| l.contains("provider=\"b\""))
+                .count(),
+            5,
+            "three quantiles, _sum and _count"
+        );
         assert_eq!(
             text.matches("sentinel_provider_lifecycle{provider=\"b\"")
                 .count(),
@@ -650,6 +786,51 @@ endpoint = "http://127.0.0.1:9002"
             .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
             .sum();
         assert_eq!(counts, 2, "both providers counted once");
+    }
+
+    #[test]
+    fn the_window_sum_and_count_are_read_back_from_the_quantiles() {
+        assert_eq!(window_count_sum(&LatencyHistogram::default()), (0, 0));
+        let mid = |ms: u64| {
+            let i = bucket_of(ms);
+            bucket_low(i) / 2 + bucket_high(i) / 2
+        };
+        for samples in [
+            vec![7u64],
+            vec![0, 1, 2, 3, 3, 3],
+            vec![12, 12, 13, 250, 251, 9000, 60_000],
+            (0..4000u64).map(|i| (i * 7919) % 3000).collect(),
+            (0..300u64)
+                .map(|i| if i == 0 { 30_000 } else { 40 })
+                .collect(),
+        ] {
+            let mut h = LatencyHistogram::default();
+            for ms in &samples {
+                h.record(*ms);
+            }
+            let want: u64 = samples.iter().map(|ms| mid(*ms)).sum();
+            assert_eq!(
+                window_count_sum(&h),
+                (samples.len() as u64, want),
+                "{samples:?}"
+            );
+        }
+        // After a decay the count is the histogram's, and the mean stays put.
+        let mut h = LatencyHistogram::default();
+        for i in 0..=LatencyHistogram::CAP {
+            h.record(100 + u64::from(i % 2) * 100);
+        }
+        let (n, sum) = window_count_sum(&h);
+        assert_eq!(n, u64::from(h.count()));
+        let mean = sum / n;
+        assert!((mid(100)..=mid(200)).contains(&mean), "{mean}");
+    }
+
+    #[test]
+    fn seconds_have_three_decimals() {
+        assert_eq!(seconds(0), "0.000");
+        assert_eq!(seconds(1234), "1.234");
+        assert_eq!(seconds(5), "0.005");
     }
 
     #[test]
