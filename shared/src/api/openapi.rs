@@ -90,7 +90,7 @@ fn schemas_basic(s: &mut Map<String, Value>) {
                     "type": "object",
                     "required": ["code", "message"],
                     "properties": {
-                        "code": t("string", "Stable kebab-case code: bad-request, bad-path, invalid-id, unauthorized, forbidden, not-found, unknown-service, not-attested, method-not-allowed, conflict, invalid-provider, unsupported-media-type, uri-too-long."),
+                        "code": t("string", "Stable kebab-case code: bad-request, bad-path, invalid-id, unauthorized, forbidden, not-found, unknown-service, not-attested, method-not-allowed, conflict, invalid-provider, unsupported-media-type, uri-too-long, payload-too-large, upstream-unavailable, upstream-limited, upstream-bad-data, internal, store-unavailable."),
                         "message": t("string", "What went wrong, for humans."),
                         "details": { "description": "Code-specific details: for invalid-provider an array of ErrorDetail, for not-attested a NotAttested object." }
                     }
@@ -743,6 +743,45 @@ fn responses(ok: (&str, Value), errors: &[(&str, &str)]) -> Value {
     Value::Object(m)
 }
 
+/// The proxy's answers. Whatever the upstream answers is passed through
+/// (`default`: any status, any content type, any body). The statuses the
+/// sentinel also answers itself are listed with both shapes, because a
+/// provider may answer them too: a provider's `404` is not an
+/// `unknown-service`, and a client tells them apart by
+/// `x-sentinel-attempts`, present only on a passed-through answer.
+fn proxy_responses() -> Value {
+    let header = |description: &str, kind: &str| json!({ "description": description, "schema": { "type": kind } });
+    let upstream = json!({
+        "description": "The upstream provider's answer, passed through: any status, any content type, its body as is (hop-by-hop headers removed).",
+        "headers": {
+            "x-sentinel-provider": header("The provider that answered.", "string"),
+            "x-sentinel-attempts": header("How many providers were tried for this request, the one that answered included.", "integer"),
+        },
+        "content": { "*/*": { "schema": {} } }
+    });
+    let mut m = Map::new();
+    m.insert("default".into(), upstream);
+    let own = [
+        ("400", "The sentinel's refusal of a hostile path or an invalid service id (bad-path, invalid-id)"),
+        ("404", "No such service (unknown-service)"),
+        ("413", "The request body is over the limit (payload-too-large)"),
+        ("502", "Every provider failed (upstream-unavailable), or every answer failed the service's data checks (upstream-bad-data); to a JSON-RPC call, a JSON-RPC error per call (-32002)"),
+        ("503", "No usable provider (upstream-unavailable), or every provider is throttled or out of quota (upstream-limited, with retry-after); to a JSON-RPC call, a JSON-RPC error per call (-32005 when limited, -32002 otherwise)"),
+    ];
+    for (code, own) in own {
+        m.insert(
+            code.into(),
+            json!({
+                "description": format!("{own}: the sentinel's own answer, without x-sentinel-attempts. Or the upstream's {code}, passed through like any other answer."),
+                "content": { "*/*": { "schema": {
+                    "anyOf": [schema_ref("Error"), { "description": "The upstream's answer, or a JSON-RPC error." }]
+                } } }
+            }),
+        );
+    }
+    Value::Object(m)
+}
+
 fn path_param(name: &str, description: &str) -> Value {
     json!({
         "name": name, "in": "path", "required": true, "description": description,
@@ -933,20 +972,12 @@ fn paths() -> Map<String, Value> {
     let proxy_op = |method: &str| {
         json!({
             "operationId": format!("proxy{method}"), "tags": ["proxy"],
-            "summary": "Forward to the service's active provider, failing over per request. The response is the provider's, with x-sentinel-provider and x-sentinel-attempts headers.",
+            "summary": "Forward to the service's active provider, failing over per request. The answer is the provider's, passed through: any status, any content type, its body as is, without hop-by-hop headers, with x-sentinel-provider and x-sentinel-attempts. Only when no provider answered does the sentinel answer itself, with its error shape (or, to a JSON-RPC call, a JSON-RPC error per call).",
             "parameters": [
                 path_param("service", "Service id."),
                 { "name": "path", "in": "path", "required": true, "description": "The rest of the path, forwarded as is (`.`/`..` segments are refused).", "schema": { "type": "string" } }
             ],
-            "responses": responses(
-                ("default", json!({ "description": "The provider's response." })),
-                &[
-                    bad_id,
-                    ("404", "No such service (unknown-service)."),
-                    ("502", "Every provider failed (upstream-unavailable)."),
-                    ("503", "No usable provider (upstream-unavailable)."),
-                ],
-            ),
+            "responses": proxy_responses(),
         })
     };
     let mut proxy = Map::new();
@@ -1016,15 +1047,22 @@ fn paths() -> Map<String, Value> {
             vec![bad_id, ("404", "No such provider.")],
         ),
     );
-    p.insert(
-        "/dashboard/providers/{id}/card".into(),
-        html_get(
-            "dashboardProviderCard",
-            "One provider's card as an escaped HTML fragment, which the dashboard loads when a person opens the provider (404 with an HTML fragment for an unknown provider).",
-            vec![path_param("id", "Provider id.")],
-            vec![bad_id],
-        ),
+    let mut card = html_get(
+        "dashboardProviderCard",
+        "One provider's card as an escaped HTML fragment, which the dashboard loads when a person opens the provider (404 with an HTML fragment for an unknown provider).",
+        vec![path_param("id", "Provider id.")],
+        vec![bad_id],
     );
+    if let Some(r) = card
+        .pointer_mut("/get/responses")
+        .and_then(Value::as_object_mut)
+    {
+        r.insert(
+            "404".into(),
+            json!({ "description": "No such provider: an HTML fragment saying so, shown in the card's place.", "content": { "text/html": { "schema": { "type": "string" } } } }),
+        );
+    }
+    p.insert("/dashboard/providers/{id}/card".into(), card);
     p.insert(
         "/dashboard.json".into(),
         get(
@@ -1151,6 +1189,31 @@ mod tests {
             assert!(doc["paths"].get(route).is_some(), "{route} undocumented");
         }
         assert_eq!(doc["openapi"], "3.0.3");
+    }
+
+    #[test]
+    fn the_proxy_documents_pass_through_answers() {
+        let doc = openapi();
+        let ops = doc["paths"]["/proxy/{service}/{path}"].as_object().unwrap();
+        assert_eq!(ops.len(), 7, "every method");
+        for (method, op) in ops {
+            let r = &op["responses"];
+            // Any status, any content type, any body: the upstream's.
+            assert_eq!(
+                r["default"]["content"]["*/*"]["schema"],
+                json!({}),
+                "{method}"
+            );
+            assert!(r["default"]["headers"].get("x-sentinel-attempts").is_some());
+            // A status the sentinel answers itself accepts its error shape
+            // and the upstream's answer (a provider's 404 is no Error).
+            for code in ["400", "404", "413", "502", "503"] {
+                let any = &r[code]["content"]["*/*"]["schema"]["anyOf"];
+                assert_eq!(any[0], schema_ref("Error"), "{method} {code}");
+                assert!(any[1].get("type").is_none(), "{method} {code}");
+                assert!(r[code]["content"].get("application/json").is_none());
+            }
+        }
     }
 
     #[test]
