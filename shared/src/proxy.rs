@@ -28,14 +28,16 @@
 use crate::books::Metric;
 use crate::engine::{Engine, Event, EventKind, UsageTarget};
 use crate::quality::FailReason;
-use crate::route::Candidate;
+use crate::route::{Candidate, Tier};
 use crate::secret::SealedSecret;
 use crate::time::UnixMillis;
 use crate::{ProviderId, ServiceId};
 use futures_util::future::{select, Either};
+use gate::{Gate, Mark};
 use std::future::Future;
 use std::pin::pin;
 
+pub mod gate;
 pub mod validate;
 
 /// A request to forward.
@@ -101,15 +103,20 @@ pub trait Upstream {
     fn sleep(&self, ms: u64) -> impl Future<Output = ()>;
 }
 
-/// Proxy policy. Defaults: 3 attempts, 10 s per attempt, hedging off.
+/// Proxy policy. Defaults: 3 attempts; per attempt 4 × the provider's
+/// p99 latency, at least 1 s and at most 10 s; hedging as each service
+/// says (`[service.proxy] hedge`, on by default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProxyPolicy {
     /// Most attempts per request.
     pub max_attempts: u32,
-    /// Time allowed per attempt.
+    /// The longest an attempt may take (the cap of the adaptive timeout).
     pub attempt_timeout_ms: u64,
-    /// Hedge after the active provider's p95 latency (bounded below by
-    /// `hedge_min_ms`).
+    /// The shortest per-attempt timeout.
+    pub min_attempt_timeout_ms: u64,
+    /// The adaptive timeout is this many times the provider's p99.
+    pub timeout_p99_factor: u64,
+    /// Hedge every service's safe requests, whatever the service says.
     pub hedge: bool,
     /// Smallest hedging delay.
     pub hedge_min_ms: u64,
@@ -120,10 +127,30 @@ impl Default for ProxyPolicy {
         ProxyPolicy {
             max_attempts: 3,
             attempt_timeout_ms: 10_000,
+            min_attempt_timeout_ms: 1_000,
+            timeout_p99_factor: 4,
             hedge: false,
             hedge_min_ms: 50,
         }
     }
+}
+
+/// The time allowed to one attempt on `provider`: `factor ×` its p99
+/// latency (from its probes), within `[min, cap]`; the cap when nothing
+/// was measured yet. A hung provider then costs a request about a second,
+/// not the full cap, while a provider that is slow by nature keeps the
+/// time it needs.
+pub fn attempt_timeout(engine: &Engine, provider: &ProviderId, policy: &ProxyPolicy) -> u64 {
+    let cap = policy.attempt_timeout_ms.max(1);
+    engine
+        .state()
+        .providers
+        .get(provider)
+        .and_then(|p| p.latency.quantile(9900))
+        .map_or(cap, |p99| {
+            p99.saturating_mul(policy.timeout_p99_factor.max(1))
+                .clamp(policy.min_attempt_timeout_ms.min(cap), cap)
+        })
 }
 
 /// One attempt and how it went.
@@ -153,6 +180,10 @@ pub struct ProxyOutcome {
     pub response: Result<UpstreamResponse, ProxyError>,
     /// Every attempt, in order.
     pub attempts: Vec<Attempt>,
+    /// Every reservation the gate granted (one per attempt sent, hedges
+    /// included, even one cancelled unanswered): the shell settles them
+    /// ([`gate::Reservations::settle`]).
+    pub reserved: Vec<ProviderId>,
 }
 
 /// Why the proxy has no answer.
@@ -167,6 +198,15 @@ pub enum ProxyError {
     /// Every answer failed validation and none may be served.
     #[error("no provider gave a valid answer: {0}")]
     BadData(String),
+    /// Every provider that could serve is out of quota or asked to be left
+    /// alone (429): nothing was sent.
+    #[error("every provider of `{service}` is at its quota or throttling the sentinel{}", retry_after_s.map(|s| format!("; retry in {s} s")).unwrap_or_default())]
+    Limited {
+        /// The service.
+        service: String,
+        /// When the earliest throttle ends, if that is why.
+        retry_after_s: Option<u64>,
+    },
     /// Every attempt failed.
     #[error("all {attempts} attempts failed; last: {last}")]
     Exhausted {
@@ -276,7 +316,9 @@ fn good(r: &Result<UpstreamResponse, UpstreamError>) -> bool {
     matches!(r, Ok(x) if !retry_status(x.status))
 }
 
-/// Forwards `req` to `service`; see the module docs.
+/// Forwards `req` to `service` with no admission state (every attempt
+/// admitted, nothing remembered): tests and tools. Shells use
+/// [`forward_gated`] with their [`gate::Reservations`].
 pub async fn forward<U: Upstream>(
     engine: &Engine,
     service: &ServiceId,
@@ -285,71 +327,155 @@ pub async fn forward<U: Upstream>(
     policy: &ProxyPolicy,
     now: UnixMillis,
 ) -> ProxyOutcome {
+    forward_gated(engine, service, req, upstream, policy, &gate::Open, now).await
+}
+
+/// A candidate as the loop sees it.
+struct Slot {
+    c: Candidate,
+    budget: Option<gate::Budget>,
+    near: bool,
+}
+
+/// Forwards `req` to `service`; see the module docs and [`gate`].
+pub async fn forward_gated<U: Upstream, G: Gate + ?Sized>(
+    engine: &Engine,
+    service: &ServiceId,
+    req: &ProxyRequest,
+    upstream: &U,
+    policy: &ProxyPolicy,
+    gate: &G,
+    now: UnixMillis,
+) -> ProxyOutcome {
     let mut attempts = Vec::new();
     let Some(plan) = crate::route::plan(engine, service.as_str()) else {
         return ProxyOutcome {
             response: Err(ProxyError::UnknownService(service.to_string())),
             attempts,
+            reserved: Vec::new(),
         };
     };
-    let can_retry = retryable(req);
-    let max = if can_retry {
-        policy.max_attempts.max(1) as usize
-    } else {
-        1
-    };
-    let order: Vec<Candidate> = plan.candidates.into_iter().take(max).collect();
-    if order.is_empty() {
+    if plan.candidates.is_empty() {
         return ProxyOutcome {
             response: Err(ProxyError::NoProvider(service.to_string())),
             attempts,
+            reserved: Vec::new(),
         };
     }
-    let serve_degraded = engine
-        .registry()
-        .service(service.as_str())
-        .is_some_and(|s| s.config.degraded == crate::config::Degraded::Serve);
+    let mut reserved: Vec<ProviderId> = Vec::new();
+    let svc = engine.registry().service(service.as_str());
+    let can_retry = retryable(req);
+    let hedge_on = can_retry && (policy.hedge || svc.is_some_and(|s| s.config.proxy.hedge));
+    let serve_degraded = svc.is_some_and(|s| s.config.degraded == crate::config::Degraded::Serve);
+    let prefer_free = u32::from(engine.config().ladder.prefer_free.get());
+
+    // Admission: skip providers out of quota or throttling us; order the
+    // rest: healthy with headroom, near their quota, recently failing,
+    // then degraded data and the dead active provider, as planned.
+    let mut throttled_until: Option<UnixMillis> = None;
+    let mut slots: Vec<(u8, Slot)> = Vec::new();
+    for c in plan.candidates {
+        let mark = gate.marked(&c.provider, now);
+        if let Some((Mark::Throttled, until)) = mark {
+            throttled_until = Some(throttled_until.map_or(until, |t| t.min(until)));
+            continue;
+        }
+        let budget = gate::request_budget(engine, &c.provider, now);
+        let pending = gate.pending(&c.provider);
+        if budget.is_some_and(|b| pending >= b.left) {
+            continue;
+        }
+        let near = budget.is_some_and(|b| b.projected_bps(pending) >= prefer_free);
+        let class = match c.tier {
+            Tier::DegradedData => 3,
+            Tier::Dead => 4,
+            _ if mark.is_some() => 2,
+            _ if near => 1,
+            _ => 0,
+        };
+        slots.push((class, Slot { c, budget, near }));
+    }
+    slots.sort_by_key(|(class, _)| *class);
+    let order: Vec<Slot> = slots.into_iter().map(|(_, s)| s).collect();
+    if order.is_empty() {
+        return ProxyOutcome {
+            response: Err(ProxyError::Limited {
+                service: service.to_string(),
+                retry_after_s: throttled_until.map(|t| t.saturating_sub(now).div_ceil(1000)),
+            }),
+            attempts,
+            reserved,
+        };
+    }
+
+    let max = policy.max_attempts.max(1) as usize;
     let mut last: Option<Result<UpstreamResponse, UpstreamError>> = None;
     // The best refused answer that may still be served (stale, lagging or
     // inconsistent, with `degraded = "serve"`): (attempt index, answer, reason).
     let mut fallback: Option<(usize, UpstreamResponse, FailReason)> = None;
     let mut refusal: Option<String> = None;
+    let mut limited = false;
     let mut i = 0;
-    while i < order.len() {
-        let id = &order[i].provider;
+    while i < order.len() && attempts.len() < max {
+        let slot = &order[i];
+        let id = &slot.c.provider;
+        // A retry never lands on a provider near its own quota.
+        if !attempts.is_empty() && slot.near {
+            limited = true;
+            i += 1;
+            continue;
+        }
         let Some(t) = target(engine, id, req) else {
             i += 1;
             continue;
         };
-        let hedge_to = if policy.hedge && can_retry && i + 1 < order.len() {
-            target(engine, &order[i + 1].provider, req)
+        if !gate.try_reserve(id, slot.budget) {
+            limited = true;
+            i += 1;
+            continue;
+        }
+        reserved.push(id.clone());
+        let timeout = attempt_timeout(engine, id, policy);
+        let hedge_to = if hedge_on && attempts.len() + 1 < max {
+            order
+                .get(i + 1)
+                .filter(|h| !h.near && h.c.tier < Tier::DegradedData)
+                .and_then(|h| target(engine, &h.c.provider, req).map(|t| (t, h.budget)))
         } else {
             None
         };
         let (from, result) = match hedge_to {
             None => {
-                let r = upstream.send(&t, req, policy.attempt_timeout_ms).await;
+                let r = upstream.send(&t, req, timeout).await;
                 record(&mut attempts, id, &r, false);
                 (id.clone(), r)
             }
-            Some(h) => {
+            Some((h, h_budget)) => {
                 let delay = engine
                     .state()
                     .providers
                     .get(id)
                     .and_then(|p| p.latency.quantile(9500))
-                    .unwrap_or(policy.attempt_timeout_ms)
+                    .unwrap_or(timeout)
                     .max(policy.hedge_min_ms);
-                let first = pin!(upstream.send(&t, req, policy.attempt_timeout_ms));
+                let first = pin!(upstream.send(&t, req, timeout));
                 let timer = pin!(upstream.sleep(delay));
                 match select(first, timer).await {
                     Either::Left((r, _)) => {
                         record(&mut attempts, id, &r, false);
                         (id.clone(), r)
                     }
+                    Either::Right(((), first)) if !gate.try_reserve(&h.provider, h_budget) => {
+                        // No room for a hedge: wait for the first.
+                        let r = first.await;
+                        record(&mut attempts, id, &r, false);
+                        (id.clone(), r)
+                    }
                     Either::Right(((), first)) => {
                         // Too slow: ask the next candidate as well.
-                        let second = pin!(upstream.send(&h, req, policy.attempt_timeout_ms));
+                        reserved.push(h.provider.clone());
+                        let h_timeout = attempt_timeout(engine, &h.provider, policy);
+                        let second = pin!(upstream.send(&h, req, h_timeout));
                         match select(first, second).await {
                             Either::Left((r, _second)) if good(&r) => {
                                 // The hedge is dropped unpolled: cancelled.
@@ -358,6 +484,7 @@ pub async fn forward<U: Upstream>(
                             }
                             Either::Left((r, second)) => {
                                 record(&mut attempts, id, &r, false);
+                                note_failure(gate, id, &r, now);
                                 let r2 = second.await;
                                 record(&mut attempts, &h.provider, &r2, true);
                                 i += 1;
@@ -370,6 +497,7 @@ pub async fn forward<U: Upstream>(
                             }
                             Either::Right((r2, first)) => {
                                 record(&mut attempts, &h.provider, &r2, true);
+                                note_failure(gate, &h.provider, &r2, now);
                                 let r = first.await;
                                 record(&mut attempts, id, &r, false);
                                 i += 1;
@@ -380,6 +508,7 @@ pub async fn forward<U: Upstream>(
                 }
             }
         };
+        note_failure(gate, &from, &result, now);
         if let Ok(resp) = &result {
             if !retry_status(resp.status) {
                 if let Some(bad) = validate::judge(engine, &from, req, resp, now) {
@@ -393,6 +522,9 @@ pub async fn forward<U: Upstream>(
                             fallback = Some((n, resp.clone(), bad.reason));
                         }
                     }
+                    if !can_retry {
+                        break;
+                    }
                     i += 1;
                     continue;
                 }
@@ -401,8 +533,8 @@ pub async fn forward<U: Upstream>(
         if good(&result) {
             let degraded = order
                 .iter()
-                .find(|c| c.provider == from)
-                .and_then(|c| c.degraded);
+                .find(|s| s.c.provider == from)
+                .and_then(|s| s.c.degraded);
             if let Some(n) = mark(&mut attempts, &from, None) {
                 attempts[n].used = true;
             }
@@ -414,9 +546,22 @@ pub async fn forward<U: Upstream>(
                     r
                 })
                 .map_err(|_| ProxyError::NoProvider(service.to_string()));
-            return ProxyOutcome { response, attempts };
+            return ProxyOutcome {
+                response,
+                attempts,
+                reserved,
+            };
         }
+        // A request that is not safe to repeat goes elsewhere only when it
+        // provably never left: the connection was refused or blocked.
+        let never_sent = matches!(
+            result,
+            Err(UpstreamError::Connect(_) | UpstreamError::Blocked(_))
+        );
         last = Some(result);
+        if !can_retry && !never_sent {
+            break;
+        }
         i += 1;
     }
     if let Some((n, mut resp, reason)) = fallback {
@@ -429,6 +574,7 @@ pub async fn forward<U: Upstream>(
         return ProxyOutcome {
             response: Ok(resp),
             attempts,
+            reserved,
         };
     }
     if let Some(why) = refusal {
@@ -436,8 +582,19 @@ pub async fn forward<U: Upstream>(
             return ProxyOutcome {
                 response: Err(ProxyError::BadData(why)),
                 attempts,
+                reserved,
             };
         }
+    }
+    if attempts.is_empty() && limited {
+        return ProxyOutcome {
+            response: Err(ProxyError::Limited {
+                service: service.to_string(),
+                retry_after_s: throttled_until.map(|t| t.saturating_sub(now).div_ceil(1000)),
+            }),
+            attempts,
+            reserved,
+        };
     }
     // Nothing good: hand back the last upstream answer if there was one
     // (a 503 or 429 is more useful to a client than our own error).
@@ -450,6 +607,7 @@ pub async fn forward<U: Upstream>(
             ProxyOutcome {
                 response: Ok(resp),
                 attempts,
+                reserved,
             }
         }
         Some(Err(e)) => ProxyOutcome {
@@ -458,11 +616,46 @@ pub async fn forward<U: Upstream>(
                 last: format!("{e:?}"),
             }),
             attempts,
+            reserved,
         },
         None => ProxyOutcome {
             response: Err(ProxyError::NoProvider(service.to_string())),
             attempts,
+            reserved,
         },
+    }
+}
+
+/// Marks a provider after a bad attempt: a 429 sets it aside until its
+/// `Retry-After`; a refused, reset or timed-out attempt demotes it for
+/// [`gate::FAILING_MARK_MS`].
+fn note_failure<G: Gate + ?Sized>(
+    gate: &G,
+    provider: &ProviderId,
+    r: &Result<UpstreamResponse, UpstreamError>,
+    now: UnixMillis,
+) {
+    match r {
+        Ok(resp) if resp.status == 429 => {
+            let wait = resp
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+                .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+                .map_or(gate::THROTTLE_DEFAULT_MS, |s| {
+                    s.saturating_mul(1000).min(gate::THROTTLE_MAX_MS)
+                });
+            gate.mark(provider, Mark::Throttled, now, now.saturating_add(wait));
+        }
+        Err(UpstreamError::Connect(_) | UpstreamError::Timeout | UpstreamError::Other(_)) => {
+            gate.mark(
+                provider,
+                Mark::Failing,
+                now,
+                now.saturating_add(gate::FAILING_MARK_MS),
+            );
+        }
+        _ => {}
     }
 }
 

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `failed` | ≥ 3 consecutive failed probes, or down > 30 s | critical |
 //! | `budget-exhausted` | the ladder reached *stop* (100 %) | critical |
+//! | `budget-pressure` | the ladder reached *prefer free* (90 %) or *scale down* (95 %) | critical |
 //! | `untrusted` | the total fell to the Untrusted level | critical |
 //! | `bad-data` | ≥ 3 consecutive answers failing a data check (stale, wrong, inconsistent) | critical |
 //! | `latency` | the median answer of the last window > 5 × max(baseline p50, target / 2), and over the target | degraded |
@@ -126,6 +127,15 @@ pub enum Reason {
         /// The `Retry-After` it sent, in seconds.
         retry_after_s: Option<u64>,
     },
+    /// A quota or budget reached the ladder's `prefer_free` step (90 %) or
+    /// beyond: as urgent as an outage, because waiting out the dwell burns
+    /// the provider to 100 %.
+    BudgetPressure {
+        /// Highest utilization.
+        utilization: Bps,
+        /// The ladder step reached.
+        step: Step,
+    },
 }
 
 /// How urgently a trigger acts.
@@ -155,6 +165,7 @@ impl Reason {
             Reason::ErrorRate { .. } => "error-rate",
             Reason::BetterAlternative { .. } => "better-alternative",
             Reason::Throttled { .. } => "throttled",
+            Reason::BudgetPressure { .. } => "budget-pressure",
         }
     }
 
@@ -168,6 +179,7 @@ impl Reason {
             | Reason::BadData { .. }
             | Reason::BudgetExhausted { .. }
             | Reason::Throttled { .. }
+            | Reason::BudgetPressure { .. }
             | Reason::Untrusted { .. } => Urgency::Critical,
             Reason::BetterAlternative { .. } => Urgency::Optimize,
             _ => Urgency::Degraded,
@@ -183,6 +195,7 @@ impl Reason {
                 | Reason::Utilization { .. }
                 | Reason::BudgetExhausted { .. }
                 | Reason::Throttled { .. }
+                | Reason::BudgetPressure { .. }
         )
     }
 }
@@ -272,6 +285,12 @@ pub fn trigger(a: &View, sw: &Switching) -> Option<Reason> {
             utilization: a.utilization,
         });
     }
+    if a.step >= Step::PreferFree {
+        return Some(Reason::BudgetPressure {
+            utilization: a.utilization,
+            step: a.step,
+        });
+    }
     if a.trust == TrustLevel::Untrusted {
         return Some(Reason::Untrusted { total: a.total });
     }
@@ -357,7 +376,9 @@ pub fn eligible(c: &View, active: Option<&View>, reason: &Reason, sw: &Switching
     let plus = |b: Bps| Bps::new(u32::from(b.get()) + MARGIN);
     match reason {
         Reason::Latency { recent_ms, .. } => c.recent_latency_ms.saturating_mul(2) <= *recent_ms,
-        Reason::Utilization { .. } | Reason::BudgetExhausted { .. } => {
+        Reason::Utilization { .. }
+        | Reason::BudgetExhausted { .. }
+        | Reason::BudgetPressure { .. } => {
             c.utilization <= Bps::new(u32::from(sw.max_utilization.get()).saturating_sub(MARGIN))
         }
         Reason::DataQuality { .. } => c.recent_quality.is_none_or(|q| q >= plus(sw.min_quality)),

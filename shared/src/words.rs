@@ -89,6 +89,10 @@ pub fn sentence(reason: &Reason, subject: &str) -> String {
             "{subject} used {} of a quota or budget: the ladder's stop step",
             percent(*utilization)
         ),
+        Reason::BudgetPressure { utilization, .. } => format!(
+            "{subject} used {} of a quota or budget: traffic moves before the 100% stop",
+            percent(*utilization)
+        ),
         Reason::Untrusted { total } => format!(
             "{subject}'s reputation fell to {} (untrusted)",
             percent(*total)

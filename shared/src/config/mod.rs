@@ -7,11 +7,13 @@
 mod advice;
 mod load;
 mod model;
+mod proxy;
 mod resolve;
 mod validate;
 
 pub use crate::errors::{join, ConfigError, Errors};
 pub use advice::{Advice, WARN_SHARE_PERCENT};
 pub use model::*;
+pub use proxy::{Access, ProxySettings};
 pub use resolve::effective_probe;
 pub use validate::check_endpoint;

@@ -327,6 +327,9 @@ pub struct ServiceConfig {
     /// business rule, a broken shape) is never served.
     #[serde(default)]
     pub degraded: Degraded,
+    /// Proxy access and hedging (`[service.proxy]`).
+    #[serde(default)]
+    pub proxy: super::proxy::ProxySettings,
     /// The providers (`[[service.provider]]`).
     #[serde(default, rename = "provider")]
     pub providers: Vec<ProviderConfig>,

@@ -421,7 +421,9 @@ impl Engine {
         let prefer_free = active.is_some_and(|a| a.step >= Step::PreferFree)
             || matches!(
                 reason,
-                Reason::Utilization { .. } | Reason::BudgetExhausted { .. }
+                Reason::Utilization { .. }
+                    | Reason::BudgetExhausted { .. }
+                    | Reason::BudgetPressure { .. }
             );
         let mut eligible: Vec<&View> = views
             .iter()

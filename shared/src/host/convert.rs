@@ -45,9 +45,15 @@ pub fn from_http(req: http::Request<Vec<u8>>) -> ApiRequest {
 
 /// The client's answer to a proxied request: the upstream answer without
 /// hop-by-hop headers, with `x-sentinel-provider` (who answered) and
-/// `x-sentinel-attempts`; or a JSON error — `404` unknown service, `503`
-/// no provider can take requests, `502` every attempt failed.
-pub fn proxy_response(outcome: ProxyOutcome) -> ApiResponse {
+/// `x-sentinel-attempts`; or, when there is none, an error — `404` unknown
+/// service, `503` no provider can take the request (with `Retry-After`
+/// when every provider throttles), `502` every attempt failed or every
+/// answer was invalid. For a JSON-RPC request (`body` is a call or a
+/// batch) the error is a JSON-RPC error object per call (EIP-1474 codes:
+/// -32005 limit exceeded, -32002 resource unavailable), which wallets and
+/// libraries such as ethers.js and cast read; otherwise the API's JSON
+/// error.
+pub fn proxy_response(outcome: ProxyOutcome, request_body: &[u8]) -> ApiResponse {
     let used = outcome
         .attempts
         .iter()
@@ -71,12 +77,52 @@ pub fn proxy_response(outcome: ProxyOutcome) -> ApiResponse {
             r
         }
         Err(e) => {
-            let status = match e {
-                ProxyError::UnknownService(_) => 404,
-                ProxyError::NoProvider(_) => 503,
-                ProxyError::Exhausted { .. } | ProxyError::BadData(_) => 502,
+            let (status, code) = match e {
+                ProxyError::UnknownService(_) => (404, "unknown-service"),
+                ProxyError::NoProvider(_) => (503, "upstream-unavailable"),
+                ProxyError::Limited { .. } => (503, "upstream-limited"),
+                ProxyError::Exhausted { .. } => (502, "upstream-unavailable"),
+                ProxyError::BadData(_) => (502, "upstream-bad-data"),
             };
-            ApiResponse::error(status, "upstream-unavailable", &e.to_string())
+            let retry_after = match &e {
+                ProxyError::Limited { retry_after_s, .. } => *retry_after_s,
+                _ => None,
+            };
+            let mut r = match jsonrpc_error(request_body, &e, code) {
+                Some(body) => ApiResponse::with_body(status, "application/json", body),
+                None => ApiResponse::error(status, code, &e.to_string()),
+            };
+            if let Some(s) = retry_after {
+                r.headers.push(("retry-after".into(), s.max(1).to_string()));
+            }
+            r
         }
     }
+}
+
+/// The JSON-RPC error answer to `body`, if it is a JSON-RPC call or batch:
+/// one error object per call, each with the call's id.
+fn jsonrpc_error(body: &[u8], e: &ProxyError, code: &str) -> Option<Vec<u8>> {
+    use serde_json::{json, Value};
+    let req: Value = serde_json::from_slice(body).ok()?;
+    let rpc_code = match e {
+        ProxyError::Limited { .. } => -32005,
+        _ => -32002,
+    };
+    let one = |call: &Value| -> Option<Value> {
+        call.get("jsonrpc")?;
+        call.get("method")?;
+        Some(json!({
+            "jsonrpc": "2.0",
+            "id": call.get("id").cloned().unwrap_or(Value::Null),
+            "error": { "code": rpc_code, "message": e.to_string(), "data": { "sentinel": code } },
+        }))
+    };
+    let answer = match &req {
+        Value::Array(calls) if !calls.is_empty() => {
+            Value::Array(calls.iter().map(one).collect::<Option<Vec<_>>>()?)
+        }
+        call => one(call)?,
+    };
+    serde_json::to_vec(&answer).ok()
 }

@@ -21,6 +21,29 @@ pub fn is_hop_by_hop(name: &str) -> bool {
     ) || n.starts_with("proxy-")
 }
 
+/// Whether a header carries the *caller's* credentials or the sentinel's
+/// own signals, which must never reach a provider: `authorization` (it may
+/// hold the sentinel's own API token), `cookie`, `proxy-authorization` and
+/// `x-sentinel-*`. A provider's credentials are the operator's sealed
+/// headers, added by the sentinel itself.
+pub fn is_callers_own(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    matches!(
+        n.as_str(),
+        "authorization" | "cookie" | "proxy-authorization"
+    ) || n.starts_with("x-sentinel-")
+}
+
+/// The headers of a client's request worth forwarding: without hop-by-hop
+/// headers, those the `Connection` header names, and the caller's own
+/// credentials ([`is_callers_own`]).
+pub fn forwardable_request_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
+    forwardable_headers(headers)
+        .into_iter()
+        .filter(|(k, _)| !is_callers_own(k))
+        .collect()
+}
+
 /// The headers worth forwarding: without hop-by-hop headers and without
 /// those the `Connection` header names.
 pub fn forwardable_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
@@ -52,6 +75,19 @@ pub fn pairs(map: &http::HeaderMap) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_callers_credentials_never_cross() {
+        let kept = forwardable_request_headers(&[
+            ("Authorization".into(), "Bearer admin-token".into()),
+            ("cookie".into(), "session=1".into()),
+            ("X-Sentinel-Provider".into(), "a".into()),
+            ("x-api-key".into(), "client-key".into()),
+            ("accept".into(), "application/json".into()),
+        ]);
+        let names: Vec<&str> = kept.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["x-api-key", "accept"]);
+    }
 
     #[test]
     fn hop_by_hop_names() {

@@ -45,11 +45,11 @@ pub use outbound::{
 };
 
 use crate::action::Action;
-use crate::api::{self, ApiContext, ApiRequest, ApiResponse, Auth, Routed};
-use crate::config::{Config, Errors, ProviderConfig};
+use crate::api::{self, ApiContext, ApiRequest, ApiResponse, Auth, Routed, TokenDigest};
+use crate::config::{Access, Config, Errors, ProviderConfig};
 use crate::engine::{Engine, EventKind};
 use crate::outbox::destination_id;
-use crate::proxy::{self, ProxyPolicy, ProxyRequest, UsageTally};
+use crate::proxy::{self, gate::Reservations, ProxyPolicy, ProxyRequest, UsageTally};
 use crate::tick::{Commit, CommitBatch, Consistency, Sentinel, Store, TickError, TickReport};
 use crate::time::UnixMillis;
 use crate::ServiceId;
@@ -81,6 +81,10 @@ pub struct HostOptions {
     /// How many probes the shell can run in one tick (a Worker: ~50
     /// subrequests per invocation; natively, a few hundred at once).
     pub probe_budget: u32,
+    /// Tokens that open the proxy route of services with `access =
+    /// "token"` (the admin token does too); distinct from the admin token,
+    /// so clients can be given proxy access without admin rights.
+    pub proxy_tokens: Vec<String>,
 }
 
 impl Default for HostOptions {
@@ -90,6 +94,7 @@ impl Default for HostOptions {
             webhooks: Vec::new(),
             policy: ProxyPolicy::default(),
             probe_budget: crate::engine::DEFAULT_PROBE_BUDGET,
+            proxy_tokens: Vec::new(),
         }
     }
 }
@@ -193,6 +198,10 @@ pub struct Host<S, O, T> {
     view: RwLock<Arc<View>>,
     usage: Mutex<Usage>,
     deliveries: Mutex<Vec<EventKind>>,
+    /// Admission of proxied attempts: quota reservations and marks.
+    gate: Reservations,
+    /// Digests of the proxy tokens.
+    proxy_tokens: Vec<TokenDigest>,
     /// Deliveries made but not committed yet: (notice, destination) → not
     /// before (a success: forever, until the commit drops the notice).
     attempted: Mutex<BTreeMap<(u64, u64), UnixMillis>>,
@@ -262,6 +271,13 @@ where
                 ..Usage::default()
             }),
             deliveries: Mutex::new(Vec::new()),
+            gate: Reservations::default(),
+            proxy_tokens: opts
+                .proxy_tokens
+                .iter()
+                .filter(|t| !t.is_empty())
+                .map(|t| TokenDigest::of(t))
+                .collect(),
             attempted: Mutex::new(BTreeMap::new()),
         };
         Ok((host, sentinel))
@@ -299,6 +315,9 @@ where
         let usage = {
             let mut u = lock(&self.usage);
             u.stamp(now);
+            // Under the usage lock: every settled reservation is in what
+            // this booking takes.
+            self.gate.booking();
             std::mem::take(&mut u.pending)
         };
         let mut report = sentinel.record(now, &usage);
@@ -344,6 +363,7 @@ where
             );
         }
         self.publish(sentinel.engine().clone(), sentinel.version());
+        self.gate.booked();
         // Forget attempts the committed outbox no longer needs.
         let live: Vec<u64> = sentinel
             .engine()
@@ -366,6 +386,7 @@ where
         self.book(sentinel, now);
         let v = sentinel.save(now).await?;
         self.publish(sentinel.engine().clone(), sentinel.version());
+        self.gate.booked();
         Ok(v)
     }
 
@@ -412,23 +433,31 @@ where
         match api::route(&req, &ctx, &self.auth) {
             Routed::Response(r) => r,
             Routed::Proxy { service, rest } => {
+                if let Err(refused) = self.proxy_allowed(&view.engine, &service, &req) {
+                    return refused;
+                }
                 let preq = ProxyRequest {
                     method: req.method,
                     path_and_query: rest,
-                    headers: headers::forwardable_headers(&req.headers),
+                    headers: headers::forwardable_request_headers(&req.headers),
                     body: req.body,
                 };
-                let outcome = proxy::forward(
+                let outcome = proxy::forward_gated(
                     &view.engine,
                     &service,
                     &preq,
                     &self.client,
                     &self.policy,
+                    &self.gate,
                     now,
                 )
                 .await;
-                lock(&self.usage).tally.add(&outcome);
-                proxy_response(outcome)
+                {
+                    let mut u = lock(&self.usage);
+                    u.tally.add(&outcome);
+                    self.gate.settle(&outcome.reserved);
+                }
+                proxy_response(outcome, &preq.body)
             }
             Routed::Submit { service, provider } => {
                 let id = provider.id.clone();
@@ -443,6 +472,68 @@ where
                 }
             }
         }
+    }
+
+    /// Whether `req` may use `service`'s proxy route: a WebSocket upgrade is
+    /// refused with `501` (the proxy forwards plain HTTP only, and a
+    /// stripped `Upgrade` header would earn the client a misleading 400
+    /// from the provider); a service whose access is `token` (explicitly,
+    /// or by default because a provider carries sealed credentials) needs
+    /// a proxy token or the admin token.
+    fn proxy_allowed(
+        &self,
+        engine: &crate::Engine,
+        service: &crate::ServiceId,
+        req: &ApiRequest,
+    ) -> Result<(), ApiResponse> {
+        let header = |name: &str| {
+            req.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        if header("upgrade").is_some() {
+            return Err(ApiResponse::error(
+                501,
+                "upgrade-not-supported",
+                "the proxy forwards plain HTTP requests; WebSocket and other upgrades are not proxied: connect to the provider directly",
+            ));
+        }
+        let Some(svc) = engine.registry().service(service.as_str()) else {
+            return Ok(());
+        };
+        let token_required = match svc.config.proxy.access {
+            Access::Public => false,
+            Access::Token => true,
+            // Configured and submitted providers alike.
+            Access::Auto => engine
+                .registry()
+                .providers()
+                .any(|p| &p.service == service && !p.config.secret_headers.is_empty()),
+        };
+        if !token_required {
+            return Ok(());
+        }
+        let presented = header("authorization")
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(|t| TokenDigest::of(t.trim()));
+        let by_proxy_token = presented
+            .as_ref()
+            .is_some_and(|d| self.proxy_tokens.iter().any(|t| t.matches(d)));
+        if by_proxy_token || (presented.is_some() && self.auth.check(req).is_ok()) {
+            return Ok(());
+        }
+        Err(ApiResponse::error(
+            401,
+            "unauthorized",
+            &format!(
+                "the proxy route of `{service}` needs a proxy token: send `authorization: Bearer <token>` (its providers carry the operator's credentials, or its access is \"token\")"
+            ),
+        )
+        .header("www-authenticate", "Bearer"))
     }
 
     /// Applies a submission to the stored state and commits it (a writer
