@@ -12,7 +12,8 @@
 //! - the body read incrementally and cut at `max_bytes` (`truncated`);
 //! - redirects judged hop by hop by the core's
 //!   [`guard::redirect_verdict`];
-//! - [`GuardedResolver`] on every name a guarded client resolves;
+//! - [`GuardedResolver`] on every name a client resolves (with private
+//!   targets allowed it still refuses metadata and link-local addresses);
 //! - no environment proxies.
 //!
 //! reqwest fixes the redirect policy and the resolver per client, so one
@@ -61,19 +62,25 @@ impl Timer for TokioTimer {
     }
 }
 
-/// A reqwest DNS resolver that refuses names resolving to non-public
-/// addresses ([`guard::check_addrs`]): the addresses checked are the ones
-/// the client then connects to, which closes the DNS-rebinding gap.
+/// A reqwest DNS resolver that refuses names resolving to refused
+/// addresses ([`guard::check_resolved`]): the addresses checked are the
+/// ones the client then connects to, which closes the DNS-rebinding gap.
+/// Every client has one: with private targets allowed it still refuses
+/// cloud metadata and link-local addresses.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct GuardedResolver;
+pub struct GuardedResolver {
+    /// Whether private and loopback addresses pass.
+    pub allow_private: bool,
+}
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_string();
+        let allow_private = self.allow_private;
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            guard::check_addrs(&host, &addrs)?;
+            guard::check_resolved(&host, &addrs, allow_private)?;
             let it: Addrs = Box::new(addrs.into_iter());
             Ok(it)
         })
@@ -110,9 +117,9 @@ fn build(p: RedirectPolicy, fresh: bool) -> Result<reqwest::Client, NativeError>
         // No pool: every request opens its own connection.
         b = b.pool_max_idle_per_host(0);
     }
-    if !p.allow_private {
-        b = b.dns_resolver(Arc::new(GuardedResolver));
-    }
+    b = b.dns_resolver(Arc::new(GuardedResolver {
+        allow_private: p.allow_private,
+    }));
     b.build().map_err(|e| NativeError::Build(error_chain(&e)))
 }
 

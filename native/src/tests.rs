@@ -608,3 +608,30 @@ async fn retry_after_of_a_429_reaches_the_probe_response() {
     assert_eq!((resp.status, resp.retry_after_s), (429, Some(60)));
     srv.abort();
 }
+
+#[tokio::test]
+async fn metadata_and_link_local_stay_refused_with_private_targets_allowed() {
+    let (addr, srv) = serve(echo()).await;
+    let client = crate::client(None).unwrap();
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fe80::1]/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+    ] {
+        let mut req = probe(url.to_string());
+        req.allow_private = true;
+        match client.probe(&req).await {
+            Err(ProbeFailure::Blocked(m)) => {
+                assert!(m.contains("not even with allow_private_targets"), "{m}")
+            }
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+    // The resolver every client now has lets loopback names through when
+    // private targets are allowed.
+    let mut req = probe(format!("http://localhost:{}/", addr.port()));
+    req.allow_private = true;
+    assert_eq!(client.probe(&req).await.unwrap().status, 200);
+    srv.abort();
+}

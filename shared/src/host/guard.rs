@@ -1,28 +1,55 @@
-//! The SSRF guard: probes and proxied requests go only to public
-//! addresses unless the configuration allows private targets
-//! (`sentinel.allow_private_targets`, which the local demo sets).
+//! The SSRF guard: probes, proxied requests, webhooks and submitted
+//! providers go only to public addresses unless the configuration allows
+//! private targets (`sentinel.allow_private_targets`, which the local demo
+//! sets) — and never, whatever the configuration, to a cloud metadata
+//! service or a link-local address.
 //!
-//! Two checks, because an HTTP client resolves names itself:
+//! Two tiers, because the two kinds of target are not equally dangerous:
 //!
-//! - [`check_url`] runs before every request and on every redirect hop:
-//!   only `http` and `https`, and a literal IP host (the client never asks
-//!   the resolver about those) must be public. `localhost` names are
-//!   refused outright.
+//! - **always refused** ([`always_refused`], [`metadata_name`]): the
+//!   instance metadata services (169.254.169.254 for AWS, GCP, Azure,
+//!   OpenStack, DigitalOcean, Oracle, Hetzner; `fd00:ec2::254` for AWS
+//!   over IPv6; 100.100.100.200 for Alibaba; 192.0.0.192 for Oracle Cloud
+//!   Classic; names like `metadata.google.internal`) and all of link-local
+//!   (169.254.0.0/16, fe80::/10), where they and the AWS ECS task
+//!   credentials (169.254.170.2) live. A request there hands the
+//!   instance's cloud credentials to whoever reads the answer — the
+//!   proxy's caller, a dashboard visitor — and no sentinel ever needs a
+//!   provider there. `allow_private_targets` does not open them
+//!   (OWASP, *Server-Side Request Forgery Prevention Cheat Sheet*;
+//!   the Capital One breach of 2019 went through exactly this address).
+//! - **refused unless private targets are allowed** ([`classify`]):
+//!   private (RFC 1918, unique local), loopback, unspecified, "this
+//!   network", broadcast, CGNAT, documentation, benchmarking, multicast
+//!   and reserved ranges; names that only a local resolver answers:
+//!   `localhost` and `*.localhost` (RFC 6761), `*.local` (mDNS, RFC 6762),
+//!   `*.home.arpa` (RFC 8375), `*.internal` (ICANN's private-use TLD),
+//!   `*.localdomain`, and single-label names (search domains,
+//!   `/etc/hosts`).
+//!
+//! The IPv6 forms that embed an IPv4 address (mapped, compatible, NAT64,
+//! 6to4) are judged by the embedded address in both tiers. Every numeric
+//! spelling of an IPv4 host (`2130706433`, `0x7f.1`, `0177.0.0.1`,
+//! `127.1`, percent-encoded or full-width digits) is normalised to a
+//! dotted address by the WHATWG URL parser before the guard looks at it,
+//! so the guard judges addresses, never spellings.
+//!
+//! Where it is applied:
+//!
+//! - [`check_url`] runs before every request and on every redirect hop
+//!   ([`redirect_verdict`]), when webhooks are configured, and when a
+//!   provider is submitted (`POST /v1/providers`): only `http` and
+//!   `https`, a literal IP host judged by its address, a name by the rules
+//!   above. The check is name-based: no DNS in the core.
 //! - the shell's DNS resolver (native: `sentinel-native`'s
-//!   `GuardedResolver`) calls [`check_addrs`] on every name it resolves
-//!   and refuses the name if *any* of its addresses is not public.
-//!   Checking the addresses the client then connects to — not a separate
-//!   lookup beforehand — closes the DNS-rebinding gap between check and
-//!   use. Resolving is the only part of the guard that is I/O.
-//!
-//! "Not public" is [`classify`]: private, loopback, link-local (including
-//! the cloud metadata address 169.254.169.254), unspecified, broadcast,
-//! CGNAT, documentation, benchmarking, multicast and reserved ranges, and
-//! the IPv6 forms that embed an IPv4 address (mapped, compatible, NAT64,
-//! 6to4) are judged by the embedded address.
+//!   `GuardedResolver`) calls [`check_resolved`] on every name it resolves
+//!   and refuses the name if *any* of its addresses is refused. Checking
+//!   the addresses the client then connects to — not a separate lookup
+//!   beforehand — closes the DNS-rebinding gap between check and use.
+//!   Resolving is the only part of the guard that is I/O.
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use url::Url;
+use url::{Host, Url};
 
 /// Why a URL or address is refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -46,6 +73,30 @@ pub enum GuardError {
     /// A `localhost` name.
     #[error("{0} is a loopback name; private targets are not allowed by the config")]
     Localhost(String),
+    /// A name only a local resolver answers (`*.local`, `*.internal`, a
+    /// single label, …).
+    #[error("{name} is {class}; private targets are not allowed by the config")]
+    LocalName {
+        /// The name, lowercased.
+        name: String,
+        /// Its class, e.g. `a multicast DNS (.local) name`.
+        class: &'static str,
+    },
+    /// A cloud metadata or link-local address (or a name that resolves to
+    /// one): refused even with `allow_private_targets`.
+    #[error("{host} is {class} ({addr}); it is not allowed as a target, not even with allow_private_targets")]
+    Forbidden {
+        /// The host as written.
+        host: String,
+        /// The offending address.
+        addr: IpAddr,
+        /// Its class, e.g. `the cloud metadata address`.
+        class: &'static str,
+    },
+    /// A cloud metadata service's name: refused even with
+    /// `allow_private_targets`.
+    #[error("{0} is a cloud metadata service name; it is not allowed as a target, not even with allow_private_targets")]
+    MetadataName(String),
 }
 
 impl GuardError {
@@ -53,6 +104,15 @@ impl GuardError {
     /// URL).
     pub fn is_blocked(&self) -> bool {
         !matches!(self, GuardError::InvalidUrl(_))
+    }
+
+    /// Whether the target is refused whatever the configuration (a cloud
+    /// metadata service or a link-local address).
+    pub fn is_always_refused(&self) -> bool {
+        matches!(
+            self,
+            GuardError::Forbidden { .. } | GuardError::MetadataName(_)
+        )
     }
 }
 
@@ -77,13 +137,30 @@ fn v6_in(ip: Ipv6Addr, net: [u16; 8], prefix: u32) -> bool {
     (u128::from(ip) & mask) == (u128::from(n) & mask)
 }
 
-const V4_RANGES: &[([u8; 4], u32, &str)] = &[
+/// Refused whatever the configuration: the metadata services first (for
+/// the more telling class name), then all of link-local.
+const V4_ALWAYS: &[([u8; 4], u32, &str)] = &[
+    ([169, 254, 169, 254], 32, "the cloud metadata address"),
+    ([169, 254, 170, 2], 32, "the AWS ECS task metadata address"),
+    (
+        [100, 100, 100, 200],
+        32,
+        "the Alibaba Cloud metadata address",
+    ),
+    (
+        [192, 0, 0, 192],
+        32,
+        "the Oracle Cloud Classic metadata address",
+    ),
+    ([169, 254, 0, 0], 16, "a link-local address"),
+];
+
+/// Refused unless private targets are allowed.
+const V4_PRIVATE: &[([u8; 4], u32, &str)] = &[
     ([0, 0, 0, 0], 8, "a \"this network\" address"),
     ([10, 0, 0, 0], 8, "a private address"),
     ([100, 64, 0, 0], 10, "a carrier-grade NAT address"),
     ([127, 0, 0, 0], 8, "a loopback address"),
-    ([169, 254, 169, 254], 32, "the cloud metadata address"),
-    ([169, 254, 0, 0], 16, "a link-local address"),
     ([172, 16, 0, 0], 12, "a private address"),
     ([192, 0, 0, 0], 24, "an IETF protocol address"),
     ([192, 0, 2, 0], 24, "a documentation address"),
@@ -97,14 +174,93 @@ const V4_RANGES: &[([u8; 4], u32, &str)] = &[
     ([240, 0, 0, 0], 4, "a reserved address"),
 ];
 
+fn find_v4(table: &[([u8; 4], u32, &'static str)], ip: Ipv4Addr) -> Option<&'static str> {
+    table
+        .iter()
+        .find(|(net, prefix, _)| v4_in(ip, *net, *prefix))
+        .map(|(_, _, class)| *class)
+}
+
+/// The IPv4 address an IPv6 address stands for, if it embeds one:
+/// IPv4-mapped (`::ffff:a.b.c.d`), the deprecated IPv4-compatible
+/// (`::a.b.c.d`), NAT64 (`64:ff9b::/96`) and 6to4 (`2002::/16`, bits
+/// 16..48). `::` and `::1` are their own addresses, not embeddings.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    if ip.is_unspecified() || ip.is_loopback() {
+        return None;
+    }
+    let s = ip.segments();
+    if let Some(v4) = ip.to_ipv4() {
+        return Some(v4);
+    }
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    if v6_in(ip, [0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96) {
+        return Some(v4(s[6], s[7]));
+    }
+    if s[0] == 0x2002 {
+        return Some(v4(s[1], s[2]));
+    }
+    None
+}
+
+const V6_ALWAYS: &[([u16; 8], u32, &str)] = &[
+    (
+        [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254],
+        128,
+        "the AWS metadata address (IPv6)",
+    ),
+    ([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10, "a link-local address"),
+];
+
+const V6_PRIVATE: &[([u16; 8], u32, &str)] = &[
+    (
+        [0x64, 0xff9b, 1, 0, 0, 0, 0, 0],
+        48,
+        "a local-use NAT64 address",
+    ),
+    ([0x100, 0, 0, 0, 0, 0, 0, 0], 64, "a discard-only address"),
+    ([0x2001, 0, 0, 0, 0, 0, 0, 0], 32, "a Teredo address"),
+    ([0x2001, 2, 0, 0, 0, 0, 0, 0], 48, "a benchmarking address"),
+    (
+        [0x2001, 0xdb8, 0, 0, 0, 0, 0, 0],
+        32,
+        "a documentation address",
+    ),
+    ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, "a documentation address"),
+    (
+        [0xfc00, 0, 0, 0, 0, 0, 0, 0],
+        7,
+        "a unique local (private) address",
+    ),
+    ([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10, "a site-local address"),
+    ([0xff00, 0, 0, 0, 0, 0, 0, 0], 8, "a multicast address"),
+];
+
+fn find_v6(table: &[([u16; 8], u32, &'static str)], ip: Ipv6Addr) -> Option<&'static str> {
+    table
+        .iter()
+        .find(|(net, prefix, _)| v6_in(ip, *net, *prefix))
+        .map(|(_, _, class)| *class)
+}
+
+/// Why `ip` is refused whatever the configuration (`None`: it is not):
+/// a cloud metadata address or a link-local one, also when embedded in an
+/// IPv6 address.
+pub fn always_refused(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => find_v4(V4_ALWAYS, v4),
+        IpAddr::V6(v6) => match embedded_v4(v6) {
+            Some(v4) => find_v4(V4_ALWAYS, v4),
+            None => find_v6(V6_ALWAYS, v6),
+        },
+    }
+}
+
 fn classify_v4(ip: Ipv4Addr) -> Option<&'static str> {
     if ip.is_unspecified() {
         return Some("the unspecified address");
     }
-    V4_RANGES
-        .iter()
-        .find(|(net, prefix, _)| v4_in(ip, *net, *prefix))
-        .map(|(_, _, class)| *class)
+    find_v4(V4_ALWAYS, ip).or_else(|| find_v4(V4_PRIVATE, ip))
 }
 
 fn classify_v6(ip: Ipv6Addr) -> Option<&'static str> {
@@ -114,53 +270,15 @@ fn classify_v6(ip: Ipv6Addr) -> Option<&'static str> {
     if ip.is_loopback() {
         return Some("a loopback address");
     }
-    let s = ip.segments();
-    // IPv4-mapped (::ffff:a.b.c.d) and the deprecated IPv4-compatible
-    // (::a.b.c.d) forms: judge the IPv4 address.
-    if let Some(v4) = ip.to_ipv4() {
+    if let Some(v4) = embedded_v4(ip) {
         return classify_v4(v4);
     }
-    // NAT64 well-known prefix 64:ff9b::/96.
-    if v6_in(ip, [0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96) {
-        let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-        return classify_v4(v4);
-    }
-    // 6to4 2002::/16 embeds an IPv4 address in bits 16..48.
-    if s[0] == 0x2002 {
-        let v4 = Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
-        return classify_v4(v4);
-    }
-    const V6_RANGES: &[([u16; 8], u32, &str)] = &[
-        (
-            [0x64, 0xff9b, 1, 0, 0, 0, 0, 0],
-            48,
-            "a local-use NAT64 address",
-        ),
-        ([0x100, 0, 0, 0, 0, 0, 0, 0], 64, "a discard-only address"),
-        ([0x2001, 0, 0, 0, 0, 0, 0, 0], 32, "a Teredo address"),
-        ([0x2001, 2, 0, 0, 0, 0, 0, 0], 48, "a benchmarking address"),
-        (
-            [0x2001, 0xdb8, 0, 0, 0, 0, 0, 0],
-            32,
-            "a documentation address",
-        ),
-        ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, "a documentation address"),
-        (
-            [0xfc00, 0, 0, 0, 0, 0, 0, 0],
-            7,
-            "a unique local (private) address",
-        ),
-        ([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10, "a link-local address"),
-        ([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10, "a site-local address"),
-        ([0xff00, 0, 0, 0, 0, 0, 0, 0], 8, "a multicast address"),
-    ];
-    V6_RANGES
-        .iter()
-        .find(|(net, prefix, _)| v6_in(ip, *net, *prefix))
-        .map(|(_, _, class)| *class)
+    find_v6(V6_ALWAYS, ip).or_else(|| find_v6(V6_PRIVATE, ip))
 }
 
-/// Why `ip` is not a public address (`None`: it is public).
+/// Why `ip` is not a public address (`None`: it is public). Covers both
+/// tiers; [`always_refused`] tells which addresses stay refused with
+/// private targets allowed.
 pub fn classify(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => classify_v4(v4),
@@ -173,7 +291,71 @@ pub fn is_blocked(ip: IpAddr) -> bool {
     classify(ip).is_some()
 }
 
-fn check_ip(host: &str, ip: IpAddr) -> Result<(), GuardError> {
+/// Whether `ip` is refused under a configuration that does or does not
+/// allow private targets.
+pub fn is_refused(ip: IpAddr, allow_private: bool) -> bool {
+    always_refused(ip).is_some() || (!allow_private && is_blocked(ip))
+}
+
+/// Names of cloud metadata services (lowercase, no trailing dot), refused
+/// whatever the configuration. They resolve to the addresses
+/// [`always_refused`] covers inside the cloud, and the resolver would
+/// catch them there; refusing the names too keeps the answer the same at
+/// submission (no DNS in the core) and off-cloud.
+const METADATA_NAMES: &[&str] = &[
+    "metadata.google.internal", // GCP
+    "metadata.goog",            // GCP
+    "metadata",                 // GCP, through the search domain
+    "instance-data",            // AWS EC2, through the search domain
+    "instance-data.ec2.internal",
+    "metadata.tencentyun.com", // Tencent Cloud
+    "rancher-metadata",        // Rancher
+];
+
+fn normalise_name(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Whether `name` (case-insensitive, trailing dot ignored) is a cloud
+/// metadata service's name.
+pub fn metadata_name(name: &str) -> bool {
+    METADATA_NAMES.contains(&normalise_name(name).as_str())
+}
+
+/// Why a host *name* (not an IP literal) is only answered by a local
+/// resolver (`None`: it is an ordinary public name). `localhost` names
+/// are [`GuardError::Localhost`] in [`check_url`].
+pub fn local_name(name: &str) -> Option<&'static str> {
+    let d = normalise_name(name);
+    let under = |tld: &str| d == tld || d.ends_with(&format!(".{tld}"));
+    if under("localhost") {
+        Some("a loopback name")
+    } else if under("local") {
+        Some("a multicast DNS (.local) name")
+    } else if under("home.arpa") {
+        Some("a home network (.home.arpa) name")
+    } else if under("internal") {
+        Some("a private-use (.internal) name")
+    } else if under("localdomain") {
+        Some("a local (.localdomain) name")
+    } else if !d.contains('.') {
+        Some("a single-label name (answered only by local search domains or /etc/hosts)")
+    } else {
+        None
+    }
+}
+
+fn check_ip(host: &str, ip: IpAddr, allow_private: bool) -> Result<(), GuardError> {
+    if let Some(class) = always_refused(ip) {
+        return Err(GuardError::Forbidden {
+            host: host.to_string(),
+            addr: ip,
+            class,
+        });
+    }
+    if allow_private {
+        return Ok(());
+    }
     match classify(ip) {
         Some(class) => Err(GuardError::Blocked {
             host: host.to_string(),
@@ -184,10 +366,27 @@ fn check_ip(host: &str, ip: IpAddr) -> Result<(), GuardError> {
     }
 }
 
-/// Checks a URL before it is requested (and every redirect hop): only
-/// `http`/`https`; unless `allow_private`, a literal IP host must be
-/// public and `localhost` names are refused. Hostnames are checked again
-/// when resolved, by the shell's resolver through [`check_addrs`].
+fn check_name(name: &str, allow_private: bool) -> Result<(), GuardError> {
+    let d = normalise_name(name);
+    if metadata_name(&d) {
+        return Err(GuardError::MetadataName(d));
+    }
+    if allow_private {
+        return Ok(());
+    }
+    match local_name(&d) {
+        None => Ok(()),
+        Some(_) if d == "localhost" || d.ends_with(".localhost") => Err(GuardError::Localhost(d)),
+        Some(class) => Err(GuardError::LocalName { name: d, class }),
+    }
+}
+
+/// Checks a URL before it is requested (and every redirect hop), a webhook
+/// and a submitted endpoint: only `http`/`https`; a cloud metadata or
+/// link-local target is refused always; unless `allow_private`, a literal
+/// IP host must be public and local names are refused (see the module
+/// docs). Names are checked again when resolved, by the shell's resolver
+/// through [`check_resolved`].
 pub fn check_url(url: &str, allow_private: bool) -> Result<(), GuardError> {
     let parsed = Url::parse(url).map_err(|e| GuardError::InvalidUrl(e.to_string()))?;
     check_parsed(&parsed, allow_private)
@@ -199,30 +398,45 @@ pub fn check_parsed(url: &Url, allow_private: bool) -> Result<(), GuardError> {
         "http" | "https" => {}
         other => return Err(GuardError::Scheme(other.to_string())),
     }
-    let host = url
-        .host_str()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| GuardError::InvalidUrl("no host".into()))?;
-    if allow_private {
-        return Ok(());
+    // For http and https the parser has already turned every numeric
+    // IPv4 form (`2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1`) into an
+    // address; IPv6 literals (`[::ffff:127.0.0.1]`) are addresses too.
+    match url.host() {
+        Some(Host::Ipv4(ip)) => check_ip(&ip.to_string(), IpAddr::V4(ip), allow_private),
+        Some(Host::Ipv6(ip)) => check_ip(&format!("[{ip}]"), IpAddr::V6(ip), allow_private),
+        Some(Host::Domain(d)) if !d.is_empty() => {
+            // A domain that still reads as an address (only possible for
+            // non-special schemes, which are refused above) is judged as
+            // one anyway.
+            match d.parse::<IpAddr>() {
+                Ok(ip) => check_ip(d, ip, allow_private),
+                Err(_) => check_name(d, allow_private),
+            }
+        }
+        _ => Err(GuardError::InvalidUrl("no host".into())),
     }
-    // The URL parser has already turned every numeric form (`2130706433`,
-    // `0x7f.1`, `0177.0.0.1`) into a dotted IPv4 address; IPv6 hosts come
-    // bracketed.
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return check_ip(host, ip);
-    }
-    let d = host.trim_end_matches('.').to_ascii_lowercase();
-    if d == "localhost" || d.ends_with(".localhost") {
-        return Err(GuardError::Localhost(d));
-    }
-    Ok(())
 }
 
-/// Checks resolved addresses: all must be public.
+/// Checks resolved addresses under a configuration that does or does not
+/// allow private targets: every address must pass (one refused address
+/// refuses the name).
+pub fn check_resolved(
+    host: &str,
+    addrs: &[SocketAddr],
+    allow_private: bool,
+) -> Result<(), GuardError> {
+    if metadata_name(host) {
+        return Err(GuardError::MetadataName(normalise_name(host)));
+    }
+    addrs
+        .iter()
+        .try_for_each(|a| check_ip(host, a.ip(), allow_private))
+}
+
+/// Checks resolved addresses with private targets not allowed: all must
+/// be public ([`check_resolved`] with `allow_private = false`).
 pub fn check_addrs(host: &str, addrs: &[SocketAddr]) -> Result<(), GuardError> {
-    addrs.iter().try_for_each(|a| check_ip(host, a.ip()))
+    check_resolved(host, addrs, false)
 }
 
 /// Most redirects followed per request.
@@ -369,7 +583,6 @@ mod tests {
             "http://127.0.0.1:8080/x",
             "http://[::1]/",
             "http://[::ffff:7f00:1]/",
-            "http://169.254.169.254/latest/meta-data/",
             "http://10.0.0.1/",
             "http://2130706433/",
             "http://0x7f.1/",
@@ -406,6 +619,158 @@ mod tests {
             assert!(matches!(e, GuardError::InvalidUrl(_)), "{u}: {e}");
             assert!(!e.is_blocked());
         }
+    }
+
+    #[test]
+    fn metadata_and_link_local_are_refused_even_with_private_targets_allowed() {
+        let always = [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://169.254.169.254:80/computeMetadata/v1/",
+            "http://user:pw@169.254.169.254/",
+            "http://public.example@169.254.169.254/",
+            "http://2852039166/",                  // decimal
+            "http://0xa9fea9fe/",                  // hex
+            "http://0251.0376.0251.0376/",         // octal
+            "http://169.254.43518/",               // two parts
+            "http://%31%36%39.254.169.254/",       // percent-encoded
+            "http://１６９.２５４.１６９.２５４/", // full-width digits
+            "http://169.254.0.1/",
+            "http://169.254.170.2/v2/credentials",
+            "http://100.100.100.200/latest/meta-data/",
+            "http://192.0.0.192/latest/",
+            "http://[fe80::1]/",
+            "http://[FE80::a:b:c:d]:8080/",
+            "http://[febf::1]/",
+            "http://[fd00:ec2::254]/latest/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://[::ffff:a9fe:a9fe]/",
+            "http://[::169.254.169.254]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "http://METADATA.Google.Internal./",
+            "http://metadata.goog/",
+            "http://metadata/",
+            "http://instance-data/latest/",
+            "http://instance-data.ec2.internal/",
+            "http://metadata.tencentyun.com/",
+            "http://rancher-metadata/latest",
+        ];
+        for u in always {
+            for allow in [false, true] {
+                let e = check_url(u, allow).unwrap_err();
+                assert!(
+                    e.is_blocked() && e.is_always_refused(),
+                    "{u} ({allow}): {e}"
+                );
+                let m = e.to_string();
+                assert!(
+                    m.contains("not allowed") && m.contains("not even with allow_private_targets"),
+                    "{m}"
+                );
+            }
+        }
+        let e = check_url("http://169.254.169.254/", true).unwrap_err();
+        assert!(e.to_string().contains("metadata"), "{e}");
+        let e = check_url("http://[fe80::1]/", true).unwrap_err();
+        assert!(e.to_string().contains("link-local"), "{e}");
+        for ip in ["169.254.169.254", "169.254.1.1", "fe80::1", "fd00:ec2::254"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(always_refused(ip).is_some() && is_refused(ip, true), "{ip}");
+        }
+        for ip in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "::1",
+            "fd00:ec2::253",
+            "100.100.100.201",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(always_refused(ip), None, "{ip}");
+            assert!(!is_refused(ip, true) && is_refused(ip, false), "{ip}");
+        }
+    }
+
+    #[test]
+    fn private_targets_in_every_spelling_are_refused_unless_allowed() {
+        let private = [
+            ("http://localhost/", "loopback name"),
+            ("http://LocalHost.:8080/", "loopback name"),
+            ("http://api.localhost/", "loopback name"),
+            ("http://127.1/", "loopback"),
+            ("http://0x7f000001/", "loopback"),
+            ("http://017700000001/", "loopback"),
+            ("http://127.0.0.1./", "loopback"),
+            ("http://%31%32%37.0.0.1/", "loopback"),
+            ("http://１２７.０.０.１/", "loopback"),
+            ("http://[::ffff:127.0.0.1]/", "loopback"),
+            ("http://[0:0:0:0:0:ffff:7f00:1]/", "loopback"),
+            ("http://[::1]:8545/", "loopback"),
+            ("http://[0::1]/", "loopback"),
+            ("http://0/", "unspecified"),
+            ("http://[::]/", "unspecified"),
+            ("http://10.0.0.1/", "private"),
+            ("http://167772161/", "private"),
+            ("http://[::ffff:10.0.0.1]/", "private"),
+            ("http://[fd12:3456::1]/", "unique local"),
+            ("http://192.168.1.1/", "private"),
+            ("http://printer.local/", ".local"),
+            ("http://router.home.arpa/", ".home.arpa"),
+            ("http://db.corp.internal/", ".internal"),
+            ("http://localhost.localdomain/", ".localdomain"),
+            ("http://box.localdomain/", ".localdomain"),
+            ("http://redis:6379/", "single-label"),
+        ];
+        for (u, why) in private {
+            let e = check_url(u, false).unwrap_err();
+            assert!(e.is_blocked() && !e.is_always_refused(), "{u}: {e}");
+            let m = e.to_string();
+            assert!(
+                m.contains(why) && m.contains("not allowed by the config"),
+                "{u}: {m}"
+            );
+            assert_eq!(check_url(u, true), Ok(()), "{u} with allow_private");
+        }
+        for u in [
+            "https://rpc.example.com/v1",
+            "https://metadata.example.com/",
+            "https://localhost.example.com/",
+            "https://internal.example.com/",
+            "https://local.example.org/",
+            "https://xn--bcher-kva.example/",
+            "http://1.1.1.1:8545",
+            "http://16843009/", // 1.1.1.1
+            "https://[2606:4700::1111]/",
+            "https://[::ffff:8.8.8.8]/",
+        ] {
+            assert_eq!(check_url(u, false), Ok(()), "{u}");
+            assert_eq!(check_url(u, true), Ok(()), "{u}");
+        }
+    }
+
+    #[test]
+    fn resolved_addresses_follow_the_same_tiers() {
+        let sa = |s: &str| -> SocketAddr { s.parse().unwrap() };
+        let public = [sa("93.184.216.34:443")];
+        let loopback = [sa("93.184.216.34:443"), sa("127.0.0.1:443")];
+        let metadata = [sa("169.254.169.254:80")];
+        let link_local = [sa("[fe80::1]:80")];
+        assert_eq!(check_resolved("a.example", &public, false), Ok(()));
+        assert!(matches!(
+            check_resolved("a.example", &loopback, false),
+            Err(GuardError::Blocked { .. })
+        ));
+        assert_eq!(check_resolved("a.example", &loopback, true), Ok(()));
+        for addrs in [&metadata[..], &link_local[..]] {
+            for allow in [false, true] {
+                let e = check_resolved("rebind.example", addrs, allow).unwrap_err();
+                assert!(e.is_always_refused(), "{e}");
+            }
+        }
+        let e = check_resolved("metadata.google.internal", &public, true).unwrap_err();
+        assert!(matches!(e, GuardError::MetadataName(_)), "{e}");
+        assert_eq!(check_addrs("a.example", &public), Ok(()));
+        assert!(check_addrs("a.example", &loopback).is_err());
     }
 
     #[test]

@@ -34,10 +34,12 @@ mod convert;
 mod deliver;
 pub mod guard;
 pub mod headers;
+pub mod limits;
 pub mod outbound;
 
 pub use checks::{auth_for, check_sealed, validate_webhooks};
 pub use convert::{from_http, proxy_response, to_http, too_large};
+pub use limits::{overloaded, ConnectionLimits, Overload};
 
 pub use client::{HostClient, UPSTREAM_MAX_BYTES, USER_AGENT};
 pub use outbound::{
