@@ -1006,3 +1006,136 @@ fn the_dashboard_and_a_page_stay_small_at_a_thousand_providers() {
         .count();
     assert!(p7 <= 17, "{p7} series for one provider");
 }
+
+/// A fixture over public endpoints with private targets allowed or not.
+fn guarded(allow_private: bool) -> Fixture {
+    let cfg = Config::from_toml(&format!(
+        r#"
+[sentinel]
+id = "guard-test"
+allow_private_targets = {allow_private}
+
+[[service]]
+id = "prices"
+kind = "api"
+probe_interval = "30s"
+
+[service.probe]
+path = "/health"
+
+[[service.provider]]
+id = "a"
+endpoint = "https://a.example.com"
+initial = "active"
+"#
+    ))
+    .unwrap();
+    let mut s = Scenario::new(cfg, start(), 3).unwrap();
+    s.run_until(start() + MINUTE);
+    Fixture {
+        s,
+        obs: Vec::new(),
+        auth: Auth::bearer(TOKEN),
+    }
+}
+
+fn submit(f: &Fixture, provider: Value) -> Routed {
+    f.routed(&authed(
+        post(&json!({ "service": "prices", "provider": provider })),
+        TOKEN,
+    ))
+}
+
+/// The refusal of a submission by the SSRF guard: 422 `invalid-provider`
+/// naming `key`, with the guard's reason.
+fn assert_refused(f: &Fixture, provider: Value, key: &str, why: &str) {
+    let shown = provider.to_string();
+    let r = match submit(f, provider) {
+        Routed::Response(r) => r,
+        other => panic!("{shown} was accepted: {other:?}"),
+    };
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (422, "invalid-provider"),
+        "{shown}"
+    );
+    let v = body(&r);
+    let details = v["error"]["details"].as_array().unwrap();
+    assert_eq!(details.len(), 1, "{v}");
+    assert_eq!(details[0]["key"], key, "{v}");
+    let msg = details[0]["message"].as_str().unwrap();
+    assert!(msg.contains(why), "{shown}: {msg}");
+    assert!(v["error"]["message"].as_str().unwrap().contains(key), "{v}");
+}
+
+#[test]
+fn submissions_are_refused_by_the_ssrf_guard() {
+    let strict = guarded(false);
+    // The four targets of the report, with private targets off.
+    for (endpoint, why) in [
+        ("http://169.254.169.254", "metadata"),
+        ("http://10.0.0.1", "private"),
+        ("http://[::1]:8545", "loopback"),
+        ("http://localhost:8080", "loopback"),
+        ("http://2130706433/", "loopback"),
+        ("http://[::ffff:127.0.0.1]/", "loopback"),
+        ("http://printer.local/", ".local"),
+        ("http://metadata.google.internal/", "metadata"),
+    ] {
+        assert_refused(
+            &strict,
+            json!({ "id": "d", "endpoint": endpoint }),
+            "provider.endpoint",
+            why,
+        );
+    }
+    // Metadata and link-local stay refused with private targets on.
+    let lax = guarded(true);
+    for (endpoint, why) in [
+        ("http://169.254.169.254/latest/meta-data", "metadata"),
+        ("http://[fe80::1]", "link-local"),
+        ("http://[fd00:ec2::254]", "metadata"),
+    ] {
+        assert_refused(
+            &lax,
+            json!({ "id": "d", "endpoint": endpoint }),
+            "provider.endpoint",
+            why,
+        );
+    }
+    // A probe path cannot move the probe elsewhere: joined to the
+    // endpoint it stays a path (the route checks the joined URL too).
+    for f in [&strict, &lax] {
+        let Routed::Submit { provider, .. } = submit(
+            f,
+            json!({ "id": "d", "endpoint": "https://rpc.example.com",
+                    "probe": { "path": "@169.254.169.254/latest" } }),
+        ) else {
+            panic!("a path is a path");
+        };
+        let path = &provider.probe.as_ref().unwrap().path;
+        let url = sentinel_core::engine::join_url(&provider.endpoint, path);
+        assert_eq!(
+            url::Url::parse(&url).unwrap().host_str(),
+            Some("rpc.example.com")
+        );
+    }
+    // Private targets pass with them allowed; public ones always.
+    let Routed::Submit { provider, .. } = submit(
+        &lax,
+        json!({ "id": "d", "endpoint": "http://10.0.0.1:8545" }),
+    ) else {
+        panic!("a private endpoint passes with private targets allowed");
+    };
+    assert_eq!(provider.endpoint, "http://10.0.0.1:8545");
+    for f in [&strict, &lax] {
+        let Routed::Submit { service, provider } = submit(
+            f,
+            json!({ "id": "d", "endpoint": "https://rpc.example.com/v1",
+                    "probe": { "path": "/health" } }),
+        ) else {
+            panic!("a public https endpoint is handed to the shell");
+        };
+        assert_eq!((service.as_str(), provider.id.as_str()), ("prices", "d"));
+    }
+}

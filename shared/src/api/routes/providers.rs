@@ -1,6 +1,14 @@
 //! The `providers` tag's one write: `POST /v1/providers`, checked here
 //! and handed to the shell as [`Routed::Submit`], and the answer once the
 //! shell applied it ([`submit_response`]).
+//!
+//! A submitted endpoint — and the probe URL it makes with the effective
+//! probe's path — must pass the SSRF guard ([`crate::host::guard`]) under
+//! the running configuration before anything is stored: a cloud metadata
+//! or link-local target never, a private or loopback one only with
+//! `allow_private_targets`. The check is by name only (no DNS in the
+//! core); a public name that resolves to a refused address is still
+//! caught at probe time by the shell's resolver.
 
 use super::refusals::clip;
 use super::Routed;
@@ -8,6 +16,8 @@ use crate::api::auth::Auth;
 use crate::api::request::{ApiRequest, ApiResponse};
 use crate::config::{Errors, ProviderConfig};
 use crate::dto::{ErrorDetail, SubmitAccepted};
+use crate::engine::join_url;
+use crate::host::guard;
 use crate::lifecycle::Lifecycle;
 use crate::{Engine, ProviderId, ServiceId};
 use serde::Deserialize;
@@ -127,5 +137,47 @@ pub(super) fn submit(req: &ApiRequest, engine: &Engine, auth: &Auth) -> Routed {
             &format!("a provider with id `{}` exists already", provider.id),
         ));
     }
+    let errs = guard_errors(&provider, &service, engine);
+    if !errs.0.is_empty() {
+        return Routed::Response(invalid_provider(provider.id.as_str(), &errs));
+    }
     Routed::Submit { service, provider }
+}
+
+/// The SSRF guard on what a submission would make the sentinel request:
+/// the endpoint (key `provider.endpoint`) and, when the endpoint passes,
+/// the probe URL it forms with the effective probe's path (key
+/// `provider.probe.path` when the submission carries its own probe, else
+/// `provider.endpoint`: the service's path joined to this endpoint).
+/// Malformed URLs are left to the configuration's validation, which
+/// names every problem at once.
+fn guard_errors(provider: &ProviderConfig, service: &ServiceId, engine: &Engine) -> Errors {
+    let allow_private = engine.config().sentinel.allow_private_targets;
+    let mut errs = Errors::default();
+    let refused = |url: &str| match guard::check_url(url, allow_private) {
+        Err(e) if e.is_blocked() => Some(e),
+        _ => None,
+    };
+    if let Some(e) = refused(&provider.endpoint) {
+        errs.push("provider.endpoint", &provider.endpoint, e.to_string());
+        return errs;
+    }
+    let (path, key) = match &provider.probe {
+        Some(p) => (p.path.as_str(), "provider.probe.path"),
+        None => (
+            engine
+                .config()
+                .service(service.as_str())
+                .and_then(|s| s.probe.as_ref())
+                .map_or("", |p| p.path.as_str()),
+            "provider.endpoint",
+        ),
+    };
+    if !path.is_empty() {
+        let url = join_url(&provider.endpoint, path);
+        if let Some(e) = refused(&url) {
+            errs.push(key, path, format!("the probe URL {}: {e}", clip(&url)));
+        }
+    }
+    errs
 }
