@@ -4,7 +4,10 @@
 //! [`UnixMillis`], milliseconds since the Unix epoch (UTC), supplied by the
 //! shell (`worker::Date::now()`, the system clock, or a virtual clock in
 //! tests). Durations in configuration are [`Span`]s written as `"30s"`,
-//! `"5m"`, `"24h"`, `"30d"`, `"250ms"` or a bare integer of milliseconds.
+//! `"5m"`, `"24h"`, `"30d"` or `"250ms"`, always with a unit: a bare
+//! number (`timeout = 2`, or `"2"`) is refused, because nothing in it says
+//! whether it means 2 ms or 2 s. (Binary encodings such as postcard, which
+//! no person writes, store a span as its milliseconds.)
 //!
 //! Calendar arithmetic (start of a UTC day or month, for quota resets) uses
 //! Howard Hinnant's `days_from_civil` / `civil_from_days` algorithms
@@ -123,21 +126,51 @@ impl<'de> Deserialize<'de> for Span {
         impl serde::de::Visitor<'_> for V {
             type Value = Span;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration such as \"30s\", \"5m\", \"24h\" or milliseconds")
+                f.write_str("a duration with a unit, such as \"250ms\", \"30s\", \"5m\" or \"24h\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Span, E> {
+                Err(E::custom(no_unit(v)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Span, E> {
+                match u64::try_from(v) {
+                    Ok(v) => Err(E::custom(no_unit(v))),
+                    Err(_) => Err(E::custom(format!("`{v}`: a duration cannot be negative"))),
+                }
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Span, E> {
+                let t = v.trim();
+                if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(E::custom(match t.parse::<u64>() {
+                        Ok(n) => no_unit(n),
+                        Err(_) => format!("`{t}` has no unit (and is too large)"),
+                    }));
+                }
+                Span::parse(v).map_err(E::custom)
+            }
+        }
+        struct Millis;
+        impl serde::de::Visitor<'_> for Millis {
+            type Value = Span;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration in milliseconds")
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Span, E> {
                 Ok(Span(v))
             }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Span, E> {
-                u64::try_from(v)
-                    .map(Span)
-                    .map_err(|_| E::custom("a duration cannot be negative"))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Span, E> {
-                Span::parse(v).map_err(E::custom)
-            }
         }
-        d.deserialize_any(V)
+        if d.is_human_readable() {
+            d.deserialize_any(V)
+        } else {
+            d.deserialize_u64(Millis)
+        }
+    }
+}
+
+/// The refusal of a bare number where a duration belongs.
+fn no_unit(n: u64) -> String {
+    match n.checked_mul(SECOND) {
+        Some(ms) => format!("`{n}` has no unit: write \"{n}s\" or \"{ms}ms\""),
+        None => format!("`{n}` has no unit: write \"{n}ms\" (or another unit)"),
     }
 }
 
@@ -285,6 +318,36 @@ mod tests {
         assert!(Span::parse("s").is_err());
         assert!(Span::parse("99999999999999999999d").is_err());
         assert_eq!(Span::ms(1500).to_string(), "1500ms");
+    }
+
+    #[test]
+    fn a_duration_needs_a_unit() {
+        #[derive(Debug, serde::Deserialize)]
+        struct T {
+            #[allow(dead_code)]
+            t: Span,
+        }
+        let refused = |text: &str| {
+            serde_json::from_str::<T>(text)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        for text in [r#"{"t":2}"#, r#"{"t":"2"}"#, r#"{"t":" 2 "}"#] {
+            let e = refused(text).unwrap_err();
+            assert!(
+                e.contains("`2` has no unit: write \"2s\" or \"2000ms\""),
+                "{text}: {e}"
+            );
+        }
+        assert!(refused(r#"{"t":-2}"#).unwrap_err().contains("negative"));
+        assert!(refused(r#"{"t":99999999999999999999}"#).is_err());
+        assert_eq!(refused(r#"{"t":"2s"}"#), Ok(()));
+        // A binary encoding still round-trips milliseconds.
+        let bytes = postcard::to_allocvec(&Span::ms(1500)).unwrap();
+        assert_eq!(
+            postcard::from_bytes::<Span>(&bytes).unwrap(),
+            Span::ms(1500)
+        );
     }
 
     #[test]

@@ -182,7 +182,7 @@ fn full_json() -> String {
     "switching": {{
       "failure_threshold": 4, "down_after": "45s", "latency_factor": 6, "max_utilization": 8500,
       "min_quality": 6500, "min_performance": 5500, "max_error_rate": 300, "better_by": 2500,
-      "sustain": 2, "min_dwell": "15m", "canary_timeout": 30000, "flap_penalty": 1200,
+      "sustain": 2, "min_dwell": "15m", "canary_timeout": "30s", "flap_penalty": 1200,
       "flap_suppress": 2500, "flap_reuse": 800, "flap_half_life": "20m"
     }},
     "lifecycle": {{ "testing_period": "12h", "promote_above": 7500, "warmup_samples": 10,
@@ -195,7 +195,7 @@ fn full_json() -> String {
   "service": [
     {{
       "id": "eth-mainnet", "kind": "evm-rpc", "description": "Ethereum mainnet reads",
-      "probe_interval": "30s", "target_latency": 400,
+      "probe_interval": "30s", "target_latency": "400ms",
       "evm": {{ "chain_id": 1, "max_block_age": "90s", "max_lag_blocks": 4 }},
       "provider": [
         {{ "id": "publicnode-eth", "name": "PublicNode", "endpoint": "https://ethereum-rpc.publicnode.com",
@@ -1101,4 +1101,205 @@ proptest! {
             }
         }
     }
+}
+
+/// Issue 13: independent mistakes of a syntactically valid document — type
+/// errors and validation errors, in different tables — all come out of one
+/// read, each with its key and line.
+#[test]
+fn independent_type_and_value_errors_are_reported_in_one_run() {
+    let text = r#"
+[sentinel]
+id = "x"
+max_tick_gap = 2                # no unit
+
+[policy.switching]
+sustain = "three"               # not a number
+
+[[service]]
+id = "api"
+kind = "mainframe"              # no such kind
+
+[[service.provider]]
+id = "a"
+endpoint = "https://a.example"
+prior = "high"                  # not basis points
+
+[[service]]
+id = "db"
+kind = "database"
+
+[[service.provider]]
+id = "b"
+endpoint = "ftp://b.example"    # a validation error, beside the type errors
+"#;
+    let e = Config::from_toml(text).unwrap_err();
+    let expected = [
+        ("sentinel.max_tick_gap", "has no unit", 4),
+        ("policy.switching.sustain", "invalid type", 7),
+        ("service[0].kind", "unknown variant", 11),
+        ("service[0].provider[0].prior", "invalid type", 16),
+        ("service.db.provider.b.endpoint", "http:// or https://", 0),
+    ];
+    for (key, msg, line) in expected {
+        let c =
+            e.0.iter()
+                .find(|c| c.key == key)
+                .unwrap_or_else(|| panic!("missing `{key}` in:\n{e}"));
+        assert!(c.message.contains(msg), "{key}: {c}");
+        if line > 0 {
+            assert!(c.message.ends_with(&format!("(line {line})")), "{key}: {c}");
+        }
+    }
+    assert_eq!(e.0.len(), expected.len(), "one error per mistake:\n{e}");
+
+    // The same mistakes in JSON.
+    let json = r#"{
+  "sentinel": { "id": "x", "max_tick_gap": 2 },
+  "policy": { "switching": { "sustain": "three" } },
+  "service": [
+    { "id": "api", "kind": "mainframe",
+      "provider": [{ "id": "a", "endpoint": "https://a.example", "prior": "high" }] },
+    { "id": "db", "kind": "database",
+      "provider": [{ "id": "b", "endpoint": "ftp://b.example" }] }
+  ]
+}"#;
+    let j = Config::from_json(json).unwrap_err();
+    let mut got = keys(&j);
+    got.sort_unstable();
+    let mut want: Vec<&str> = expected.iter().map(|(k, _, _)| *k).collect();
+    want.sort_unstable();
+    assert_eq!(got, want, "{j}");
+}
+
+/// Issue 13: a bad value hides nothing else of its own table, and a cut
+/// value's default does not show up as a second, invented error.
+#[test]
+fn a_bad_value_hides_nothing_and_invents_nothing() {
+    let text =
+        format!("{MINIMAL}probe = {{ timeout = 2, max_bytes = \"lots\", method = \"PATCH\" }}\n");
+    let e = Config::from_toml(&text).unwrap_err();
+    let mut got = keys(&e);
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        [
+            "service[0].provider[0].probe.max_bytes",
+            "service[0].provider[0].probe.method",
+            "service[0].provider[0].probe.timeout",
+        ],
+        "{e}"
+    );
+    // A required key that is wrong is reported once, not again as missing.
+    let e =
+        Config::from_toml(&MINIMAL.replace("endpoint = \"https://example.com\"", "endpoint = 5"))
+            .unwrap_err();
+    assert_eq!(keys(&e), ["service[0].provider[0].endpoint"], "{e}");
+    // A flap_suppress that cannot be read is not compared with flap_reuse.
+    let e = Config::from_toml(&format!(
+        "{MINIMAL}\n[policy.switching]\nflap_suppress = \"high\"\nflap_reuse = 5000\n"
+    ))
+    .unwrap_err();
+    assert_eq!(keys(&e), ["policy.switching.flap_suppress"], "{e}");
+    // A duplicate key in JSON is still refused (a tree would keep the last).
+    let e = json_err(r#"{"sentinel":{"id":"x","id":"y"}}"#);
+    assert!(e.message.contains("duplicate"), "{e}");
+}
+
+/// Issue 13: an error echoes at most 120 characters of what was written,
+/// and says how long the whole was.
+#[test]
+fn a_huge_value_is_echoed_clipped() {
+    let huge = "a".repeat(10 << 20);
+    let cases = [
+        // A validation error quoting the value.
+        MINIMAL.replace("https://example.com", &format!("ftp://{huge}")),
+        // Type errors whose messages quote it.
+        MINIMAL.replace("kind = \"api\"", &format!("kind = \"{huge}\"")),
+        MINIMAL.replace(
+            "id = \"x\"",
+            &format!("id = \"x\"\nmax_tick_gap = \"{huge}\""),
+        ),
+        format!("{MINIMAL}probe = {{ path = \"/{huge} x\" }}\n"),
+    ];
+    for text in &cases {
+        let e = Config::from_toml(text).unwrap_err();
+        let shown = e.to_string();
+        assert!(shown.len() < 2_000, "{} bytes shown", shown.len());
+        assert!(shown.contains(&"a".repeat(100)), "{shown}");
+        assert!(shown.contains("… ("), "{shown}");
+        assert!(shown.contains(" bytes)"), "{shown}");
+        for c in &e.0 {
+            assert!(c.value.as_ref().is_none_or(|v| v.len() < 400), "{c}");
+            assert!(c.message.len() < 2_000, "{c}");
+        }
+    }
+    // Short values are echoed whole.
+    let e = Config::from_toml(&MINIMAL.replace("https://example.com", "ftp://x")).unwrap_err();
+    assert_eq!(e.0[0].value.as_deref(), Some("\"ftp://x\""));
+}
+
+/// Issue 13: a duration without a unit is refused, naming the key and
+/// suggesting the units, in TOML and JSON alike.
+#[test]
+fn a_bare_integer_duration_is_refused_with_a_unit_suggestion() {
+    let e = parse_err(&format!("{MINIMAL}probe = {{ timeout = 2 }}\n"));
+    assert_eq!(e.key, "service[0].provider[0].probe.timeout");
+    assert!(
+        e.message
+            .contains("`2` has no unit: write \"2s\" or \"2000ms\""),
+        "{e}"
+    );
+    let e =
+        parse_err(&MINIMAL.replace("kind = \"api\"", "kind = \"api\"\nprobe_interval = \"30\""));
+    assert_eq!(e.key, "service[0].probe_interval");
+    assert!(e.message.contains("has no unit"), "{e}");
+    let e = json_err(r#"{"sentinel":{"id":"x"},"policy":{"switching":{"min_dwell":600}}}"#);
+    assert_eq!(e.key, "policy.switching.min_dwell");
+    assert!(
+        e.message
+            .contains("`600` has no unit: write \"600s\" or \"600000ms\""),
+        "{e}"
+    );
+    // With a unit, the same values read.
+    let c = Config::from_toml(&format!("{MINIMAL}probe = {{ timeout = \"2000ms\" }}\n")).unwrap();
+    assert_eq!(
+        c.services[0].providers[0].probe.as_ref().unwrap().timeout,
+        Span::secs(2)
+    );
+}
+
+/// Issue 13: a probe block that leaves `timeout` out never makes a short
+/// probe interval invalid; an explicit timeout over it still does.
+#[test]
+fn a_default_timeout_fits_a_short_probe_interval() {
+    let text = MINIMAL.replace(
+        "kind = \"api\"",
+        "kind = \"api\"\nprobe_interval = \"1s\"\nprobe = { path = \"/health\" }",
+    );
+    let c = Config::from_toml(&text).unwrap_or_else(|e| panic!("{e}"));
+    let (svc, p) = c.provider("p").unwrap();
+    assert_eq!(
+        sentinel_core::config::effective_probe(svc, p).timeout,
+        Span::secs(1)
+    );
+    // A provider's own probe block too, in JSON as well.
+    let json = r#"{"sentinel":{"id":"x"},"service":[{"id":"s","kind":"api","probe_interval":"2s",
+        "provider":[{"id":"p","endpoint":"https://e.com","probe":{"path":"/up"}}]}]}"#;
+    let c = Config::from_json(json).unwrap_or_else(|e| panic!("{e}"));
+    let (svc, p) = c.provider("p").unwrap();
+    assert_eq!(
+        sentinel_core::config::effective_probe(svc, p).timeout,
+        Span::secs(2)
+    );
+    // The default stays 5 s under a longer interval.
+    let c = Config::from_toml(&format!("{MINIMAL}probe = {{ path = \"/up\" }}\n")).unwrap();
+    let (svc, p) = c.provider("p").unwrap();
+    assert_eq!(
+        sentinel_core::config::effective_probe(svc, p).timeout,
+        Span::secs(5)
+    );
+    // Explicit and too long: still an error.
+    let e = Config::from_toml(&text.replace("path = \"/health\"", "timeout = \"5s\"")).unwrap_err();
+    assert_eq!(keys(&e), ["service.s.probe.timeout"], "{e}");
 }

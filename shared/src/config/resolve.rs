@@ -1,7 +1,15 @@
 //! Lookups and the effective probe of a provider (its own, else its
 //! service's, else the kind's default).
+//!
+//! A default never makes a config invalid: the default probe timeout (5 s)
+//! is shortened to the service's `probe_interval` when that is shorter,
+//! both for the kind's default probe (here) and for a `probe` block that
+//! leaves `timeout` out (when the config is read, since only the reader
+//! knows what was written). An explicit timeout over the interval is still
+//! an error.
 
 use super::{Config, Method, ProbeSpec, ProviderConfig, ServiceConfig};
+use crate::time::Span;
 use crate::Kind;
 
 impl Config {
@@ -38,8 +46,10 @@ pub fn effective_probe(svc: &ServiceConfig, p: &ProviderConfig) -> ProbeSpec {
     if let Some(spec) = p.probe.as_ref().or(svc.probe.as_ref()) {
         return spec.clone();
     }
-    let mut spec = ProbeSpec::default();
-    spec.timeout = spec.timeout.min(svc.probe_interval);
+    let mut spec = ProbeSpec {
+        timeout: default_timeout(svc.probe_interval),
+        ..ProbeSpec::default()
+    };
     if svc.kind == Kind::EvmRpc {
         spec.method = Method::Post;
         spec.headers
@@ -48,10 +58,16 @@ pub fn effective_probe(svc: &ServiceConfig, p: &ProviderConfig) -> ProbeSpec {
     spec
 }
 
+/// The timeout of a probe that does not set one: the default (5 s), or
+/// the probe interval when that is shorter, so a hung provider never
+/// delays its own next probe and a default never exceeds the interval.
+pub(crate) fn default_timeout(probe_interval: Span) -> Span {
+    ProbeSpec::default().timeout.min(probe_interval)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::Span;
 
     #[test]
     fn default_probe_timeout_fits_the_interval() {
