@@ -2,8 +2,11 @@
 //! thresholds, read from TOML or JSON.
 //!
 //! Everything has a documented default (the seed design's numbers), unknown
-//! keys are rejected, and [`Config::validate`] reports every problem with
-//! the key and value that caused it.
+//! keys are rejected, durations need a unit, and reading a config
+//! ([`Config::from_toml`], [`Config::from_json`]) reports every problem of
+//! a syntactically valid document at once — wrong types and values as
+//! well as what [`Config::validate`] finds — each with the key (and line)
+//! that caused it and the value, clipped, that was there (see `load`).
 mod advice;
 mod load;
 mod model;

@@ -451,7 +451,8 @@ pub struct ProbeSpec {
     /// Accepted status codes; empty means any 2xx.
     #[serde(default)]
     pub expect_status: Vec<u16>,
-    /// Total time allowed. Default 5s.
+    /// Total time allowed. Default 5s, or the service's `probe_interval`
+    /// when that is shorter (a default never makes a config invalid).
     #[serde(default = "defaults::probe_timeout")]
     pub timeout: Span,
     /// Largest response body read. Default 1 MiB.

@@ -259,7 +259,7 @@ fn validate_probe(p: &ProbeSpec, svc: &ServiceConfig, key: &str, e: &mut Errors)
         p.timeout <= svc.probe_interval,
         &join(key, "timeout"),
         p.timeout,
-        "must not exceed the service's probe_interval",
+        "must not exceed the service's probe_interval (left out, it is 5s or the interval, whichever is shorter)",
     );
     e.check(
         (1..=(64 << 20)).contains(&p.max_bytes),
