@@ -11,7 +11,8 @@ use crate::server::LocalHost;
 use crate::store::{RedbStore, StoreError};
 use sentinel_core::config::Config;
 use sentinel_core::engine::Engine;
-use sentinel_core::host::{Host, HostError, HostOptions, HostSentinel};
+use sentinel_core::host::limits::LimitsError;
+use sentinel_core::host::{ConnectionLimits, Host, HostError, HostOptions, HostSentinel};
 use sentinel_core::proxy::ProxyPolicy;
 use sentinel_core::secret::SecretKey;
 use sentinel_core::tick::{TickError, TickReport};
@@ -51,6 +52,10 @@ pub enum RunError {
     /// The HTTP client could not be built.
     #[error("http client: {0}")]
     Http(#[from] sentinel_native::NativeError),
+    /// A connection-limit variable (`SENTINEL_MAX_CONNECTIONS`, …) is not
+    /// usable.
+    #[error("connection limits: {0}")]
+    Limits(#[from] LimitsError),
 }
 
 impl From<TickError<StoreError>> for RunError {
@@ -138,7 +143,13 @@ async fn background(host: Arc<LocalHost>) {
 }
 
 /// Runs the sentinel until stopped.
+///
+/// The server's connection limits come from the environment
+/// (`SENTINEL_MAX_CONNECTIONS`, `SENTINEL_MAX_CLIENT_CONNECTIONS`,
+/// `SENTINEL_HEADER_TIMEOUT_MS`, `SENTINEL_IDLE_TIMEOUT_MS`,
+/// `SENTINEL_BODY_TIMEOUT_MS`; see [`sentinel_core::host::limits`]).
 pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
+    let limits = ConnectionLimits::from_vars(|k| std::env::var(k).ok())?;
     let store = Arc::new(RedbStore::open(opts.data_dir.join("sentinel.redb"))?);
     let client = sentinel_native::client(opts.key.clone())?;
     let host_opts = HostOptions {
@@ -166,7 +177,14 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
     if let Some(ready) = opts.ready.take() {
         let _ = ready.send(addr);
     }
-    let server = tokio::spawn(crate::server::serve(listener, host.clone()));
+    tracing::info!(
+        max_connections = limits.max_connections,
+        max_client_connections = limits.max_client_connections,
+        header_timeout_ms = limits.header_timeout_ms,
+        idle_timeout_ms = limits.idle_timeout_ms,
+        "connection limits"
+    );
+    let server = tokio::spawn(crate::server::serve_with(listener, host.clone(), limits));
     let delivery = tokio::spawn(background(host.clone()));
     let deadline = opts.stop_after.map(|d| tokio::time::Instant::now() + d);
     let external = opts.stop.take();
