@@ -6,6 +6,13 @@
 //! while the sentinel runs with its dashboard, API and proxy served. The
 //! terminal shows each probe round, every score change that matters and
 //! every switch, alert and budget step as it happens.
+//!
+//! It colours its lines only when stdout is a terminal and `NO_COLOR` is
+//! not set ([`use_colour`]): piped into a file or a CI log, it prints
+//! plain text. And it narrates only what happened: a fault is announced
+//! after it was injected, naming the provider it hit, and a step whose
+//! provider does not exist (the anvil nodes, when anvil is missing) is not
+//! announced at all.
 
 // The demo and the CLI talk to a person on the terminal.
 #![allow(clippy::print_stdout)]
@@ -17,7 +24,9 @@ use sentinel_core::config::Config;
 use sentinel_core::engine::Engine;
 use sentinel_core::tick::TickReport;
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -128,49 +137,41 @@ evm = { chain_id = 31337, max_block_age = "6s", max_lag_blocks = 3 }
     Config::from_toml(&t).map_err(|e| DemoError::Config(e.to_string()))
 }
 
-struct Step {
-    at: u64,
-    what: &'static str,
+/// Whether to colour output: only on a terminal, and only when
+/// `NO_COLOR` is unset or empty (<https://no-color.org>).
+pub fn use_colour(is_terminal: bool, no_color: Option<&OsStr>) -> bool {
+    is_terminal && no_color.is_none_or(OsStr::is_empty)
 }
 
-const TIMELINE: &[Step] = &[
-    Step {
-        at: 20,
-        what: "prices-a goes down",
-    },
-    Step {
-        at: 45,
-        what: "eth-1 (anvil) is killed",
-    },
-    Step {
-        at: 60,
-        what: "prices-a comes back",
-    },
-    Step {
-        at: 70,
-        what: "prices-b slows down by 1.5 s",
-    },
-    Step {
-        at: 110,
-        what: "eth-2 stops mining (stale head)",
-    },
-    Step {
-        at: 120,
-        what: "prices-c serves stale data",
-    },
-    Step {
-        at: 150,
-        what: "prices-b recovers; proxy traffic burns prices quotas",
-    },
-    Step {
-        at: 200,
-        what: "prices-c serves wrong data",
-    },
-    Step {
-        at: 240,
-        what: "timeline complete: everything keeps running",
-    },
-];
+/// ANSI styling, or none.
+#[derive(Debug, Clone, Copy)]
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    /// For stdout, as [`use_colour`] decides.
+    fn stdout() -> Paint {
+        Paint {
+            on: use_colour(
+                std::io::stdout().is_terminal(),
+                std::env::var_os("NO_COLOR").as_deref(),
+            ),
+        }
+    }
+
+    /// `text` in the SGR style `code` (`1;35`, `31`…), when colouring.
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// The seconds at which the timeline acts; see [`play`].
+const TIMELINE: &[u64] = &[20, 45, 60, 70, 110, 120, 150, 200, 240];
 
 /// Runs the demo.
 pub async fn run(opts: DemoOptions) -> Result<(), DemoError> {
@@ -228,14 +229,17 @@ pub async fn run(opts: DemoOptions) -> Result<(), DemoError> {
     let started = Instant::now();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let proxied = Arc::new(AtomicU64::new(0));
+    let paint = Paint::stdout();
+    let nodes: Vec<(String, Anvil)> = evm.iter().map(|(id, _)| id.clone()).zip(nodes).collect();
     let timeline = tokio::spawn(play(
         apis.clone(),
         nodes,
         started,
         ready_rx,
         proxied.clone(),
+        paint,
     ));
-    let mut display = Display::new(started, proxied);
+    let mut display = Display::new(started, proxied, paint);
     let run_opts = RunOptions {
         listen: opts.listen,
         data_dir: data,
@@ -255,12 +259,15 @@ pub async fn run(opts: DemoOptions) -> Result<(), DemoError> {
     Ok(())
 }
 
+/// Plays the timeline, announcing each fault once it is injected, with the
+/// name of the provider it hit; a step without its provider is skipped.
 async fn play(
     apis: Vec<FakeApi>,
-    mut nodes: Vec<Anvil>,
+    mut nodes: Vec<(String, Anvil)>,
     started: Instant,
     ready: tokio::sync::oneshot::Receiver<SocketAddr>,
     proxied: Arc<AtomicU64>,
+    paint: Paint,
 ) {
     let Ok(addr) = ready.await else { return };
     let wait_until = |s: u64| {
@@ -269,39 +276,82 @@ async fn play(
         ))
     };
     let mut load: Option<tokio::task::JoinHandle<()>> = None;
-    for step in TIMELINE {
-        wait_until(step.at).await;
-        println!("\x1b[1;35m▶ t+{:>3}s  {}\x1b[0m", step.at, step.what);
-        let r = match step.at {
-            20 => apis[0].set(Mode::Outage).await,
-            45 => {
-                if let Some(n) = nodes.first_mut() {
+    let api = |i: usize| apis.get(i).map(|a| a.name.clone()).unwrap_or_default();
+    for &at in TIMELINE {
+        wait_until(at).await;
+        // What happened, or why it did not; `None` when the step's
+        // provider is not part of this demo.
+        let done: Option<Result<String, String>> = match at {
+            20 => Some(
+                set(&apis, 0, Mode::Outage)
+                    .await
+                    .map(|()| format!("{} goes down", api(0))),
+            ),
+            45 => match nodes.first_mut() {
+                Some((id, n)) => {
                     n.kill().await;
+                    Some(Ok(format!("{id} (anvil) is killed")))
                 }
-                Ok(())
-            }
-            60 => apis[0].set(Mode::Healthy).await,
-            70 => apis[1].set(Mode::Slow(1500)).await,
-            110 => match nodes.get(1) {
-                Some(n) => n.stop_mining().await.map(|_| ()),
-                None => Ok(()),
+                None => None,
             },
-            120 => apis[2].set(Mode::Stale).await,
+            60 => Some(
+                set(&apis, 0, Mode::Healthy)
+                    .await
+                    .map(|()| format!("{} comes back", api(0))),
+            ),
+            70 => Some(
+                set(&apis, 1, Mode::Slow(1500))
+                    .await
+                    .map(|()| format!("{} slows down by 1.5 s", api(1))),
+            ),
+            110 => match nodes.get(1) {
+                Some((id, n)) => Some(
+                    n.stop_mining()
+                        .await
+                        .map(|_| format!("{id} (anvil) stops mining (stale head)"))
+                        .map_err(|e| e.to_string()),
+                ),
+                None => None,
+            },
+            120 => Some(
+                set(&apis, 2, Mode::Stale)
+                    .await
+                    .map(|()| format!("{} serves stale data", api(2))),
+            ),
             150 => {
-                let r = apis[1].set(Mode::Healthy).await;
-                let p = proxied.clone();
-                load = Some(tokio::spawn(burn(addr, p)));
-                r
+                let r = set(&apis, 1, Mode::Healthy).await;
+                load = Some(tokio::spawn(burn(addr, proxied.clone())));
+                Some(Ok(match r {
+                    Ok(()) => format!("{} recovers; proxy traffic burns prices quotas", api(1)),
+                    Err(e) => format!(
+                        "proxy traffic burns prices quotas ({} did not recover: {e})",
+                        api(1)
+                    ),
+                }))
             }
-            200 => apis[2].set(Mode::Wrong).await,
-            _ => Ok(()),
+            200 => Some(
+                set(&apis, 2, Mode::Wrong)
+                    .await
+                    .map(|()| format!("{} serves wrong data", api(2))),
+            ),
+            _ => Some(Ok("timeline complete: everything keeps running".to_string())),
         };
-        if let Err(e) = r {
-            println!("  (fault injection failed: {e})");
+        match done {
+            Some(Ok(what)) => println!("{}", paint.paint("1;35", &format!("▶ t+{at:>3}s  {what}"))),
+            Some(Err(e)) => println!("  t+{at:>3}s  (fault injection failed: {e})"),
+            None => {}
         }
     }
     if let Some(l) = load {
         let _ = l.await;
+    }
+}
+
+/// Sets the mode of the `i`th local API.
+async fn set(apis: &[FakeApi], i: usize, mode: Mode) -> Result<(), String> {
+    match apis.get(i) {
+        Some(a) => a.set(mode).await.map_err(|e| e.to_string()),
+        None => Err(format!("no local API #{i}")),
     }
 }
 
@@ -335,31 +385,40 @@ struct Display {
     last_cards: BTreeMap<String, sentinel_core::reputation::ScoreCard>,
     ticks: u64,
     proxied: Arc<AtomicU64>,
+    paint: Paint,
 }
 
 impl Display {
-    fn new(started: Instant, proxied: Arc<AtomicU64>) -> Self {
+    fn new(started: Instant, proxied: Arc<AtomicU64>, paint: Paint) -> Self {
         Display {
             started,
             last_cards: BTreeMap::new(),
             ticks: 0,
             proxied,
+            paint,
         }
     }
 
     fn show(&mut self, report: &TickReport, engine: &Engine) {
         self.ticks += 1;
         let t = self.started.elapsed().as_secs();
+        let paint = self.paint;
         for a in &report.actions {
             match a {
                 Action::Switch { record } => println!(
-                    "\x1b[1;33m⇄ t+{t:>3}s  SWITCH {}: {} → {}  ({})\x1b[0m",
-                    record.service,
-                    record.from.as_ref().map_or("-", |p| p.as_str()),
-                    record.to,
-                    sentinel_core::words::sentence(
-                        &record.reason,
-                        record.from.as_ref().map_or("the service", |p| p.as_str())
+                    "{}",
+                    paint.paint(
+                        "1;33",
+                        &format!(
+                            "⇄ t+{t:>3}s  SWITCH {}: {} → {}  ({})",
+                            record.service,
+                            record.from.as_ref().map_or("-", |p| p.as_str()),
+                            record.to,
+                            sentinel_core::words::sentence(
+                                &record.reason,
+                                record.from.as_ref().map_or("the service", |p| p.as_str())
+                            )
+                        )
                     )
                 ),
                 Action::Alert {
@@ -367,13 +426,28 @@ impl Display {
                     message,
                     firing: true,
                     severity,
-                } => println!("\x1b[31m! t+{t:>3}s  ALERT [{severity:?}] {key}: {message}\x1b[0m"),
+                } => println!(
+                    "{}",
+                    paint.paint(
+                        "31",
+                        &format!("! t+{t:>3}s  ALERT [{severity:?}] {key}: {message}")
+                    )
+                ),
                 Action::Alert {
                     key, firing: false, ..
-                } => println!("\x1b[32m✓ t+{t:>3}s  resolved {key}\x1b[0m"),
+                } => println!(
+                    "{}",
+                    paint.paint("32", &format!("✓ t+{t:>3}s  resolved {key}"))
+                ),
                 Action::BudgetStep {
                     target, from, to, ..
-                } => println!("\x1b[36m$ t+{t:>3}s  budget {target}: {from:?} → {to:?}\x1b[0m"),
+                } => println!(
+                    "{}",
+                    paint.paint(
+                        "36",
+                        &format!("$ t+{t:>3}s  budget {target}: {from:?} → {to:?}")
+                    )
+                ),
                 Action::Lifecycle {
                     provider,
                     from,
@@ -410,11 +484,7 @@ impl Display {
                 let ps = &engine.state().providers[id];
                 let up = ps.last.as_ref().is_some_and(|l| l.healthy);
                 let mark = if active.as_ref() == Some(id) { "*" } else { "" };
-                let dot = if up {
-                    "\x1b[32m●\x1b[0m"
-                } else {
-                    "\x1b[31m●\x1b[0m"
-                };
+                let dot = paint.paint(if up { "32" } else { "31" }, "●");
                 let _ = write!(line, " {dot}{id}{mark} {}", rep.total);
                 let prev = self.last_cards.insert(id.to_string(), rep.card());
                 if let Some(p) = prev {
@@ -435,9 +505,25 @@ impl Display {
         if proxied > 0 {
             let _ = write!(line, "  │ proxied {proxied}");
         }
-        let total = TIMELINE.last().map_or(1, |s| s.at);
+        let total = TIMELINE.last().copied().unwrap_or(1);
         let done = (t.min(total) * 20 / total) as usize;
         let _ = write!(line, "  [{}{}]", "#".repeat(done), "-".repeat(20 - done));
         println!("{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(use_colour(true, None));
+        assert!(use_colour(true, Some(OsStr::new(""))));
+        assert!(!use_colour(true, Some(OsStr::new("1"))));
+        assert!(!use_colour(false, None));
+        assert!(!use_colour(false, Some(OsStr::new("1"))));
+        assert_eq!(Paint { on: false }.paint("31", "x"), "x");
+        assert_eq!(Paint { on: true }.paint("31", "x"), "\x1b[31mx\x1b[0m");
     }
 }

@@ -1,5 +1,13 @@
 //! `sentinel`: the local Bookkeeper Sentinel. This file only parses the
 //! command line and wires the library together.
+//!
+//! Errors reach a person, not a developer: `main` prints each as one plain
+//! message (`error: ` and the chain of causes, `{:#}`) and exits with
+//! status 1, whatever `RUST_BACKTRACE` says. (Returning `anyhow::Result`
+//! from `main` would print its `Debug` form, which carries a stack
+//! backtrace whenever `RUST_BACKTRACE=1` is set, as it often is on
+//! developer machines.) Usage errors are clap's, printed by clap, with
+//! status 2.
 
 // The demo and the CLI talk to a person on the terminal.
 #![allow(clippy::print_stdout)]
@@ -10,8 +18,10 @@ use clap::{Parser, Subcommand};
 use sentinel_cli::{demo, runner, status};
 use sentinel_core::config::Config;
 use sentinel_core::secret::{self, SecretKey};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
@@ -135,17 +145,34 @@ fn load_key(path: &Path) -> Result<SecretKey> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-/// Logs to stderr; `SENTINEL_LOG` overrides the default filter.
+/// Logs to stderr; `SENTINEL_LOG` overrides the default filter. Colours
+/// only on a terminal, and not with `NO_COLOR`.
 fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SENTINEL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(demo::use_colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .init();
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
+    match try_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}`: the message and its causes on one line, never the
+            // backtrace anyhow's `Debug` would add.
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn try_main() -> Result<()> {
     let cli = Cli::parse();
     // Worker threads for the server and the proxy (the tick runs on the
     // main thread). Default: one per core.

@@ -16,6 +16,22 @@
 //!   data directory: easy to back up, inspect or delete. The file is
 //!   locked while open, so two sentinels cannot share it by accident.
 //!
+//! # Who holds the store
+//!
+//! redb's lock says only *that* the file is open elsewhere, and a user told
+//! "locked" may move the store aside — losing the history the running
+//! sentinel is still writing. So whoever opens the store records itself
+//! beside it, in `sentinel.pid` next to `sentinel.redb` (JSON: pid, start
+//! time, command), and removes the record when it closes the store. A
+//! second opener that meets the lock reads the record and says which
+//! process holds the store ([`StoreError::InUse`]); when there is no
+//! readable record, or it names a process that is no longer running, it
+//! says that it cannot tell, and never advises moving the store. The
+//! record is written only while the lock is held, and removed before the
+//! lock is released, so it never names a process that did not hold it
+//! (except after a crash, when the dead pid is recognised where `/proc`
+//! exists, and the next opener overwrites it).
+//!
 //! # Layout
 //!
 //! | table          | key                | value                         |
@@ -86,6 +102,14 @@ pub enum StoreError {
     /// A file-system problem (creating the data directory…).
     #[error("store i/o: {0}")]
     Io(String),
+    /// The file is open in another process (or already in this one).
+    #[error("cannot open the store at {}: {}", path.display(), in_use(holder.as_ref()))]
+    InUse {
+        /// The file.
+        path: PathBuf,
+        /// Who holds it, when that can be told; else why not.
+        holder: Result<Holder, String>,
+    },
     /// The file could not be opened as a database.
     #[error("cannot open the store at {path}: {reason} (is it a redb database written by this sentinel? move it aside to start afresh)")]
     Open {
@@ -129,6 +153,93 @@ pub struct RedbStore {
     path: PathBuf,
 }
 
+/// The process that has a store open, as it recorded itself in the
+/// store's `.pid` file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Holder {
+    /// Its process id.
+    pub pid: u32,
+    /// When it opened the store (Unix milliseconds).
+    pub started_ms: UnixMillis,
+    /// What it runs (`sentinel run`, `sentinel demo`).
+    pub command: String,
+}
+
+impl Holder {
+    /// This process.
+    fn this_process() -> Holder {
+        let mut args = std::env::args();
+        let program = args
+            .next()
+            .as_deref()
+            .map(Path::new)
+            .and_then(Path::file_stem)
+            .map_or_else(
+                || "sentinel".to_string(),
+                |s| s.to_string_lossy().into_owned(),
+            );
+        let command = match args.next().filter(|a| !a.starts_with('-')) {
+            Some(sub) => format!("{program} {sub}"),
+            None => program,
+        };
+        Holder {
+            pid: std::process::id(),
+            started_ms: crate::clock::now_ms(),
+            command,
+        }
+    }
+}
+
+/// The explanation of [`StoreError::InUse`].
+fn in_use(holder: Result<&Holder, &String>) -> String {
+    match holder {
+        Ok(h) => format!(
+            "the store is in use by `{}` (pid {}, started {}); stop that process first, or give this one another data directory",
+            h.command,
+            h.pid,
+            sentinel_core::time::rfc3339(h.started_ms)
+        ),
+        Err(why) => format!(
+            "the store is in use by another process, and which one cannot be told ({why})"
+        ),
+    }
+}
+
+/// Where the holder of the store at `db` records itself.
+pub fn holder_file(db: &Path) -> PathBuf {
+    db.with_extension("pid")
+}
+
+/// Who holds the store at `db`, or why that cannot be told.
+fn read_holder(db: &Path) -> Result<Holder, String> {
+    let file = holder_file(db);
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| format!("no readable {}: {e}", file.display()))?;
+    let h: Holder = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a holder record: {e}", file.display()))?;
+    // Where the kernel lists processes, a record of a dead one is stale.
+    let proc = Path::new("/proc");
+    if proc.join("self").exists() && !proc.join(h.pid.to_string()).exists() {
+        return Err(format!(
+            "{} names pid {}, which is no longer running",
+            file.display(),
+            h.pid
+        ));
+    }
+    Ok(h)
+}
+
+impl Drop for RedbStore {
+    /// Removes this process's holder record, while the lock is still held
+    /// (the database closes after this).
+    fn drop(&mut self) {
+        let file = holder_file(&self.path);
+        if read_holder(&self.path).is_ok_and(|h| h.pid == std::process::id()) {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
 fn u64_of(bytes: &[u8], what: &str) -> Result<u64, StoreError> {
     <[u8; 8]>::try_from(bytes)
         .map(u64::from_be_bytes)
@@ -153,10 +264,22 @@ impl RedbStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let db = Database::create(&path).map_err(|e| StoreError::Open {
-            path: path.clone(),
-            reason: e.to_string(),
+        let db = Database::create(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+                holder: read_holder(&path),
+                path: path.clone(),
+            },
+            e => StoreError::Open {
+                path: path.clone(),
+                reason: e.to_string(),
+            },
         })?;
+        // Record who holds the store (see the module docs); a store that
+        // cannot say so still works.
+        let record = serde_json::to_string(&Holder::this_process()).unwrap_or_default();
+        if let Err(e) = std::fs::write(holder_file(&path), record) {
+            tracing::warn!(error = %e, "cannot record this process as the store's holder");
+        }
         // Create the tables up front so readers never meet a missing one.
         let tx = db.begin_write()?;
         {
@@ -629,10 +752,41 @@ mod tests {
                     .unwrap();
                 store.commit(Some(1), &cb(&op(b"v2"), &[])).await.unwrap();
             });
-            // Open twice at once: refused with a clear error, not a panic.
+            // Open twice at once: refused with a clear error naming the
+            // holder, not a panic, and no advice to move the store.
             let err = RedbStore::open(&path).unwrap_err();
-            assert!(matches!(err, StoreError::Open { .. }), "{err}");
+            let msg = err.to_string();
+            assert!(
+                matches!(err, StoreError::InUse { holder: Ok(_), .. }),
+                "{msg}"
+            );
+            assert!(
+                msg.contains(&format!("pid {}", std::process::id())),
+                "{msg}"
+            );
+            assert!(!msg.contains("aside"), "{msg}");
+            // Without a record, it says it cannot tell.
+            std::fs::remove_file(holder_file(&path)).unwrap();
+            let msg = RedbStore::open(&path).unwrap_err().to_string();
+            assert!(msg.contains("cannot be told"), "{msg}");
+            assert!(!msg.contains("aside"), "{msg}");
+            // A record of a process that is gone is not believed.
+            let dead = Holder {
+                pid: u32::MAX - 1,
+                started_ms: 0,
+                command: "sentinel run".into(),
+            };
+            std::fs::write(holder_file(&path), serde_json::to_string(&dead).unwrap()).unwrap();
+            let msg = RedbStore::open(&path).unwrap_err().to_string();
+            assert!(msg.contains("cannot be told"), "{msg}");
+            std::fs::write(
+                holder_file(&path),
+                serde_json::to_string(&Holder::this_process()).unwrap(),
+            )
+            .unwrap();
         }
+        // Closed: the record is gone.
+        assert!(!holder_file(&path).exists());
         let store = RedbStore::open(&path).unwrap();
         block_on(async {
             assert_eq!(

@@ -349,3 +349,232 @@ limits = { quotas = [{ metric = "requests", limit = 6000, period = "day" }] }
     );
     assert!(text.contains("at least 144s"), "{text}");
 }
+
+/// Runs `sentinel check` on `text`, returning (success, stdout, stderr).
+fn check(text: &str, env: &[(&str, &str)]) -> (bool, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = sentinel()
+        .args(["check", "--config"])
+        .arg(&path)
+        .envs(env.iter().copied())
+        .env_remove("SENTINEL_KEY_FILE")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Issue 13: three independent mistakes — two wrong types and a wrong
+/// value — come out of one `check`, each with its key.
+#[test]
+fn check_reports_independent_mistakes_in_one_run() {
+    let (ok, _, err) = check(
+        r#"
+[sentinel]
+id = "x"
+history_limit = "many"
+
+[[service]]
+id = "s"
+kind = "api"
+
+[[service.provider]]
+id = "a"
+endpoint = "https://a.example"
+initial = "primary"
+
+[[service.provider]]
+id = "b"
+endpoint = "ftp://b.example"
+"#,
+        &[],
+    );
+    assert!(!ok);
+    for key in [
+        "sentinel.history_limit",
+        "service[0].provider[0].initial",
+        "service.s.provider.b.endpoint",
+    ] {
+        assert!(err.contains(key), "missing {key} in:\n{err}");
+    }
+    assert!(err.contains(": 3 error(s)"), "{err}");
+}
+
+/// Issue 13: a 10 MB value is echoed clipped, with its size.
+#[test]
+fn check_clips_a_huge_value() {
+    let huge = "x".repeat(10 << 20);
+    let (ok, _, err) = check(
+        &format!(
+            "[sentinel]\nid = \"x\"\n[[service]]\nid = \"s\"\nkind = \"{huge}\"\n[[service.provider]]\nid = \"a\"\nendpoint = \"ftp://{huge}\"\n"
+        ),
+        &[],
+    );
+    assert!(!ok);
+    assert!(err.len() < 4_000, "{} bytes of errors", err.len());
+    assert!(err.contains(&"x".repeat(100)), "{err}");
+    assert!(err.contains(" bytes)"), "{err}");
+}
+
+/// Issue 13: `timeout = 2` is refused, naming the key and the units.
+#[test]
+fn check_refuses_a_duration_without_a_unit() {
+    let (ok, _, err) = check(
+        "[sentinel]\nid = \"x\"\n[[service]]\nid = \"s\"\nkind = \"api\"\n[[service.provider]]\nid = \"a\"\nendpoint = \"https://a.example\"\nprobe = { timeout = 2 }\n",
+        &[],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("service[0].provider[0].probe.timeout"),
+        "{err}"
+    );
+    assert!(err.contains("write \"2s\" or \"2000ms\""), "{err}");
+}
+
+/// Issue 13: a `[service.probe]` block without `timeout` under a 1 s
+/// interval is valid: the default shrinks to the interval.
+#[test]
+fn check_accepts_a_probe_block_without_timeout_under_a_short_interval() {
+    let (ok, out, err) = check(
+        "[sentinel]\nid = \"x\"\n[[service]]\nid = \"s\"\nkind = \"api\"\nprobe_interval = \"1s\"\n[service.probe]\npath = \"/health\"\n[[service.provider]]\nid = \"a\"\nendpoint = \"https://a.example\"\n",
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains(": ok ("), "{out}");
+}
+
+/// Issue 13: user errors print as plain messages, never a Rust
+/// backtrace, even with `RUST_BACKTRACE=1`.
+#[test]
+fn errors_print_no_backtrace() {
+    let bad = "[sentinel]\nid = \"x\"\nhistory_limit = \"many\"\n";
+    for env in [
+        [("RUST_BACKTRACE", "1"), ("RUST_LIB_BACKTRACE", "1")],
+        [("RUST_BACKTRACE", "full"), ("RUST_LIB_BACKTRACE", "full")],
+    ] {
+        let (ok, _, err) = check(bad, &env);
+        assert!(!ok);
+        assert!(err.contains("sentinel.history_limit"), "{err}");
+        assert!(!err.contains("stack backtrace"), "{err}");
+        assert!(!err.contains("Stack backtrace"), "{err}");
+        assert!(err.lines().all(|l| l.starts_with("error: ")), "{err}");
+    }
+    // `run` with a bad config, likewise.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, bad).unwrap();
+    let out = sentinel()
+        .args(["run", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&cfg)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LIB_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("sentinel.history_limit"), "{err}");
+    assert!(!err.to_lowercase().contains("backtrace"), "{err}");
+}
+
+/// Issue 13: a second `run` on a store in use names the process that
+/// holds it (and gives no advice to move the store); the first removes
+/// its record when it stops cleanly.
+#[test]
+fn a_second_run_names_the_process_holding_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("s.toml");
+    let dead = sentinel_cli::testbed::free_port().unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[sentinel]\nid = \"x\"\nallow_private_targets = true\n[[service]]\nid = \"s\"\nkind = \"api\"\n[[service.provider]]\nid = \"a\"\nendpoint = \"http://127.0.0.1:{dead}\"\ninitial = \"active\"\n"
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let run = |stop_after: &str| {
+        let mut c = sentinel();
+        c.args([
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--stop-after",
+            stop_after,
+            "--config",
+        ])
+        .arg(&cfg)
+        .arg("--data")
+        .arg(&data)
+        .env_remove("SENTINEL_KEY_FILE")
+        .env("SENTINEL_LOG", "error")
+        .env("RUST_BACKTRACE", "1");
+        c
+    };
+    let mut first = run("8")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let record = data.join("sentinel.pid");
+    // Up to 30 s for the first run to open its store.
+    for i in 0.. {
+        if record.exists() {
+            break;
+        }
+        assert!(i < 600, "no holder record");
+        assert!(first.try_wait().unwrap().is_none(), "the first run stopped");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = run("1").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let still_running = first.try_wait().unwrap().is_none();
+    if !still_running {
+        panic!("the first run stopped too early; the second said: {err}");
+    }
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "in use by `sentinel run` (pid {}, started ",
+            first.id()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("aside"), "{err}");
+    assert!(!err.contains("stack backtrace"), "{err}");
+    // A clean stop removes the record.
+    assert!(first.wait().unwrap().success());
+    assert!(!record.exists(), "the record outlived the run");
+}
+
+/// Issue 13: the demo, piped, prints no ANSI escapes.
+#[test]
+fn demo_piped_prints_no_colour() {
+    let port = sentinel_cli::testbed::free_port().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = sentinel()
+        .args(["demo", "--no-anvil", "--duration", "5", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("round"), "no probe round shown:\n{stdout}");
+    assert!(!out.stdout.contains(&0x1b), "{stdout}");
+    assert!(!out.stderr.contains(&0x1b));
+}
