@@ -356,8 +356,17 @@ pub async fn forward_gated<U: Upstream, G: Gate + ?Sized>(
         };
     };
     if plan.candidates.is_empty() {
+        // Out of quota is not out of service: say which.
+        let response = if plan.stopped.is_empty() {
+            Err(ProxyError::NoProvider(service.to_string()))
+        } else {
+            Err(ProxyError::Limited {
+                service: service.to_string(),
+                retry_after_s: None,
+            })
+        };
         return ProxyOutcome {
-            response: Err(ProxyError::NoProvider(service.to_string())),
+            response,
             attempts,
             reserved: Vec::new(),
         };
@@ -382,7 +391,7 @@ pub async fn forward_gated<U: Upstream, G: Gate + ?Sized>(
         }
         let budget = gate::request_budget(engine, &c.provider, now);
         let pending = gate.pending(&c.provider);
-        if budget.is_some_and(|b| pending >= b.left) {
+        if budget.is_some_and(|b| pending >= b.admissible()) {
             continue;
         }
         let near = budget.is_some_and(|b| b.projected_bps(pending) >= prefer_free);

@@ -80,6 +80,9 @@ pub struct Plan {
     pub health: Health,
     /// Why, in words.
     pub why: String,
+    /// Providers left out only because a quota or budget reached its stop
+    /// step: when nothing else is left, the route is *limited*, not down.
+    pub stopped: Vec<ProviderId>,
 }
 
 /// Data failures that may still be served as a last resort (the data is
@@ -148,6 +151,7 @@ pub fn plan(engine: &Engine, service: &str) -> Option<Plan> {
     let svc = engine.registry().service(service)?;
     let st = engine.state();
     let active = st.services.get(service).and_then(|s| s.active.clone());
+    let mut stopped = Vec::new();
     let mut ranked: Vec<(Tier, std::cmp::Reverse<u16>, ProviderId, Option<FailReason>)> = svc
         .providers
         .iter()
@@ -155,7 +159,19 @@ pub fn plan(engine: &Engine, service: &str) -> Option<Plan> {
             let ps = st.providers.get(id)?;
             let is_active = active.as_ref() == Some(id);
             match classify(ps, is_active, svc.config.degraded) {
-                Class::Never => None,
+                Class::Never => {
+                    let mut unstopped = ps.clone();
+                    unstopped.step = Step::Normal;
+                    if ps.step >= Step::Stop
+                        && !matches!(
+                            classify(&unstopped, is_active, svc.config.degraded),
+                            Class::Never
+                        )
+                    {
+                        stopped.push(id.clone());
+                    }
+                    None
+                }
                 Class::Tier(t, r) => {
                     let total = ps.card.map_or(0, |c| c.total.get());
                     Some((t, std::cmp::Reverse(total), id.clone(), r))
@@ -173,6 +189,13 @@ pub fn plan(engine: &Engine, service: &str) -> Option<Plan> {
         })
         .collect();
     let (health, why) = match candidates.first() {
+        None if !stopped.is_empty() => (
+            Health::Down,
+            format!(
+                "no provider can serve: {} reached the stop step of a quota or budget, the others cannot serve",
+                stopped.iter().map(ProviderId::as_str).collect::<Vec<_>>().join(", ")
+            ),
+        ),
         None => (
             Health::Down,
             "no provider can serve: every one is down, serves wrong data, is out of budget or still in testing".to_string(),
@@ -221,5 +244,6 @@ pub fn plan(engine: &Engine, service: &str) -> Option<Plan> {
         candidates,
         health,
         why,
+        stopped,
     })
 }

@@ -303,7 +303,24 @@ fn hedging_takes_the_faster_answer() {
         .attempts
         .iter()
         .any(|a| a.hedge && a.provider.as_str() == "b"));
-    // Without hedging the slow one answers.
+    // Hedging is on by default for requests safe to repeat…
+    let out = block(forward(
+        &s.engine,
+        &ServiceId::new("prices").unwrap(),
+        &get(),
+        &fake,
+        &ProxyPolicy::default(),
+        s.now,
+    ));
+    assert_eq!(
+        String::from_utf8(out.response.unwrap().body).unwrap(),
+        "from b"
+    );
+    // …and a service can turn it off: then the slow one answers.
+    let mut cfg = api_config("");
+    cfg.services[0].proxy.hedge = false;
+    let mut s = Scenario::new(cfg, start(), 1).unwrap();
+    s.run_until(start() + 10 * 60_000);
     let out = block(forward(
         &s.engine,
         &ServiceId::new("prices").unwrap(),

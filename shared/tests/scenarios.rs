@@ -509,3 +509,38 @@ fn harmless_jitter_never_switches_and_a_real_slowdown_does_within_a_minute() {
         );
     }
 }
+
+/// Issue 13: a burn fast enough to cross 90 % within the 10-minute dwell
+/// moves traffic at the `prefer free` step, as urgently as an outage,
+/// before the provider is stopped at 100 %.
+#[test]
+fn budget_pressure_moves_traffic_before_the_stop_without_waiting_for_the_dwell() {
+    let mut cfg = api_config("");
+    let toml = r#"quotas = [{ metric = "requests", limit = 100000, period = "day" }]"#;
+    cfg.services[0].providers[0].limits = toml::from_str(toml).unwrap();
+    let mut s = Scenario::new(cfg, start(), 12).unwrap();
+    for id in ["a", "b", "c"] {
+        s.set(id, jittery());
+    }
+    // 300 requests a second: 100k in under six minutes, well inside the
+    // 10-minute dwell on the initial provider.
+    s.burns.push(Burn {
+        provider: ProviderId::new("a").unwrap(),
+        metric: sentinel_core::books::Metric::Requests,
+        per_second: 300,
+        from: start(),
+        until: start() + HOUR,
+    });
+    s.run_until(start() + 10 * MINUTE);
+    let (at, rec) = s.switches().first().cloned().expect("a switch");
+    assert_eq!(rec.reason.name(), "budget-pressure", "{rec:?}");
+    assert!(at < start() + 10 * MINUTE, "within the dwell");
+    let stopped = s.log.iter().find_map(|l| match &l.action {
+        Action::BudgetStep { target, to, .. } if target == "a" && *to == Step::Stop => Some(l.at),
+        _ => None,
+    });
+    assert!(
+        stopped.is_none_or(|t| at < t),
+        "switched at {at}, stopped at {stopped:?}"
+    );
+}

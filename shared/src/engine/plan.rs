@@ -8,7 +8,8 @@
 //! priority: the providers services are routed to first, then those
 //! failing (a confirmation of an outage matters more than a routine check),
 //! then the most overdue; ties by id. What does not fit stays due and is
-//! more overdue at the next tick, so nothing starves.
+//! more overdue at the next tick, so nothing starves. A provider whose
+//! request quota is used up is not probed until its period rolls over.
 
 use super::Engine;
 use crate::lifecycle::Lifecycle;
@@ -33,6 +34,14 @@ impl Engine {
         let mut due: Vec<(u8, u8, std::cmp::Reverse<u64>, &ProviderId)> = Vec::new();
         for (id, ps) in &self.state.providers {
             if ps.next_due > now {
+                continue;
+            }
+            // A probe is a request the provider counts: none once a
+            // request quota is used up (the 100 % stop holds for probes
+            // too); they resume when its period rolls over.
+            if ps.step >= crate::books::Step::Stop
+                && crate::proxy::gate::request_budget(self, id, now).is_some_and(|b| b.left == 0)
+            {
                 continue;
             }
             let routed = self

@@ -8,7 +8,8 @@
 //! therefore *reserved* before it is sent: the tightest request quota of
 //! the provider, as of the books ([`request_budget`]), minus what was
 //! reserved since the books last saw it, must leave room for one more, or
-//! the provider is skipped. The check and the reservation are one step
+//! the provider is skipped ([`PROBE_RESERVE`] requests stay for the
+//! sentinel's own probes). The check and the reservation are one step
 //! under one lock, so concurrent requests cannot overshoot together. A
 //! reservation is in flight until its request is tallied
 //! ([`Reservations::settle`]), then waits for a booking
@@ -55,6 +56,12 @@ pub enum Mark {
     Failing,
 }
 
+/// Requests of a quota kept for the sentinel's own probes (a scheduled one
+/// and a canary can be in flight in a tick, unseen by the gate): proxied
+/// traffic stops this short of the limit, and probes stop at it, so
+/// neither pushes the other past 100 %.
+pub const PROBE_RESERVE: u64 = 2;
+
 /// The tightest request quota of a provider, as of the books.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {
@@ -65,6 +72,11 @@ pub struct Budget {
 }
 
 impl Budget {
+    /// What proxied traffic may still use: `left` minus [`PROBE_RESERVE`].
+    pub fn admissible(&self) -> u64 {
+        self.left.saturating_sub(PROBE_RESERVE)
+    }
+
     /// Utilization in basis points with `pending` requests not yet booked.
     pub fn projected_bps(&self, pending: u64) -> u32 {
         let used = self.limit.saturating_sub(self.left).saturating_add(pending);
@@ -186,7 +198,7 @@ fn pending_of(i: &Inner, p: &ProviderId) -> u64 {
 impl Gate for Reservations {
     fn try_reserve(&self, provider: &ProviderId, budget: Option<Budget>) -> bool {
         let mut i = self.lock();
-        if budget.is_some_and(|b| pending_of(&i, provider) >= b.left) {
+        if budget.is_some_and(|b| pending_of(&i, provider) >= b.admissible()) {
             return false;
         }
         *i.inflight.entry(provider.clone()).or_default() += 1;
@@ -236,7 +248,10 @@ mod tests {
     #[test]
     fn reservations_stop_at_the_budget_and_are_forgotten_once_booked() {
         let r = Reservations::default();
-        let b = Some(Budget { left: 3, limit: 10 });
+        let b = Some(Budget {
+            left: 3 + PROBE_RESERVE,
+            limit: 10,
+        });
         assert!((0..3).all(|_| r.try_reserve(&p("a"), b)));
         assert!(
             !r.try_reserve(&p("a"), b),
