@@ -9,7 +9,7 @@
 //!
 //! **Lean per provider.** `/metrics` is the one answer that is inherently
 //! per provider, so each provider has a fixed, small set of series (at
-//! most 20 plus one per configured quota), labels are ids only (no names,
+//! most 18 plus one per configured quota), labels are ids only (no names,
 //! endpoints or messages), and nothing per provider grows with time or
 //! traffic. What is per provider (labels `provider`, `service`):
 //! `sentinel_provider_score_bps` (`component` = uptime, data_quality,
@@ -35,16 +35,19 @@
 //! set that still needs 8 to 10 series a provider, against the budget
 //! above), and its buckets would not be the cumulative counters that
 //! `histogram_quantile(rate(…))` assumes, since they are halved. So
-//! `sentinel_provider_latency_seconds` is a `summary` with five series: the
-//! quantiles 0.5, 0.95 and 0.99 exactly as the API and the reputation see
-//! them (the upper bound of the bucket the quantile falls in, converted
-//! from milliseconds to seconds, the base unit), and `_sum` / `_count` of
-//! the same window, so `_sum / _count` is the window's mean latency (each
-//! sample counted at its bucket's midpoint). Like a client library's
-//! summary, the quantiles describe a moving window; unlike one, `_sum` and
-//! `_count` describe that window too and halve when it decays, so they are
-//! not lifetime totals: divide them, do not `rate()` them. A provider
-//! without a latency sample (never answered) has no latency series.
+//! `sentinel_provider_latency_seconds` is a `summary`, in the three series
+//! the gauge it replaces had: the 0.95 quantile exactly as the API, the
+//! dashboard and the hedging see it (the upper bound of the bucket it
+//! falls in, converted from milliseconds to seconds, the base unit), and
+//! `_sum` / `_count` of the same window, so `_sum / _count` is the
+//! window's mean latency (each sample counted at its bucket's midpoint).
+//! p50 and p99 are in the API (`GET /v1/providers/{id}`); two more series
+//! for each of thousands of providers would break the budget above. Like a
+//! client library's summary, the quantile describes a moving window;
+//! unlike one, `_sum` and `_count` describe that window too and halve when
+//! it decays, so they are not lifetime totals: divide them, do not
+//! `rate()` them. A provider without a latency sample (never answered) has
+//! no latency series.
 //!
 //! **Checked by promtool.** The names follow the Prometheus conventions
 //! that `promtool check metrics` lints: base units spelled out (`seconds`,
@@ -171,8 +174,8 @@ fn source_name(q: &QuotaStatus) -> &'static str {
 /// A provider's latency summary, in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Latency {
-    /// p50, p95 and p99 (the histogram's conservative bucket bounds).
-    quantiles: [(&'static str, u64); 3],
+    /// p95 (the histogram's conservative bucket bound).
+    quantiles: [(&'static str, u64); 1],
     /// Samples weighted into the decaying window.
     count: u64,
     /// Their sum, each at its bucket's midpoint.
@@ -184,7 +187,7 @@ impl Latency {
         let q = |bps| h.quantile(bps);
         let (count, sum_ms) = window_count_sum(h);
         Some(Latency {
-            quantiles: [("0.5", q(5000)?), ("0.95", q(9500)?), ("0.99", q(9900)?)],
+            quantiles: [("0.95", q(9500)?)],
             count,
             sum_ms,
         })
@@ -723,7 +726,7 @@ endpoint = "http://127.0.0.1:9002"
         );
         assert!(text.contains("sentinel_switches_total{service=\"prices\"} "));
         assert!(text.contains("component=\"total\""));
-        assert!(text.contains("quantile=\"0.99\""));
+        assert!(text.contains("quantile=\"0.95\""));
         assert!(text.contains("# TYPE sentinel_provider_latency_seconds summary\n"));
         let count = |p: &str| {
             text.lines()
@@ -763,15 +766,15 @@ endpoint = "http://127.0.0.1:9002"
                 .count()
         };
         // b has no quota; a has one.
-        assert!(of("b") <= 20, "{} series for b", of("b"));
-        assert!(of("a") <= 21, "{} series for a", of("a"));
+        assert!(of("b") <= 17, "{} series for b", of("b"));
+        assert!(of("a") <= 18, "{} series for a", of("a"));
         assert_eq!(
             text.lines()
                 .filter(|l| l.starts_with("sentinel_provider_latency_seconds"))
                 .filter(|l| l.contains("provider=\"b\""))
                 .count(),
-            5,
-            "three quantiles, _sum and _count"
+            3,
+            "p95, _sum and _count"
         );
         assert_eq!(
             text.matches("sentinel_provider_lifecycle{provider=\"b\"")
