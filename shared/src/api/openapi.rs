@@ -5,6 +5,7 @@
 //! literal (which would exceed the macro recursion limit); object keys are
 //! emitted sorted, so the text does not depend on `serde_json` features.
 
+use super::routes::{MAX_PATH, MAX_QUERY};
 use serde_json::{json, Map, Value};
 
 fn schema_ref(name: &str) -> Value {
@@ -765,6 +766,7 @@ fn proxy_responses() -> Value {
         ("400", "The sentinel's refusal of a hostile path or an invalid service id (bad-path, invalid-id)"),
         ("404", "No such service (unknown-service)"),
         ("413", "The request body is over the limit (payload-too-large)"),
+        ("414", "The path or the query string is too long (uri-too-long)"),
         ("502", "Every provider failed (upstream-unavailable), or every answer failed the service's data checks (upstream-bad-data); to a JSON-RPC call, a JSON-RPC error per call (-32002)"),
         ("503", "No usable provider (upstream-unavailable), or every provider is throttled or out of quota (upstream-limited, with retry-after); to a JSON-RPC call, a JSON-RPC error per call (-32005 when limited, -32002 otherwise)"),
     ];
@@ -868,6 +870,7 @@ fn paths() -> Map<String, Value> {
                         ("403", "Wrong bearer token, or no token configured."),
                         ("404", "Unknown service."),
                         ("409", "The id is taken."),
+                        ("413", "The body is over the limit (payload-too-large)."),
                         ("415", "The body is not JSON."),
                         ("422", "The provider is invalid; details lists every problem."),
                     ],
@@ -981,12 +984,14 @@ fn paths() -> Map<String, Value> {
         })
     };
     let mut proxy = Map::new();
-    for m in ["get", "post", "put", "delete", "patch", "head", "options"] {
-        let mut name = m.to_string();
+    // Exactly the methods the router forwards (others are 405).
+    for m in super::routes::PROXIED {
+        let lower = m.to_ascii_lowercase();
+        let mut name = lower.clone();
         if let Some(first) = name.get_mut(..1) {
             first.make_ascii_uppercase();
         }
-        proxy.insert(m.into(), proxy_op(&name));
+        proxy.insert(lower, proxy_op(&name));
     }
     p.insert("/proxy/{service}/{path}".into(), Value::Object(proxy));
     let text_get = |op: &str, tag: &str, summary: &str, ctype: &str, d: &str| {
@@ -1092,6 +1097,21 @@ fn paths() -> Map<String, Value> {
             ),
         ),
     );
+    // The router refuses an overlong path or query before any route: every
+    // operation may answer 414 (the proxy's says so with both shapes).
+    for op in p.values_mut().filter_map(Value::as_object_mut) {
+        for responses in op
+            .values_mut()
+            .filter_map(|o| o.get_mut("responses"))
+            .filter_map(Value::as_object_mut)
+        {
+            responses.entry("414").or_insert_with(|| {
+                error_response(&format!(
+                    "The path (over {MAX_PATH} bytes) or the query string (over {MAX_QUERY} bytes) is too long (uri-too-long)."
+                ))
+            });
+        }
+    }
     p
 }
 
@@ -1192,6 +1212,30 @@ mod tests {
     }
 
     #[test]
+    fn every_operation_documents_the_routers_refusals() {
+        let doc = openapi();
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                assert!(
+                    op["responses"].get("414").is_some(),
+                    "{method} {path}: no 414"
+                );
+            }
+        }
+        let proxied: Vec<String> = super::super::routes::PROXIED
+            .iter()
+            .map(|m| m.to_ascii_lowercase())
+            .collect();
+        let documented: Vec<&String> = doc["paths"]["/proxy/{service}/{path}"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(documented.len(), proxied.len());
+        assert!(documented.iter().all(|m| proxied.contains(m)));
+    }
+
+    #[test]
     fn the_proxy_documents_pass_through_answers() {
         let doc = openapi();
         let ops = doc["paths"]["/proxy/{service}/{path}"].as_object().unwrap();
@@ -1207,7 +1251,7 @@ mod tests {
             assert!(r["default"]["headers"].get("x-sentinel-attempts").is_some());
             // A status the sentinel answers itself accepts its error shape
             // and the upstream's answer (a provider's 404 is no Error).
-            for code in ["400", "404", "413", "502", "503"] {
+            for code in ["400", "404", "413", "414", "502", "503"] {
                 let any = &r[code]["content"]["*/*"]["schema"]["anyOf"];
                 assert_eq!(any[0], schema_ref("Error"), "{method} {code}");
                 assert!(any[1].get("type").is_none(), "{method} {code}");

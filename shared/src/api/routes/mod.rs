@@ -8,7 +8,9 @@
 //! checked against the id grammar (`400 invalid-id`), so nothing hostile
 //! reaches a map lookup, a log line or an upstream URL. Unknown paths give
 //! `404 not-found`, a wrong method on a known path `405` with `allow`.
-//! `HEAD` is answered like `GET`, without the body.
+//! `HEAD` is answered like `GET`, without the body. The proxy forwards
+//! the seven methods its OpenAPI operations list ([`PROXIED`]); `TRACE`,
+//! `CONNECT` and extension methods are `405` before any upstream sees them.
 //!
 //! This module matches and dispatches; the request target is parsed in
 //! `path` and `query`, the shared refusals are in `refusals`, and the
@@ -29,6 +31,7 @@ mod refusals;
 mod sentinel;
 mod trust;
 
+pub(crate) use path::PROXIED;
 pub use providers::submit_response;
 
 use super::auth::Auth;

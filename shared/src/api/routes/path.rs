@@ -37,12 +37,17 @@ pub(super) enum Endpoint {
 
 const READ: &[&str] = &["GET", "HEAD"];
 const READ_WRITE: &[&str] = &["GET", "HEAD", "POST"];
+/// What the proxy forwards: the methods of a REST or JSON-RPC call, the
+/// ones the OpenAPI document lists. Not `TRACE` (an upstream that echoes
+/// the request would hand the client the credentials the sentinel adds to
+/// it), not `CONNECT`, not extension methods: `405`.
+pub(crate) const PROXIED: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 
 impl Endpoint {
     /// Methods allowed; `None` for any.
     pub(super) fn allowed(&self) -> Option<&'static [&'static str]> {
         match self {
-            Endpoint::Proxy { .. } => None,
+            Endpoint::Proxy { .. } => Some(PROXIED),
             Endpoint::Providers => Some(READ_WRITE),
             _ => Some(READ),
         }
@@ -179,4 +184,21 @@ pub(super) fn parse_path(path: &str) -> Result<Option<Endpoint>, ApiResponse> {
         ["v1", "observations"] => Some(Endpoint::Observations),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxy_forwards_the_documented_methods_only() {
+        let e = parse_path("/proxy/prices/v1/x").unwrap().unwrap();
+        let allowed = e.allowed().unwrap();
+        for m in ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+            assert!(allowed.contains(&m), "{m}");
+        }
+        for m in ["TRACE", "CONNECT", "PROPFIND", "get"] {
+            assert!(!allowed.contains(&m), "{m}");
+        }
+    }
 }
