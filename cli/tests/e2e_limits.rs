@@ -21,8 +21,9 @@ const SLOW: usize = 3_000;
 /// cap, the rest are refused.
 const EXTRA: usize = 40;
 const ROOM: usize = 20;
-/// The header timeout for this test.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(8);
+/// The header timeout for this test: short, but long enough that the
+/// hold is still complete after opening it on a busy 2-core machine.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(15);
 const PARTIAL: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
 
 /// The soft and hard open-file limits of this process.
@@ -178,7 +179,7 @@ async fn slow_connections_do_not_starve_healthz() {
     let mut held = open_slow(port, slow).await;
     let opened_in = t0.elapsed();
     assert!(
-        opened_in < HEADER_TIMEOUT / 2,
+        opened_in < HEADER_TIMEOUT - Duration::from_secs(5),
         "opening {slow} connections took {opened_in:?}"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
