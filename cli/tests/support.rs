@@ -162,3 +162,35 @@ evm = {{ {chain}max_block_age = "5s", max_lag_blocks = 60 }}
     }
     Config::from_toml(&t).unwrap_or_else(|e| panic!("{e}\n{t}"))
 }
+
+/// The virtualenv `.ci/tools` installs Python tools into (schemathesis):
+/// `$SENTINEL_VENV`, by default `~/.cache/bookkeeper-sentinel/venv`.
+pub fn venv() -> Option<std::path::PathBuf> {
+    std::env::var_os("SENTINEL_VENV")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| std::path::Path::new(&h).join(".cache/bookkeeper-sentinel/venv"))
+        })
+}
+
+/// Finds a Python tool: in [`venv`], then `~/.local/bin` (pip `--user`),
+/// then `PATH`.
+pub fn find_python_tool(tool: &str) -> Option<std::path::PathBuf> {
+    let venv = venv().map(|v| v.join("bin").join(tool));
+    let user =
+        std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".local/bin").join(tool));
+    venv.into_iter()
+        .chain(user)
+        .find(|p| p.is_file())
+        .or_else(|| find_in_path(tool))
+}
+
+/// Finds an executable on `PATH`.
+pub fn find_in_path(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    })
+}
