@@ -521,8 +521,17 @@ fn schemas_providers(s: &mut Map<String, Value>) {
             "required": ["service", "provider"],
             "additionalProperties": false,
             "properties": {
-                "service": t("string", "The service to join."),
-                "provider": { "type": "object", "description": "A provider configuration, as in the config file's [[service.provider]] (id, name, endpoint, probe, limits, cost, …)." }
+                "service": { "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$", "description": "The service to join." },
+                "provider": {
+                    "type": "object",
+                    "required": ["id", "endpoint"],
+                    "description": "A provider configuration, as in the config file's [[service.provider]] (id, name, endpoint, probe, limits, cost, …); it is validated like the config file, and the endpoint must pass the same target checks as probes (422 names every problem).",
+                    "properties": {
+                        "id": { "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$", "description": "Provider id, not yet taken." },
+                        "name": t("string", "Display name."),
+                        "endpoint": { "type": "string", "format": "uri", "description": "Base URL (http or https)." }
+                    }
+                }
             }
         }),
     );
