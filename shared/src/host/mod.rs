@@ -34,6 +34,7 @@ mod convert;
 mod deliver;
 pub mod guard;
 pub mod headers;
+pub mod kv;
 pub mod limits;
 pub mod outbound;
 
