@@ -509,10 +509,12 @@ where
             Access::Public => false,
             Access::Token => true,
             // Configured and submitted providers alike.
-            Access::Auto => engine
-                .registry()
-                .providers()
-                .any(|p| &p.service == service && !p.config.secret_headers.is_empty()),
+            Access::Auto => svc.providers.iter().any(|id| {
+                engine
+                    .registry()
+                    .provider(id.as_str())
+                    .is_some_and(|p| !p.config.secret_headers.is_empty())
+            }),
         };
         if !token_required {
             return Ok(());
