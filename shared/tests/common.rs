@@ -80,3 +80,77 @@ endpoint = "http://127.0.0.1:8547"
 "#;
     Config::from_toml(text).unwrap_or_else(|e| panic!("test config invalid:\n{e}"))
 }
+
+/// A scripted network for the host layer's tests: every answer chosen by
+/// the test, every request remembered.
+#[derive(Clone)]
+pub struct Net {
+    /// Requests sent, in order.
+    pub sent: std::rc::Rc<std::cell::RefCell<Vec<sentinel_core::host::OutboundRequest>>>,
+    answer: std::rc::Rc<dyn Fn(&sentinel_core::host::OutboundRequest) -> Answer>,
+}
+
+/// What the scripted network answers.
+pub type Answer = Result<sentinel_core::host::OutboundResponse, sentinel_core::host::OutboundError>;
+
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Net")
+            .field("sent", &self.sent.borrow().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Net {
+    /// A network answering with `answer`.
+    pub fn new(answer: impl Fn(&sentinel_core::host::OutboundRequest) -> Answer + 'static) -> Net {
+        Net {
+            sent: std::rc::Rc::default(),
+            answer: std::rc::Rc::new(answer),
+        }
+    }
+
+    /// Proxied requests sent to the provider on `port` (probes excluded).
+    pub fn proxied_to(&self, port: u16) -> usize {
+        self.sent
+            .borrow()
+            .iter()
+            .filter(|r| r.url.port() == Some(port) && r.url.path() != "/health")
+            .count()
+    }
+}
+
+impl sentinel_core::host::Outbound for Net {
+    async fn send(&self, req: sentinel_core::host::OutboundRequest) -> Answer {
+        let a = (self.answer)(&req);
+        self.sent.borrow_mut().push(req);
+        a
+    }
+}
+
+/// A timer that never waits.
+#[derive(Clone, Debug)]
+pub struct NoWait;
+
+impl sentinel_core::host::Timer for NoWait {
+    async fn sleep(&self, _ms: u64) {}
+}
+
+/// Runs a future the fakes never make wait.
+pub fn block<F: std::future::Future>(f: F) -> F::Output {
+    futures_util::FutureExt::now_or_never(f).expect("fakes never wait")
+}
+
+/// An HTTP request for the host's entry point.
+pub fn request(
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> http::Request<Vec<u8>> {
+    let mut b = http::Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(body.to_vec()).unwrap()
+}

@@ -5,50 +5,15 @@
 
 mod common;
 
-use common::{api_config, start};
-use futures_util::FutureExt;
+use common::{api_config, block, request, start, Answer, Net, NoWait};
 use sentinel_core::host::{
-    validate_webhooks, Host, HostClient, HostOptions, Outbound, OutboundError, OutboundRequest,
-    OutboundResponse, Timer, MAX_BODY,
+    validate_webhooks, Host, HostClient, HostOptions, OutboundError, OutboundRequest,
+    OutboundResponse, MAX_BODY,
 };
 use sentinel_core::sim::MemoryStore;
 use sentinel_core::time::SECOND;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
-
-type Answer = Result<OutboundResponse, OutboundError>;
-
-/// A network whose every answer a test chooses, and which remembers every
-/// request.
-#[derive(Clone)]
-struct Net {
-    sent: Rc<RefCell<Vec<OutboundRequest>>>,
-    answer: Rc<dyn Fn(&OutboundRequest) -> Answer>,
-}
-
-impl Net {
-    fn new(answer: impl Fn(&OutboundRequest) -> Answer + 'static) -> Net {
-        Net {
-            sent: Rc::default(),
-            answer: Rc::new(answer),
-        }
-    }
-}
-
-impl Outbound for Net {
-    async fn send(&self, req: OutboundRequest) -> Answer {
-        let a = (self.answer)(&req);
-        self.sent.borrow_mut().push(req);
-        a
-    }
-}
-
-#[derive(Clone)]
-struct NoWait;
-
-impl Timer for NoWait {
-    async fn sleep(&self, _ms: u64) {}
-}
 
 fn ok(body: &str) -> Answer {
     let mut headers = http::HeaderMap::new();
@@ -73,23 +38,6 @@ fn healthy(req: &OutboundRequest) -> Answer {
     } else {
         ok("upstream body")
     }
-}
-
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    f.now_or_never().expect("fakes never wait")
-}
-
-fn request(
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> http::Request<Vec<u8>> {
-    let mut b = http::Request::builder().method(method).uri(uri);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    b.body(body.to_vec()).unwrap()
 }
 
 fn json(resp: &http::Response<Vec<u8>>) -> serde_json::Value {

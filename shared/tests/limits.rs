@@ -10,57 +10,15 @@
 
 mod common;
 
-use common::start;
-use futures_util::FutureExt;
+use common::{block, request, start, Answer, Net, NoWait};
 use sentinel_core::config::Config;
 use sentinel_core::host::{
-    Host, HostClient, HostOptions, Outbound, OutboundError, OutboundRequest, OutboundResponse,
-    Timer,
+    Host, HostClient, HostOptions, OutboundError, OutboundRequest, OutboundResponse,
 };
 use sentinel_core::sim::MemoryStore;
 use sentinel_core::time::SECOND;
 use std::cell::RefCell;
 use std::rc::Rc;
-
-type Answer = Result<OutboundResponse, OutboundError>;
-
-#[derive(Clone)]
-struct Net {
-    sent: Rc<RefCell<Vec<OutboundRequest>>>,
-    answer: Rc<dyn Fn(&OutboundRequest) -> Answer>,
-}
-
-impl Net {
-    fn new(answer: impl Fn(&OutboundRequest) -> Answer + 'static) -> Net {
-        Net {
-            sent: Rc::default(),
-            answer: Rc::new(answer),
-        }
-    }
-    /// Proxied requests sent to the provider on `port` (probes excluded).
-    fn proxied_to(&self, port: u16) -> usize {
-        self.sent
-            .borrow()
-            .iter()
-            .filter(|r| r.url.port() == Some(port) && r.url.path() != "/health")
-            .count()
-    }
-}
-
-impl Outbound for Net {
-    async fn send(&self, req: OutboundRequest) -> Answer {
-        let a = (self.answer)(&req);
-        self.sent.borrow_mut().push(req);
-        a
-    }
-}
-
-#[derive(Clone)]
-struct NoWait;
-
-impl Timer for NoWait {
-    async fn sleep(&self, _ms: u64) {}
-}
 
 fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Answer {
     let mut h = http::HeaderMap::new();
@@ -87,23 +45,6 @@ fn health(req: &OutboundRequest) -> Option<Answer> {
             &format!(r#"{{"status":"ok","updated_at":{}}}"#, start() / 1000),
         )
     })
-}
-
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    f.now_or_never().expect("fakes never wait")
-}
-
-fn request(
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> http::Request<Vec<u8>> {
-    let mut b = http::Request::builder().method(method).uri(uri);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    b.body(body.to_vec()).unwrap()
 }
 
 fn config(a_limits: &str, extra_service: &str, a_extra: &str) -> Config {
