@@ -126,7 +126,9 @@ id = "eth"
 kind = "evm-rpc"
 description = "A local EVM chain served by anvil nodes"
 probe_interval = "2s"
-evm = { chain_id = 31337, max_block_age = "6s", max_lag_blocks = 3 }
+# The demo's anvil nodes are independent chains under one chain id (each
+# mines its own blocks): compare their chain ids and heights, not hashes.
+evm = { chain_id = 31337, max_block_age = "6s", max_lag_blocks = 3, compare_hashes = false }
 "#,
         );
         for (i, (id, url)) in evm.iter().enumerate() {

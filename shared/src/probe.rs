@@ -137,7 +137,9 @@ pub enum Outcome {
     Throttled,
     /// No answer in time.
     Timeout,
-    /// Could not connect.
+    /// Could not connect: refused (or a failed name lookup). Named
+    /// `refused` in JSON, as in [`Outcome::name`].
+    #[serde(rename = "refused")]
     Connect,
     /// The body exceeded the size cap.
     TooLarge,

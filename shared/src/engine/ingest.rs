@@ -715,7 +715,12 @@ impl Engine {
                 .and_then(|p| self.registry.provider(p.as_str()))
                 .and_then(|rt| rt.checks.consistency().cloned());
             let results = cross_check(&refs, field.as_ref(), svc.config.evm.as_ref());
-            let fork_now = svc.config.evm.as_ref().and_then(|_| find_fork(&refs));
+            let fork_now = svc
+                .config
+                .evm
+                .as_ref()
+                .filter(|e| e.compare_hashes)
+                .and_then(|_| find_fork(&refs));
             let mut verdicts = BTreeMap::new();
             for (pid, check) in results {
                 if !fresh.contains(&pid) {

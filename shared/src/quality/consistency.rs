@@ -112,9 +112,11 @@ fn evm_rules<'a>(
     for (_, h) in &on_chain {
         hashes_at.entry(h.number).or_default().push(&h.hash);
     }
-    // Per block number: Some(winning hash), or None on a tie.
+    // Per block number: Some(winning hash), or None on a tie (or when
+    // hashes are not compared: every height is then "no verdict").
     let verdict_at: BTreeMap<u64, Option<&str>> = hashes_at
         .iter()
+        .filter(|_| e.compare_hashes)
         .map(|(&n, hs)| (n, plurality(hs.iter().copied())))
         .collect();
     heads
@@ -128,6 +130,9 @@ fn evm_rules<'a>(
                 Some(w) if w != h.hash => Check::Fail(FailReason::Inconsistent),
                 _ if lagging => Check::Fail(FailReason::Lagging),
                 Some(_) => Check::Pass,
+                // Without hashes, agreeing on the chain and keeping up is
+                // all that can be judged, and it is a pass.
+                None if !e.compare_hashes => Check::Pass,
                 None => Check::NotApplicable,
             };
             (id, check)
@@ -325,6 +330,28 @@ mod tests {
 
     fn expect(pairs: &[(&str, Check)]) -> Vec<(String, Check)> {
         pairs.iter().map(|(id, c)| (id.to_string(), *c)).collect()
+    }
+
+    #[test]
+    fn independent_dev_chains_are_judged_on_chain_and_height_only() {
+        let facts = [
+            ("a", head(31337, 10, "0xaa")),
+            ("b", head(31337, 10, "0xbb")),
+            ("c", head(31337, 4, "0xcc")),
+        ];
+        let obs: Vec<_> = facts.iter().map(|(id, f)| (pid(id), f)).collect();
+        let no_hashes = EvmChecks {
+            compare_hashes: false,
+            ..EvmChecks::default()
+        };
+        let got: Vec<_> = cross_check(&obs, None, Some(&no_hashes))
+            .into_iter()
+            .map(|(id, c)| (id.to_string(), c))
+            .collect();
+        assert_eq!(got, expect(&[("a", PASS), ("b", PASS), ("c", LAGGING)]));
+        // With hashes compared, a and b are a tie at height 10.
+        assert_eq!(run_evm(&facts)[0].1, NA);
+        assert!(find_fork(&obs).is_some(), "the fork is there to see");
     }
 
     #[test]

@@ -285,6 +285,18 @@ pub struct EvmChecks {
     /// (default 3).
     #[serde(default = "default_max_lag_blocks")]
     pub max_lag_blocks: u64,
+    /// Compare block hashes between providers (default true): providers
+    /// of one chain agree on the hash at every height, so a minority hash
+    /// is a fork or a lie, and any disagreement raises `fork:{service}`.
+    /// Turn it off only for nodes that are independent chains under one
+    /// chain id (local dev nodes such as anvil, each mining its own
+    /// blocks); heights and chain ids are still compared.
+    #[serde(default = "default_true")]
+    pub compare_hashes: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_max_block_age() -> Span {
@@ -301,6 +313,7 @@ impl Default for EvmChecks {
             chain_id: None,
             max_block_age: default_max_block_age(),
             max_lag_blocks: default_max_lag_blocks(),
+            compare_hashes: true,
         }
     }
 }
@@ -654,6 +667,7 @@ mod tests {
             chain_id: Some(0),
             max_block_age: Span::ms(0),
             max_lag_blocks: 0,
+            compare_hashes: true,
         }
         .validate("evm", &mut errs);
         let keys: Vec<_> = errs.0.iter().map(|e| e.key.as_str()).collect();
