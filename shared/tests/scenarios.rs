@@ -136,6 +136,15 @@ fn a_5xx_burst_is_a_failure_and_429s_are_throttling() {
                 sentence.starts_with("a answered 429 Too Many Requests"),
                 "{sentence}"
             );
+            // And it is not probed faster for it (that would spend more of
+            // the quota it says is gone): no more often than a healthy one.
+            let requests = |id: &str| s.engine.state().providers[id].ledger.requests;
+            assert!(
+                requests("a") <= requests("c") + 2,
+                "a was probed {} times, c {}",
+                requests("a"),
+                requests("c")
+            );
         }
         s.run_until(onset + HOUR);
         let (at, reason) =

@@ -803,6 +803,16 @@ impl Engine {
             } else {
                 i.saturating_mul(2)
             };
+        } else if let Some((crate::probe::Outcome::Throttled, _)) = ps.streak_cause {
+            // A provider answering 429 is not re-checked faster (that
+            // would spend more of the quota it says is gone): at its
+            // interval, or later when its Retry-After asks for it.
+            let retry = ps
+                .last
+                .as_ref()
+                .and_then(|l| crate::probe::retry_after_of(l.detail.as_deref()))
+                .map_or(0, |s| s.saturating_mul(1000).min(HOUR));
+            i = base.max(retry);
         } else if ps.consecutive_failures > 0 {
             i = fast;
         }
