@@ -132,6 +132,12 @@ pub fn find_chromium() -> Option<std::path::PathBuf> {
 /// Separate anvil nodes are separate chains that started a few blocks apart,
 /// so the lag tolerance is generous: freshness and chain id are what these
 /// tests exercise.
+///
+/// Nor are they replicas of one chain: two started in the same second mine
+/// identical empty blocks, one started a second later does not, so their
+/// hashes at a height agree or not by the machine's load. Hashes are
+/// therefore not compared (as in the demo); the chain-id vote and the lag
+/// are. Forks on a real shared chain are covered by the core's scenarios.
 pub fn evm_config(urls: &[String], interval_s: u64, chain_id: Option<u64>) -> Config {
     let chain = chain_id.map_or(String::new(), |c| format!("chain_id = {c}, "));
     let mut t = format!(
@@ -149,7 +155,7 @@ canary_timeout = "3s"
 id = "eth"
 kind = "evm-rpc"
 probe_interval = "{interval_s}s"
-evm = {{ {chain}max_block_age = "5s", max_lag_blocks = 60 }}
+evm = {{ {chain}max_block_age = "5s", max_lag_blocks = 60, compare_hashes = false }}
 "#
     );
     for (i, u) in urls.iter().enumerate() {
