@@ -6,6 +6,12 @@
 //! ([`crate::host::Host::scheduled`]), which runs [`Sentinel::tick`].
 //! Everything else happens here:
 //!
+//! 0. on a store with a write budget, the pacing rule
+//!    ([`crate::books::pace`]) decides whether this wake-up may do work
+//!    that will commit; one that would run ahead of the allowance is
+//!    skipped entirely — no probes, no write — and says so
+//!    ([`TickReport::paced`], with the `next_wakeup` at which the next
+//!    write is allowed);
 //! 1. `plan(now)` → the probes due, within the probe budget;
 //! 2. probes run concurrently (the prober enforces timeouts, size caps and
 //!    the SSRF guard) and become observations through the core's checks;
@@ -100,8 +106,10 @@ pub struct Capabilities {
     /// Writes per day the store's plan allows (`None`: a local file,
     /// writes are free). A budgeted store gets at most one write per tick
     /// (state, new observations and audit entries together), and none for
-    /// a wake-up that did nothing; an unbudgeted one also gets a
-    /// write-ahead log of observations before they are applied.
+    /// a wake-up that did nothing, and its wake-ups are paced to spread
+    /// the budget over the day ([`crate::books::pace`]); an unbudgeted one
+    /// also gets a write-ahead log of observations before they are
+    /// applied.
     pub writes_per_day: Option<u32>,
 }
 
@@ -110,6 +118,19 @@ impl Capabilities {
     pub fn budgeted(&self) -> bool {
         self.writes_per_day.is_some()
     }
+}
+
+/// `config` with the store's daily write budget as a `writes` per `day`
+/// quota of the sentinel's footprint, unless one is configured
+/// ([`crate::books::with_store_budget`]): the footprint ledger then counts
+/// the writes the pacing reads and the ladder alerts on. Applied by
+/// [`Sentinel::open`]; a shell that builds engines of its own over the
+/// same store (the host's submissions) applies it too, so every writer
+/// keeps the counter.
+pub fn config_for_store(mut config: Config, caps: Capabilities) -> Config {
+    config.sentinel.footprint =
+        crate::books::with_store_budget(&config.sentinel.footprint, caps.writes_per_day);
+    config
 }
 
 /// What one commit writes, in one write.
@@ -266,8 +287,13 @@ pub struct TickReport {
     pub writes: u32,
     /// Conflicts resolved on the way.
     pub conflicts: u32,
-    /// When the next tick is due.
+    /// When the next tick is due (for a paced wake-up: when the next
+    /// write is allowed, or the next probe is due if that is later).
     pub next_wakeup: UnixMillis,
+    /// Skipped by the pacing rule of a budgeted store
+    /// ([`crate::books::pace`]): no probes were sent and nothing was
+    /// written.
+    pub paced: bool,
 }
 
 /// How long observations stay in the store's log after the state absorbed
@@ -300,6 +326,21 @@ pub struct Sentinel<S, P> {
 }
 
 const MAX_ATTEMPTS: u32 = 3;
+
+/// Whether a wake-up at `now` is urgent for the pacing rule: a provider
+/// failing (or answering bad data) but not yet given up on is due for its
+/// re-check, or a switch is pending its canary. A 429 streak is not (its
+/// re-checks are not hurried either).
+fn urgent(engine: &Engine, now: UnixMillis) -> bool {
+    let st = engine.state();
+    st.services.values().any(|s| s.pending.is_some())
+        || st.providers.values().any(|p| {
+            p.next_due <= now
+                && (p.consecutive_failures > 0 || p.consecutive_bad > 0)
+                && p.lifecycle != crate::lifecycle::Lifecycle::Failed
+                && !matches!(p.streak_cause, Some((crate::probe::Outcome::Throttled, _)))
+        })
+}
 
 /// The engine, replayed: loads `stored` (or starts fresh) and applies
 /// logged observations newer than the oldest provider watermark.
@@ -337,6 +378,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         prober: P,
         now: UnixMillis,
     ) -> Result<Self, TickError<S::Error>> {
+        let config = config_for_store(config, store.capabilities());
         let stored = store.load().await.map_err(TickError::Store)?;
         let mut engine = engine_of(&config, stored.as_ref(), now).map_err(lift)?;
         let replay_from = engine
@@ -450,6 +492,43 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         self.record_kinds(now, vec![kind]);
     }
 
+    /// The pacing rule of a budgeted store (see [`crate::books::pace`]):
+    /// `Some(when the next write is allowed)` when this wake-up must be
+    /// skipped, `None` when it may go (always, for an unbudgeted store).
+    /// Urgent wake-ups (an unconfirmed failure due for its re-check, a
+    /// pending switch) may run the reserve further ahead; a wake-up whose
+    /// commit would carry the footprint ladder's news (its step changed:
+    /// an alert to raise or clear) goes whenever the limit itself is not
+    /// reached, so pacing never silences the footprint alert.
+    fn paced(&self, now: UnixMillis) -> Option<UnixMillis> {
+        use crate::books::{self, Pace, Verdict};
+        if !self.store.capabilities().budgeted() {
+            return None;
+        }
+        let limits = &self.config.sentinel.footprint;
+        let footprint = &self.engine.state().footprint;
+        let pace = Pace::for_ladder(&self.config.ladder);
+        let verdict = pace.verdict(footprint, limits, now, urgent(&self.engine, now));
+        let Verdict::Wait { until } = verdict else {
+            return None;
+        };
+        let statuses = books::status(footprint, now, limits, &books::Rates::default());
+        let (step, _) = books::step(&statuses, &self.config.ladder);
+        if step != self.engine.state().footprint_step {
+            // Up to the limit itself: a pace with the whole limit as its
+            // target and burst.
+            let whole = Pace {
+                target: crate::Bps::MAX,
+                burst: crate::Bps::MAX,
+                reserve: crate::Bps::ZERO,
+            };
+            if whole.verdict(footprint, limits, now, false).go() {
+                return None;
+            }
+        }
+        Some(until)
+    }
+
     /// Runs one tick; see the module docs.
     pub async fn tick(
         &mut self,
@@ -461,6 +540,20 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         let stored = self.store.load().await.map_err(TickError::Store)?;
         if stored.as_ref().map(|s| s.version) != self.version {
             self.rebase_on(stored, at)?;
+        }
+        if let Some(until) = self.paced(at) {
+            tracing::debug!(
+                at,
+                next_write = until,
+                "wake-up skipped: its commit would run ahead of the store's write allowance"
+            );
+            return Ok(TickReport {
+                at,
+                version: self.version.unwrap_or(0),
+                next_wakeup: until.max(self.engine.next_wakeup(at)),
+                paced: true,
+                ..TickReport::default()
+            });
         }
         let plan = self.engine.plan(at);
         self.engine.note_plan(plan.deferred);

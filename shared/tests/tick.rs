@@ -224,10 +224,14 @@ fn a_conflict_merges_the_winner_and_keeps_recorded_usage() {
 
 /// A budgeted store (KV-like) is written at most once per tick, never
 /// ahead of the commit, and not at all by a wake-up that did nothing. Over
-/// an hour of healthy ticks every 30 s.
+/// an hour of healthy ticks every 30 s, with a budget this hour cannot
+/// reach (pacing to the budget is tests/write_budget.rs).
 #[test]
 fn a_budgeted_store_gets_one_write_per_tick_and_none_when_idle() {
-    let store = MemoryStore::kv_like();
+    let store = MemoryStore::with(sentinel_core::tick::Capabilities {
+        writes_per_day: Some(100_000),
+        ..MemoryStore::kv_like().caps
+    });
     let prober = SimProber::new(start(), 5);
     let mut s = block(Sentinel::open(api_config(""), &store, prober, start())).unwrap();
     let (mut ticks, mut idle_wakeups, mut idle_writes) = (0u64, 0u64, 0u64);

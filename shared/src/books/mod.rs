@@ -21,6 +21,9 @@
 //!    [`kind_budget_step`] does the same for per-kind budgets.
 //! 5. [`cost`] — the marginal cost of a request, free-tier headroom and
 //!    the cost component of the reputation ([`cost_score`]).
+//! 6. [`pace`] — the proactive half for the sentinel's own store writes:
+//!    a linear allowance (GCRA-style) that skips wake-ups running ahead of
+//!    a budgeted store's daily writes ([`Pace`]).
 //!
 //! Everything is integer arithmetic on `u64`/`u128` with explicit rounding,
 //! so every target computes the same steps and scores.
@@ -29,6 +32,7 @@ pub mod cost;
 pub mod ladder;
 pub mod ledger;
 pub mod money;
+pub mod pace;
 pub mod period;
 pub mod spec;
 
@@ -36,5 +40,6 @@ pub use cost::{cost_score, free_headroom, marginal_cost_per_request_nano};
 pub use ladder::{kind_budget_step, status, step, QuotaStatus, Reason, Source, Step, Trigger};
 pub use ledger::{Counter, Ledger};
 pub use money::{usd_to_nano, Rates, Usage};
+pub use pace::{with_store_budget, Pace, Verdict};
 pub use period::Window;
 pub use spec::{Budgets, CostModel, FreeTier, Ladder, Limits, Metric, Period, Quota};

@@ -244,6 +244,9 @@ where
     ) -> Result<(Self, HostSentinel<S, O, T>), HostError<S::Error>> {
         validate_webhooks(&opts.webhooks, config.sentinel.allow_private_targets)
             .map_err(|(index, reason)| HostError::Webhook { index, reason })?;
+        // The store's write budget as a footprint quota, for the host's
+        // own engines (submissions) as for the tick's.
+        let config = crate::tick::config_for_store(config, store.capabilities());
         let webhooks: Vec<Webhook> = opts
             .webhooks
             .iter()
