@@ -335,15 +335,17 @@ where
         }
     }
 
-    /// Journals the proxied usage folded since the last call as one batch,
-    /// where the store affords it, so a `kill -9` loses at most the usage
-    /// of the batch in flight (the local shell flushes every 200 ms). The
-    /// events are booked at the next tick either way. Cheap when nothing
-    /// was proxied.
+    /// Journals the proxied usage folded since the last call as one batch
+    /// ([`Store::journal`]: the local store's own table, the Worker's
+    /// Durable Object; a store without a journal keeps the default, which
+    /// writes nothing), so a `kill -9` loses at most the usage of the
+    /// batch in flight (the local shell flushes every 200 ms, a Worker
+    /// after each request). The events are booked at the next tick either
+    /// way. Cheap when nothing was proxied.
     pub async fn flush_usage(&self, now: UnixMillis) -> Result<usize, S::Error> {
         let events = lock(&self.usage).stamp(now);
-        if events.is_empty() || self.store.capabilities().budgeted() {
-            return Ok(events.len());
+        if events.is_empty() {
+            return Ok(0);
         }
         self.store.journal(&events).await?;
         Ok(events.len())

