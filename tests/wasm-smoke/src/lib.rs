@@ -258,6 +258,78 @@ pub extern "C" fn sentinel_smoke(now_lo: u32, now_hi: u32) -> u32 {
     }
 }
 
+/// The config of [`bench`]: `providers` price APIs, ten per service
+/// (the embedded [`CONFIG`]'s checks on each).
+pub fn bench_config(providers: u32) -> String {
+    let mut t = String::from(
+        "[sentinel]\nid = \"wasm-bench\"\nfootprint = { quotas = [{ metric = \"writes\", limit = 1000000, period = \"day\" }] }\n",
+    );
+    for p in 0..providers {
+        if p % 10 == 0 {
+            t.push_str(&format!(
+                r#"
+[[service]]
+id = "prices-{s}"
+kind = "api"
+probe_interval = "30s"
+[service.probe]
+path = "/v1/price?pair=ETH-USD"
+timeout = "2s"
+[service.probe.checks]
+assertions = [{{ pointer = "/status", equals = "ok" }}, {{ pointer = "/data/amount", min = 1, max = 1000000 }}]
+freshness = {{ pointer = "/updated_at", max_age = "5m", format = "rfc3339" }}
+consistency = {{ pointer = "/data/amount", tolerance = 25.0 }}
+"#,
+                s = p / 10
+            ));
+        }
+        t.push_str(&format!(
+            "\n[[service.provider]]\nid = \"p{p}\"\nendpoint = \"https://p{p}.example\"\n"
+        ));
+    }
+    t
+}
+
+/// What a Worker invocation of the scheduled handler does with a warm
+/// isolate (config parsed once), `ticks` times, 60 s apart: open the
+/// sentinel from the stored state (decode), run one tick that probes all
+/// `providers` (canned answers), commit (encode). Returns the size of the
+/// last committed state, or 0 on failure.
+pub fn bench(providers: u32, ticks: u32, start: UnixMillis) -> Result<u32, String> {
+    let config = Config::from_toml(&bench_config(providers)).map_err(|e| e.to_string())?;
+    let store = SmokeStore::default();
+    let mut size = 0;
+    for i in 0..u64::from(ticks) {
+        // Twice the probe interval: every provider is due at every tick
+        // whatever its service's phase on the probe grid.
+        let now = start + i * 60_000;
+        let prober = CannedProber { answered_at: now };
+        let mut sentinel = ready(
+            "open",
+            Sentinel::open(config.clone(), &store, prober, now),
+        )?
+        .map_err(|e| e.to_string())?;
+        // Room for all (the plan keeps a tenth of its budget for re-checks).
+        sentinel.set_probe_budget(providers.saturating_mul(2));
+        let clock = || now;
+        let report = ready("tick", sentinel.tick(&clock))?.map_err(|e| e.to_string())?;
+        if report.probes < providers {
+            return Err(format!("tick {i} probed {} of {providers}", report.probes));
+        }
+        size = store.state.borrow().as_ref().map_or(0, |s| s.bytes.len());
+    }
+    Ok(u32::try_from(size).unwrap_or(u32::MAX))
+}
+
+/// The wasm export of [`bench`] (the CPU figure of BENCHMARKS.md: timed
+/// under node by `bench/wasm-tick.mjs`).
+#[allow(unsafe_code)]
+#[no_mangle]
+pub extern "C" fn sentinel_tick_bench(providers: u32, ticks: u32, now_lo: u32, now_hi: u32) -> u32 {
+    let now = (u64::from(now_hi) << 32) | u64::from(now_lo);
+    bench(providers, ticks, now).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +357,13 @@ mod tests {
         assert_eq!(n, smoke(t).unwrap().state_bytes);
         assert!(n > 100);
         assert_eq!(sentinel_smoke(lo, hi), n);
+    }
+
+    #[test]
+    fn the_bench_ticks_probe_every_provider_and_commit() {
+        let n = bench(25, 3, now()).unwrap();
+        assert!(n > 1_000, "{n}");
+        assert_eq!(sentinel_tick_bench(25, 0, 0, 0), 0, "no tick, nothing committed");
     }
 
     #[test]
