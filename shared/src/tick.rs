@@ -316,6 +316,8 @@ pub struct Sentinel<S, P> {
     destinations: Vec<u64>,
     /// What the shell can probe per tick.
     probe_budget: u32,
+    /// The shell's wake-up period (ms; 0: wakes when probes are due).
+    wake_period: u64,
     /// Store writes not yet booked in the footprint.
     unbooked_writes: u64,
     /// Store writes of the tick in progress.
@@ -412,6 +414,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             pending_events: journaled,
             destinations: Vec::new(),
             probe_budget: crate::engine::DEFAULT_PROBE_BUDGET,
+            wake_period: 0,
             unbooked_writes: 0,
             tick_writes: 0,
             seq: now << 16,
@@ -431,6 +434,13 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
     pub fn set_probe_budget(&mut self, budget: u32) {
         self.probe_budget = budget;
         self.engine.set_probe_budget(budget);
+    }
+
+    /// Sets how often the shell wakes at most (its cron's period, in ms;
+    /// see [`Engine::set_wake_period`]).
+    pub fn set_wake_period(&mut self, ms: u64) {
+        self.wake_period = ms;
+        self.engine.set_wake_period(ms);
     }
 
     /// The engine (read-only: the API renders from it).
@@ -686,6 +696,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
     ) -> Result<(), TickError<S::Error>> {
         self.engine = engine_of(&self.config, stored.as_ref(), now).map_err(lift)?;
         self.engine.set_probe_budget(self.probe_budget);
+        self.engine.set_wake_period(self.wake_period);
         self.version = stored.map(|s| s.version);
         if !self.pending_observations.is_empty() {
             self.engine.ingest(now, &self.pending_observations);

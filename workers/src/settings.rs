@@ -213,6 +213,33 @@ pub fn apply_plan(config: &mut Config, plan: Plan) {
     }
 }
 
+/// The period of a cron expression that fires at a fixed interval, in ms:
+/// `* * * * *` and `*/N * * * *` (every N minutes), `M * * * *` (hourly),
+/// `M */N * * *` (every N hours); `None` for anything else (the sentinel
+/// then judges probe lateness against the probe interval alone).
+pub fn cron_period_ms(expr: &str) -> Option<u64> {
+    const MINUTE: u64 = 60_000;
+    let f: Vec<&str> = expr.split_whitespace().collect();
+    let [minute, hour, dom, month, dow] = f.as_slice() else {
+        return None;
+    };
+    if [dom, month, dow].iter().any(|x| **x != "*") {
+        return None;
+    }
+    let every = |field: &str| -> Option<u64> {
+        match field {
+            "*" => Some(1),
+            f => f.strip_prefix("*/")?.parse::<u64>().ok().filter(|n| *n > 0),
+        }
+    };
+    let fixed = |field: &str| field.parse::<u64>().is_ok();
+    match (every(minute), every(hour)) {
+        (Some(n), Some(1)) if *hour == "*" => Some(n * MINUTE),
+        (None, Some(n)) if fixed(minute) => Some(n * 60 * MINUTE),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -278,6 +305,17 @@ mod tests {
         let e = Plan::from_env(env(&[("SENTINEL_REQUESTS_PER_DAY", "lots")])).unwrap_err();
         assert!(e.to_string().contains("SENTINEL_REQUESTS_PER_DAY"), "{e}");
         assert!(Plan::from_env(env(&[("SENTINEL_KV_WRITES_PER_DAY", "0")])).is_err());
+    }
+
+    #[test]
+    fn cron_periods() {
+        assert_eq!(cron_period_ms("*/2 * * * *"), Some(120_000));
+        assert_eq!(cron_period_ms("* * * * *"), Some(60_000));
+        assert_eq!(cron_period_ms("15 * * * *"), Some(3_600_000));
+        assert_eq!(cron_period_ms("0 */6 * * *"), Some(6 * 3_600_000));
+        assert_eq!(cron_period_ms("0 12 * * MON"), None);
+        assert_eq!(cron_period_ms("*/0 * * * *"), None);
+        assert_eq!(cron_period_ms("nonsense"), None);
     }
 
     #[test]

@@ -689,8 +689,10 @@ impl Engine {
 
     /// `schedule-behind`: probes were deferred for three ticks in a row,
     /// or a provider's last scheduled probe ran more than one interval
-    /// late — the real probe interval has stretched past the configured
-    /// one while `/healthz` still looks fresh.
+    /// (or, when longer, one of the shell's wake-up periods) late — the
+    /// real probe interval has stretched past the configured one while
+    /// `/healthz` still looks fresh. A cron that wakes every 2 minutes
+    /// probes a 30 s service up to 2 minutes late by design.
     fn schedule_alert(&self, firing: &mut Firing) {
         let s = &self.state.schedule;
         let worst = s
@@ -700,7 +702,7 @@ impl Engine {
                 let rt = self.registry.provider(id.as_str())?;
                 let svc = self.registry.service(rt.service.as_str())?;
                 let interval = svc.config.probe_interval.as_ms();
-                (*lag > interval).then_some((*lag, interval, id))
+                (*lag > interval.max(self.wake_period_ms)).then_some((*lag, interval, id))
             })
             .max();
         if s.deferred_ticks < 3 && worst.is_none() {

@@ -50,6 +50,9 @@ pub struct Engine {
     registry: Registry,
     state: State,
     shell_probe_budget: u32,
+    /// How often the shell wakes at most (a cron's period), in ms; 0 when
+    /// it wakes when probes are due.
+    wake_period_ms: u64,
 }
 
 /// The probe budget of a shell that has not said what it can do: a
@@ -71,7 +74,21 @@ impl Engine {
             registry,
             state,
             shell_probe_budget: DEFAULT_PROBE_BUDGET,
+            wake_period_ms: 0,
         })
+    }
+
+    /// Sets how often the shell wakes (a Worker's or a Lambda's cron
+    /// period): a probe due between two wake-ups waits for the next one,
+    /// so lateness up to this period is the schedule's, not a sign of
+    /// falling behind (`schedule-behind`).
+    pub fn set_wake_period(&mut self, ms: u64) {
+        self.wake_period_ms = ms;
+    }
+
+    /// The shell's wake-up period (0: it wakes when probes are due).
+    pub fn wake_period(&self) -> u64 {
+        self.wake_period_ms
     }
 
     /// Sets what the shell can probe in one tick (its capability).

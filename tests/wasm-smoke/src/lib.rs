@@ -304,11 +304,8 @@ pub fn bench(providers: u32, ticks: u32, start: UnixMillis) -> Result<u32, Strin
         // whatever its service's phase on the probe grid.
         let now = start + i * 60_000;
         let prober = CannedProber { answered_at: now };
-        let mut sentinel = ready(
-            "open",
-            Sentinel::open(config.clone(), &store, prober, now),
-        )?
-        .map_err(|e| e.to_string())?;
+        let mut sentinel = ready("open", Sentinel::open(config.clone(), &store, prober, now))?
+            .map_err(|e| e.to_string())?;
         // Room for all (the plan keeps a tenth of its budget for re-checks).
         sentinel.set_probe_budget(providers.saturating_mul(2));
         let clock = || now;
@@ -363,7 +360,11 @@ mod tests {
     fn the_bench_ticks_probe_every_provider_and_commit() {
         let n = bench(25, 3, now()).unwrap();
         assert!(n > 1_000, "{n}");
-        assert_eq!(sentinel_tick_bench(25, 0, 0, 0), 0, "no tick, nothing committed");
+        assert_eq!(
+            sentinel_tick_bench(25, 0, 0, 0),
+            0,
+            "no tick, nothing committed"
+        );
     }
 
     #[test]

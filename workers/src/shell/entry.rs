@@ -216,6 +216,9 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             return;
         }
     };
+    // A probe due between two cron firings waits for the next one: that
+    // lateness is the schedule's, not the sentinel falling behind.
+    sentinel.set_wake_period(settings::cron_period_ms(&event.cron()).unwrap_or(0));
     match host.scheduled(&mut sentinel, &now_ms).await {
         Ok(report) => tracing::info!(
             probes = report.probes,
