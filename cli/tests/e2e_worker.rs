@@ -364,6 +364,9 @@ async fn the_worker_ticks_switches_books_and_keeps_its_state_in_kv() {
     assert_eq!(limit, 100_000, "against the plan's requests a day");
     let (writes, _) = own("writes").expect("a writes quota");
     assert!(writes >= 2, "and its own KV writes: {budget}");
+    let (reads, limit) = own("reads").expect("a reads quota");
+    assert!(reads >= 40, "and its KV reads (2 per request): {budget}");
+    assert_eq!(limit, 100_000);
 
     // a goes down: two overlapping ticks at a time until the route moves.
     a.set(Mode::Outage).await.unwrap();
@@ -402,6 +405,33 @@ async fn the_worker_ticks_switches_books_and_keeps_its_state_in_kv() {
     unique.dedup();
     assert_eq!(unique.len(), audit.len(), "no audit entry twice");
 
+    // A submission needs the token and lands in KV at once.
+    let newcomer = FakeApi::spawn("newcomer").await.unwrap();
+    let body = serde_json::json!({
+        "service": "prices",
+        "provider": { "id": "newcomer", "endpoint": newcomer.url() },
+    });
+    let post = |token: Option<&'static str>| {
+        let mut r = reqwest::Client::new()
+            .post(format!("{}/v1/providers", w.base))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    assert_eq!(post(None).await.unwrap().status().as_u16(), 401);
+    assert_eq!(
+        post(Some("admin-e2e")).await.unwrap().status().as_u16(),
+        201
+    );
+    let submitted = get_json(&c, &format!("{}/v1/providers/newcomer", w.base)).await;
+    assert!(
+        submitted.is_some(),
+        "the submitted provider is served from KV"
+    );
+
     // A restart keeps everything.
     let revision = get_json(&c, &format!("{}/healthz", w.base)).await.unwrap()["revision"]
         .as_u64()
@@ -414,6 +444,12 @@ async fn the_worker_ticks_switches_books_and_keeps_its_state_in_kv() {
         .as_u64()
         .unwrap();
     assert_eq!(after, revision, "the state survived the restart");
+    assert!(
+        get_json(&c, &format!("{}/v1/providers/newcomer", w.base))
+            .await
+            .is_some(),
+        "and the submission with it"
+    );
     w.stop().await;
 }
 

@@ -320,6 +320,12 @@ pub struct Sentinel<S, P> {
     wake_period: u64,
     /// Store writes not yet booked in the footprint.
     unbooked_writes: u64,
+    /// Store reads and invocations (as the shell counts them) not yet
+    /// booked (probes are booked by the engine as they are observed, one
+    /// `requests` each): they ride in the next commit, and a wake-up that
+    /// commits nothing never writes for them.
+    unbooked_reads: u64,
+    unbooked_invocations: u64,
     /// Store writes of the tick in progress.
     tick_writes: u32,
     /// Own events' sequence numbers.
@@ -416,6 +422,9 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             probe_budget: crate::engine::DEFAULT_PROBE_BUDGET,
             wake_period: 0,
             unbooked_writes: 0,
+            // The load and the observation log read above.
+            unbooked_reads: 2,
+            unbooked_invocations: 0,
             tick_writes: 0,
             seq: now << 16,
             source,
@@ -492,14 +501,42 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
     /// Books the store writes made so far, and the commit about to be
     /// made, in the sentinel's own footprint (so the booking rides in the
     /// commit it counts, and an idle wake-up books nothing).
+    ///
+    /// Its reads and the invocations the shell counted
+    /// ([`Sentinel::count_invocation`]) ride in the same commit; a wake-up
+    /// that commits nothing keeps them for the next commit of this
+    /// process (a Worker's isolate may not live that long: it loses at
+    /// most one read and one invocation per idle wake-up).
     fn book_writes(&mut self, now: UnixMillis) {
-        let amount = std::mem::take(&mut self.unbooked_writes) + 1;
-        let kind = crate::engine::EventKind::Usage {
+        use crate::books::Metric;
+        let usage = |metric: Metric, amount: u64| crate::engine::EventKind::Usage {
             target: crate::engine::UsageTarget::Sentinel,
-            metric: crate::books::Metric::Writes,
+            metric,
             amount,
         };
-        self.record_kinds(now, vec![kind]);
+        let mut kinds = vec![usage(
+            Metric::Writes,
+            std::mem::take(&mut self.unbooked_writes) + 1,
+        )];
+        for (metric, amount) in [
+            (Metric::Reads, std::mem::take(&mut self.unbooked_reads)),
+            (
+                Metric::Invocations,
+                std::mem::take(&mut self.unbooked_invocations),
+            ),
+        ] {
+            if amount > 0 {
+                kinds.push(usage(metric, amount));
+            }
+        }
+        self.record_kinds(now, kinds);
+    }
+
+    /// Counts one invocation of the shell (a Worker's or a Lambda's
+    /// scheduled event) in the sentinel's own footprint, booked with the
+    /// next commit.
+    pub fn count_invocation(&mut self) {
+        self.unbooked_invocations += 1;
     }
 
     /// The pacing rule of a budgeted store (see [`crate::books::pace`]):
@@ -548,6 +585,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         self.tick_writes = 0;
         // Catch up with writes made since (a submission, another instance).
         let stored = self.store.load().await.map_err(TickError::Store)?;
+        self.unbooked_reads += 1;
         if stored.as_ref().map(|s| s.version) != self.version {
             self.rebase_on(stored, at)?;
         }
@@ -642,6 +680,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         let caps = self.store.capabilities();
         if caps.consistency == Consistency::LastWriterWins {
             let current = self.store.load().await.map_err(TickError::Store)?;
+            self.unbooked_reads += 1;
             if current.map(|s| s.version) != self.version {
                 return Ok(None);
             }
@@ -686,6 +725,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
     /// dropped). The decision is then made again on the joined evidence.
     async fn rebase(&mut self, now: UnixMillis) -> Result<(), TickError<S::Error>> {
         let stored = self.store.load().await.map_err(TickError::Store)?;
+        self.unbooked_reads += 1;
         self.rebase_on(stored, now)
     }
 

@@ -290,8 +290,15 @@ fn a_budgeted_store_gets_one_write_per_tick_and_none_when_idle() {
                 .total()
         })
         .sum();
+    // Its store reads are booked too, in the next commit: the open's two,
+    // a load per wake-up (idle ones included) and one more before each
+    // last-writer-wins write; only what came after the last commit waits.
     let booked = stored.footprint.requests - probes;
-    assert_eq!(booked, writes, "booked {booked}, made {writes}");
+    let reads = 2 * ticks + idle_wakeups;
+    assert!(
+        (writes + reads..=writes + reads + 2).contains(&booked),
+        "booked {booked}: {writes} writes and about {reads} reads"
+    );
 }
 
 /// A shell that cannot keep up (a cron-driven shell waking once a minute
@@ -516,4 +523,68 @@ fn the_state_in_parts_joins_into_its_whole_encoding() {
         assert_eq!(State::from_bytes(&bytes).unwrap(), st);
     }
     assert_eq!(EncodedState::opaque(b"x".to_vec()).to_bytes(), b"x");
+}
+
+/// The sentinel books its own store reads and the invocations its shell
+/// counted in the commit they belong to (never a write of their own), and
+/// the probes it sent as they are observed.
+#[test]
+fn own_reads_probes_and_invocations_ride_in_the_commit() {
+    use sentinel_core::books::Metric;
+    let mut cfg = api_config("");
+    for metric in [
+        Metric::Reads,
+        Metric::Requests,
+        Metric::Invocations,
+        Metric::Writes,
+    ] {
+        cfg.sentinel
+            .footprint
+            .quotas
+            .push(sentinel_core::books::spec::Quota {
+                metric,
+                limit: 1_000_000,
+                period: sentinel_core::books::spec::Period::Day,
+                reset_offset: Default::default(),
+            });
+    }
+    let store = MemoryStore::default();
+    let prober = SimProber::new(start(), 9);
+    let mut s = block(Sentinel::open(cfg, &store, prober, start())).unwrap();
+    let mut probes = 0u64;
+    let mut ticks = 0u64;
+    let mut writes = 0u64;
+    for _ in 0..10 {
+        s.count_invocation();
+        let r = {
+            let c = clock(s.prober());
+            block(s.tick(&c))
+        }
+        .unwrap();
+        probes += u64::from(r.probes);
+        writes += u64::from(r.writes);
+        ticks += 1;
+        let now = s.prober().now.get();
+        s.prober().now.set(now + 60 * SECOND);
+    }
+    assert!(probes >= 30, "three providers probed every tick: {probes}");
+    let now = s.prober().now.get();
+    let used = |m: Metric| {
+        s.engine()
+            .footprint_status(now)
+            .iter()
+            .find(|q| q.metric == m)
+            .map(|q| q.used)
+            .unwrap()
+    };
+    // Each commit books what happened up to it: everything but what the
+    // last tick did after its own commit began.
+    assert_eq!(used(Metric::Writes), writes);
+    assert_eq!(used(Metric::Requests), probes);
+    assert_eq!(used(Metric::Invocations), ticks);
+    // The open (state and log) and one load per tick.
+    assert_eq!(used(Metric::Reads), 2 + ticks);
+    // This store is unbudgeted: the observations' write-ahead log and the
+    // commit, and nothing more for the booking.
+    assert_eq!(writes, 2 * ticks, "no extra write for the booking");
 }

@@ -135,13 +135,16 @@ impl Secrets {
 
 /// The plan the Worker runs on: its daily limits, from the vars
 /// `SENTINEL_KV_WRITES_PER_DAY` and `SENTINEL_REQUESTS_PER_DAY` (a paid
-/// plan raises them), by default the free plan's.
+/// plan raises them) and `SENTINEL_KV_READS_PER_DAY`, by default the free
+/// plan's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Plan {
     /// KV writes a day.
     pub kv_writes_per_day: u64,
     /// Requests (invocations) a day.
     pub requests_per_day: u64,
+    /// KV reads a day.
+    pub kv_reads_per_day: u64,
 }
 
 impl Default for Plan {
@@ -149,6 +152,7 @@ impl Default for Plan {
         Plan {
             kv_writes_per_day: free_plan::KV_WRITES_PER_DAY,
             requests_per_day: free_plan::REQUESTS_PER_DAY,
+            kv_reads_per_day: free_plan::KV_READS_PER_DAY,
         }
     }
 }
@@ -172,6 +176,7 @@ impl Plan {
         Ok(Plan {
             kv_writes_per_day: num("SENTINEL_KV_WRITES_PER_DAY", free_plan::KV_WRITES_PER_DAY)?,
             requests_per_day: num("SENTINEL_REQUESTS_PER_DAY", free_plan::REQUESTS_PER_DAY)?,
+            kv_reads_per_day: num("SENTINEL_KV_READS_PER_DAY", free_plan::KV_READS_PER_DAY)?,
         })
     }
 }
@@ -191,8 +196,8 @@ pub fn parse_config(
     Ok(config)
 }
 
-/// Sets the footprint's daily quotas of store writes and invocations to
-/// the plan's: the store here is KV, so a `writes` quota in the config
+/// Sets the footprint's daily quotas of store writes, store reads and
+/// invocations to the plan's: the store here is KV, so a `writes` quota in the config
 /// (written for the local binary's embedded store) does not apply, and
 /// the plan's limit is what Cloudflare enforces. Other footprint quotas
 /// are kept. The sentinel's own writes and invocations are booked against
@@ -202,6 +207,7 @@ pub fn apply_plan(config: &mut Config, plan: Plan) {
     for (metric, limit) in [
         (Metric::Writes, plan.kv_writes_per_day),
         (Metric::Invocations, plan.requests_per_day),
+        (Metric::Reads, plan.kv_reads_per_day),
     ] {
         quotas.retain(|q| !(q.metric == metric && q.period == Period::Day));
         quotas.push(Quota {
@@ -270,6 +276,9 @@ mod tests {
         assert!(q
             .iter()
             .any(|q| q.metric == Metric::Invocations && q.limit == 100_000));
+        assert!(q
+            .iter()
+            .any(|q| q.metric == Metric::Reads && q.limit == 100_000));
     }
 
     #[test]

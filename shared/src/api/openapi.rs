@@ -75,6 +75,7 @@ const METRICS: &[&str] = &[
     "invocations",
     "gas",
     "cost-nano-usd",
+    "reads",
 ];
 
 fn schemas_basic(s: &mut Map<String, Value>) {

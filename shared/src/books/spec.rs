@@ -55,6 +55,9 @@ pub enum Metric {
     /// Money itself, in nano-USD: every priced usage adds its cost here,
     /// and a shell may record a bill directly.
     CostNanoUsd,
+    /// Store reads, e.g. KV or DynamoDB reads (priced per request). Added
+    /// after the others: the state stores a metric by its position.
+    Reads,
 }
 
 impl Metric {
@@ -69,6 +72,7 @@ impl Metric {
             Metric::Invocations => "invocations",
             Metric::Gas => "gas",
             Metric::CostNanoUsd => "cost-nano-usd",
+            Metric::Reads => "reads",
         }
     }
 }
@@ -79,7 +83,9 @@ impl Usage {
     /// is no usage and is ignored.
     pub fn add(&mut self, metric: Metric, amount: u64) {
         let field = match metric {
-            Metric::Requests | Metric::Writes | Metric::Invocations => &mut self.requests,
+            Metric::Requests | Metric::Writes | Metric::Invocations | Metric::Reads => {
+                &mut self.requests
+            }
             Metric::EgressBytes | Metric::StorageBytes => &mut self.bytes,
             Metric::ComputeUnits | Metric::Gas => &mut self.compute_units,
             Metric::CostNanoUsd => return,

@@ -86,6 +86,7 @@ async fn config(env: &Env, kv: &worker::kv::KvStore, plan: Plan) -> Result<Confi
 async fn open(
     env: &Env,
     now: UnixMillis,
+    for_tick: bool,
 ) -> Result<
     (
         WorkerHost,
@@ -110,6 +111,7 @@ async fn open(
         kv: KvStore::new(WorkerKv(kv))
             .with_writes_per_day(u32::try_from(plan.kv_writes_per_day).unwrap_or(u32::MAX)),
         ledger,
+        read_journal: for_tick,
     };
     let client = HostClient::new(FetchOutbound, DelayTimer, secrets.key.clone());
     let opts = HostOptions {
@@ -176,7 +178,7 @@ async fn fetch(req: HttpRequest, env: Env, ctx: Context) -> worker::Result<Respo
     let Some(body) = body else {
         return to_worker(host::to_http(host::too_large()));
     };
-    let (host, _sentinel) = match open(&env, now).await {
+    let (host, _sentinel) = match open(&env, now, false).await {
         Ok(h) => h,
         Err(e) => return unavailable(&e),
     };
@@ -186,17 +188,20 @@ async fn fetch(req: HttpRequest, env: Env, ctx: Context) -> worker::Result<Respo
     // Book this invocation and whatever the proxy used, in the journal,
     // after the answer has gone out.
     ctx.wait_until(async move {
-        let invocation = Event {
+        use sentinel_core::books::spec::Metric;
+        let own = |metric: Metric, amount: u64| Event {
             source: ledger::SOURCE.to_string(),
             seq: 0,
             at: now,
             kind: EventKind::Usage {
                 target: UsageTarget::Sentinel,
-                metric: sentinel_core::books::spec::Metric::Invocations,
-                amount: 1,
+                metric,
+                amount,
             },
         };
-        if let Err(e) = sentinel_core::tick::Store::journal(host.store(), &[invocation]).await {
+        // Opening read the state and the observation log: two KV reads.
+        let footprint = [own(Metric::Invocations, 1), own(Metric::Reads, 2)];
+        if let Err(e) = sentinel_core::tick::Store::journal(host.store(), &footprint).await {
             tracing::warn!(error = %e, "could not book this invocation");
         }
         if let Err(e) = host.flush_usage(now).await {
@@ -209,7 +214,7 @@ async fn fetch(req: HttpRequest, env: Env, ctx: Context) -> worker::Result<Respo
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let now = now_ms();
-    let (host, mut sentinel) = match open(&env, now).await {
+    let (host, mut sentinel) = match open(&env, now, true).await {
         Ok(h) => h,
         Err(e) => {
             tracing::error!(error = %e, cron = %event.cron(), "tick not run");
@@ -219,6 +224,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     // A probe due between two cron firings waits for the next one: that
     // lateness is the schedule's, not the sentinel falling behind.
     sentinel.set_wake_period(settings::cron_period_ms(&event.cron()).unwrap_or(0));
+    sentinel.count_invocation();
     match host.scheduled(&mut sentinel, &now_ms).await {
         Ok(report) => tracing::info!(
             probes = report.probes,

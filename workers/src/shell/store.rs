@@ -60,6 +60,9 @@ pub struct WorkerStore {
     /// then booked only by the invocation that proxied, which a Worker
     /// cannot do; the Worker logs that at every request).
     pub ledger: Option<LedgerClient>,
+    /// Whether opening reads the journal (a tick books it; a request does
+    /// not need it and saves the call).
+    pub read_journal: bool,
 }
 
 impl Store for WorkerStore {
@@ -111,8 +114,8 @@ impl Store for WorkerStore {
 
     async fn journaled(&self) -> Result<Vec<Event>, WorkerStoreError> {
         match &self.ledger {
-            Some(l) => Ok(l.events().await?),
-            None => Ok(Vec::new()),
+            Some(l) if self.read_journal => Ok(l.events().await?),
+            _ => Ok(Vec::new()),
         }
     }
 }
