@@ -7,85 +7,9 @@ mod support;
 use sentinel_cli::runner::{self, RunOptions};
 use sentinel_cli::testbed::{FakeApi, Mode};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A webhook receiver: records each POST's idempotency key and text, and
-/// answers after `delay` with the status `status()` gives at that moment.
-#[derive(Clone)]
-struct Receiver {
-    got: Arc<Mutex<Vec<(String, String)>>>,
-    addr: std::net::SocketAddr,
-}
-
-async fn receiver(delay: Duration, status: Arc<dyn Fn() -> u16 + Send + Sync>) -> Receiver {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let g = got.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let g = g.clone();
-            let status = status.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut tmp = [0u8; 4096];
-                loop {
-                    let Ok(n) = s.read(&mut tmp).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&tmp[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let len: usize = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if buf.len() >= end + 4 + len {
-                            break;
-                        }
-                    }
-                }
-                let text = String::from_utf8_lossy(&buf).to_string();
-                let key = text
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("idempotency-key:")
-                            .map(|v| v.trim().to_string())
-                    })
-                    .unwrap_or_default();
-                let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-                let code = status();
-                if code == 200 {
-                    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-                    g.lock()
-                        .unwrap()
-                        .push((key, v["text"].as_str().unwrap().to_string()));
-                }
-                tokio::time::sleep(delay).await;
-                let _ = s
-                    .write_all(
-                        format!(
-                            "HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                        )
-                        .as_bytes(),
-                    )
-                    .await;
-            });
-        }
-    });
-    Receiver { got, addr }
-}
 
 fn opts(dir: &std::path::Path, webhooks: Vec<String>) -> RunOptions {
     RunOptions {

@@ -295,7 +295,13 @@ async fn the_worker_ticks_switches_books_and_keeps_its_state_in_kv() {
     let b = FakeApi::spawn("b").await.unwrap();
     let config = api_config_text(&[a.clone(), b.clone()], 2, "");
     let dir = tempfile::tempdir().unwrap();
-    let secrets = [("SENTINEL_TOKEN", "admin-e2e")];
+    // A webhook receiver on 127.0.0.1 (the config allows private targets).
+    let hook = receiver(Duration::ZERO, std::sync::Arc::new(|| 200)).await;
+    let hook_url = format!("http://{}/hook", hook.addr);
+    let secrets = [
+        ("SENTINEL_TOKEN", "admin-e2e"),
+        ("SENTINEL_WEBHOOK", hook_url.as_str()),
+    ];
     let w = Worker::start(dir.path(), &config, &secrets).await;
     let c = client();
 
@@ -393,6 +399,18 @@ async fn the_worker_ticks_switches_books_and_keeps_its_state_in_kv() {
         1,
         "one switch, not one per tick"
     );
+    // The alert went out after the tick that switched, once, though
+    // several invocations ran since.
+    let got = hook.got.lock().unwrap().clone();
+    let switched: Vec<_> = got
+        .iter()
+        .filter(|(_, text)| text.starts_with("SWITCHED"))
+        .collect();
+    assert_eq!(switched.len(), 1, "the switch alert, once: {got:#?}");
+    let mut keys: Vec<_> = got.iter().map(|(k, _)| k.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), got.len(), "no notice twice: {got:#?}");
 
     // What KV holds: the state routes b, and the audit has the switch once.
     let bundle = w.kv_get(BUNDLE_KEY).await.expect("the bundle is in KV");

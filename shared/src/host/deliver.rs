@@ -8,6 +8,10 @@ use crate::engine::EventKind;
 use crate::outbox;
 use crate::time::UnixMillis;
 
+/// How long a claimed delivery is held ([`crate::tick::Store::claim_deliveries`]):
+/// the attempt's timeout and five minutes for its result to be committed.
+pub const CLAIM_MS: u64 = WEBHOOK_TIMEOUT_MS + 5 * 60_000;
+
 impl<S, O, T> Host<S, O, T>
 where
     S: Store + Clone,
@@ -25,7 +29,7 @@ where
         let view = self.view();
         let sentinel_id = self.config.sentinel.id.to_string();
         let allow_private = self.config.sentinel.allow_private_targets;
-        let mut jobs = Vec::new();
+        let mut jobs: Vec<(crate::state::Notice, super::Webhook)> = Vec::new();
         {
             let mut attempted = lock(&self.attempted);
             for n in &view.engine.state().outbox {
@@ -38,6 +42,31 @@ where
                     }
                 }
             }
+        }
+        // Where instances overlap, each delivery goes to one of them: a
+        // claim lasts the attempt and a margin for its booking; a delivery
+        // another instance holds is left to it (and retried here only if
+        // its claim lapses without the outbox saying it was delivered).
+        if !jobs.is_empty() {
+            let keys: Vec<(u64, u64)> = jobs.iter().map(|(n, w)| (n.id, w.id)).collect();
+            let until = now.saturating_add(CLAIM_MS);
+            let granted = match self.store.claim_deliveries(&keys, now, until).await {
+                Ok(g) if g.len() == keys.len() => g,
+                Ok(_) | Err(_) => {
+                    tracing::warn!("cannot claim alert deliveries; they are retried later");
+                    vec![false; keys.len()]
+                }
+            };
+            let mut attempted = lock(&self.attempted);
+            let mut kept = Vec::with_capacity(jobs.len());
+            for (job, ok) in jobs.into_iter().zip(granted) {
+                if ok {
+                    kept.push(job);
+                } else {
+                    attempted.insert((job.0.id, job.1.id), until);
+                }
+            }
+            jobs = kept;
         }
         let count = jobs.len();
         let sends = jobs.into_iter().map(|(n, w)| {

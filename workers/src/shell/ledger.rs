@@ -16,7 +16,11 @@
 //! - `GET /events`: what is stored, oldest first (at most
 //!   [`READ_LIMIT`]; the rest waits for the next tick);
 //! - `POST /absorbed` with `{source: seq}`: drops what the committed
-//!   state has absorbed (the commit's `absorbed_events`).
+//!   state has absorbed (the commit's `absorbed_events`);
+//! - `POST /claim` with `{keys: [(notice, destination)], now, until}`:
+//!   grants each alert delivery to one invocation until `until` (the
+//!   compare-and-swap KV lacks: two overlapping ticks both see a new
+//!   notice in the committed outbox, and only one may post it).
 //!
 //! A tick reads the journal when it opens, books it, and acknowledges it
 //! only after its KV commit: an append that lands between the read and
@@ -33,6 +37,16 @@ pub const SOURCE: &str = "ledger";
 /// Events returned by one read.
 pub const READ_LIMIT: usize = 10_000;
 const SEQ_KEY: &str = "seq";
+const CLAIM_PREFIX: &str = "c/";
+const DAY_MS: u64 = 86_400_000;
+
+/// A claim of alert deliveries (`POST /claim`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Claim {
+    keys: Vec<(u64, u64)>,
+    now: u64,
+    until: u64,
+}
 const PREFIX: &str = "e/";
 
 impl std::fmt::Debug for Ledger {
@@ -124,6 +138,48 @@ impl DurableObject for Ledger {
                 }
                 Response::from_json(&n)
             }
+            (Method::Post, "/claim") => {
+                let claim: Claim = match serde_json::from_str(&req.text().await?) {
+                    Ok(c) => c,
+                    Err(e) => return Response::error(format!("bad claim: {e}"), 400),
+                };
+                // One request at a time reaches this object, and its
+                // storage calls hold other events back (input gates): the
+                // check and the put below cannot interleave with another
+                // claim's.
+                let mut granted = Vec::with_capacity(claim.keys.len());
+                for (notice, destination) in &claim.keys {
+                    let k = format!("{CLAIM_PREFIX}{notice}/{destination}");
+                    let held: Option<String> = storage.get(&k).await?;
+                    let held_until = held.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                    let ok = held_until <= claim.now;
+                    if ok {
+                        storage.put(&k, claim.until.to_string()).await?;
+                    }
+                    granted.push(ok);
+                }
+                // Claims lapse; forget those a day past their end.
+                let old = storage
+                    .list_with_options(worker::ListOptions::new().prefix(CLAIM_PREFIX).limit(256))
+                    .await?;
+                let mut stale = Vec::new();
+                for k in old.keys() {
+                    let Some(k) = k.ok().and_then(|k| k.as_string()) else {
+                        continue;
+                    };
+                    let until: Option<String> = storage.get(&k).await?;
+                    if until
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .is_some_and(|u| u.saturating_add(DAY_MS) < claim.now)
+                    {
+                        stale.push(k);
+                    }
+                }
+                if !stale.is_empty() {
+                    storage.delete_multiple(stale).await?;
+                }
+                Response::from_json(&granted)
+            }
             _ => Response::error("not found", 404),
         }
     }
@@ -193,6 +249,23 @@ impl LedgerClient {
     /// What is journaled, oldest first.
     pub async fn events(&self) -> Result<Vec<Event>, LedgerError> {
         let text = self.call(Method::Get, "/events", None).await?;
+        serde_json::from_str(&text).map_err(err)
+    }
+
+    /// Claims deliveries; which were granted.
+    pub async fn claim(
+        &self,
+        keys: &[(u64, u64)],
+        now: u64,
+        until: u64,
+    ) -> Result<Vec<bool>, LedgerError> {
+        let body = serde_json::to_string(&Claim {
+            keys: keys.to_vec(),
+            now,
+            until,
+        })
+        .map_err(err)?;
+        let text = self.call(Method::Post, "/claim", Some(body)).await?;
         serde_json::from_str(&text).map_err(err)
     }
 

@@ -112,6 +112,20 @@ impl Store for WorkerStore {
         }
     }
 
+    async fn claim_deliveries(
+        &self,
+        keys: &[(u64, u64)],
+        now: UnixMillis,
+        until: UnixMillis,
+    ) -> Result<Vec<bool>, WorkerStoreError> {
+        match &self.ledger {
+            Some(l) => Ok(l.claim(keys, now, until).await?),
+            // Without the coordinator, overlapping invocations could both
+            // deliver: none does (alerts still show in the API).
+            None => Ok(vec![false; keys.len()]),
+        }
+    }
+
     async fn journaled(&self) -> Result<Vec<Event>, WorkerStoreError> {
         match &self.ledger {
             Some(l) if self.read_journal => Ok(l.events().await?),
