@@ -1,0 +1,272 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr,
+    clippy::disallowed_methods
+)]
+//! The DynamoDB store against moto's DynamoDB server (PyPI `moto[server]`,
+//! started here on 127.0.0.1): the store contract every shell's store
+//! meets, two overlapping ticks, and the state of 1,000 providers spread
+//! over items that each stay far below DynamoDB's 400 KB.
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use sentinel_core::action::Action;
+use sentinel_core::sim::SimProber;
+use sentinel_core::tick::{Sentinel, Store};
+use sentinel_lambda::store::DynamoStore;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn moto_server() -> Option<PathBuf> {
+    let venv = std::env::var_os("SENTINEL_VENV")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cache/bookkeeper-sentinel/venv"))
+        })
+        .map(|v| v.join("bin/moto_server"));
+    venv.filter(|p| p.is_file()).or_else(|| {
+        std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join("moto_server"))
+                .find(|p| p.is_file())
+        })
+    })
+}
+
+/// moto on a free port, killed on drop.
+struct Moto {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn moto() -> Option<Moto> {
+    let Some(bin) = moto_server() else {
+        if std::env::var_os("SENTINEL_E2E_REQUIRE").is_some() {
+            panic!(
+                "moto_server is required under SENTINEL_E2E_REQUIRE (bash .ci/tools installs it)"
+            );
+        }
+        eprintln!("SKIPPED: moto_server not installed (bash .ci/tools installs it)");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("moto_server starts");
+    let m = Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Some(m);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("moto_server did not listen in 30 s");
+}
+
+async fn store(m: &Moto, table: &str, sentinel: &str) -> DynamoStore {
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(&m.url)
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(conf);
+    DynamoStore::create_table(&client, table).await.unwrap();
+    DynamoStore::new(client, table, sentinel)
+}
+
+#[tokio::test]
+async fn the_dynamodb_store_meets_the_store_contract() {
+    let Some(m) = moto().await else { return };
+    let s = store(&m, "contract", "c").await;
+    sentinel_core::sim::conformance::run(&s).await.unwrap();
+}
+
+fn config(providers: usize) -> sentinel_core::config::Config {
+    let mut t = String::from("[sentinel]\nid = \"big\"\nallow_private_targets = true\n");
+    for p in 0..providers {
+        if p % 10 == 0 {
+            t.push_str(&format!(
+                "\n[[service]]\nid = \"s{}\"\nkind = \"api\"\nprobe_interval = \"30s\"\n[service.probe]\npath = \"/health\"\n[service.probe.checks]\nassertions = [{{ pointer = \"/status\", equals = \"ok\" }}]\n",
+                p / 10
+            ));
+        }
+        t.push_str(&format!(
+            "\n[[service.provider]]\nid = \"p{p:04}\"\nendpoint = \"http://127.0.0.1:{}\"\n",
+            9000 + p
+        ));
+    }
+    sentinel_core::config::Config::from_toml(&t).unwrap()
+}
+
+#[tokio::test]
+async fn a_thousand_providers_fit_in_items_far_below_the_limit() {
+    use sentinel_core::encoded::EncodedState;
+    use sentinel_core::tick::{Commit, CommitBatch};
+    let Some(m) = moto().await else { return };
+    let s = store(&m, "big", "big").await;
+    // A day of history built in memory (a tick every hour fills each
+    // provider's hourly buckets and histograms), then written once.
+    let start =
+        sentinel_core::time::days_from_civil(2026, 11, 29) as u64 * sentinel_core::time::DAY;
+    let memory = sentinel_core::sim::MemoryStore::default();
+    let prober = SimProber::new(start, 3);
+    let mut sentinel = Sentinel::open(config(1_000), &memory, prober, start)
+        .await
+        .unwrap();
+    sentinel.set_probe_budget(2_000);
+    for _ in 0..26 {
+        let now = sentinel.prober().now.get();
+        let clock = move || now;
+        sentinel.tick(&clock).await.unwrap();
+        sentinel.prober().now.set(now + sentinel_core::time::HOUR);
+    }
+    let state = sentinel.engine().state();
+    let encoded = EncodedState::of(state);
+    let none = std::collections::BTreeMap::new();
+    let batch = CommitBatch {
+        state: &encoded,
+        observations: &[],
+        audit: &[],
+        keep_observations_since: 0,
+        absorbed_events: &none,
+    };
+    assert_eq!(
+        s.commit(None, &batch).await.unwrap(),
+        Commit::Committed { version: 1 }
+    );
+    let stored = s.load().await.unwrap().unwrap();
+    assert_eq!(stored.bytes, state.to_bytes(), "the state reads back whole");
+    let (largest, which) = s.largest_state_item().await.unwrap();
+    eprintln!(
+        "1,000 providers: state {} B, largest item {largest} B ({which})",
+        stored.bytes.len()
+    );
+    assert!(
+        stored.bytes.len() > 400_000,
+        "a state past one item's limit"
+    );
+    // The head carries the per-provider maps of the state's tail (~100 B a
+    // provider): a quarter of the limit at 1,000 providers.
+    assert!(largest < 150_000, "largest item {largest} B ({which})");
+}
+
+/// Two Lambda instances ticking at once on one table, ten rounds, the
+/// active provider down: both load the same version, one commit wins, the
+/// other is refused, rebases and commits. Returns the store and the
+/// conflicts seen.
+async fn race(m: &Moto, table: &str) -> (DynamoStore, u32, bool, u64) {
+    use sentinel_core::sim::{Fault, SimProvider};
+    let s = store(m, table, table).await;
+    let t0 = sentinel_core::time::days_from_civil(2026, 11, 29) as u64 * sentinel_core::time::DAY;
+    let cfg = sentinel_core::config::Config::from_toml(
+        "[sentinel]\nid = \"race\"\nallow_private_targets = true\n\n[policy.switching]\ndown_after = \"5s\"\nmin_dwell = \"5s\"\n\n[[service]]\nid = \"s\"\nkind = \"api\"\nprobe_interval = \"2s\"\n[service.probe]\npath = \"/\"\n\n[[service.provider]]\nid = \"a\"\nendpoint = \"http://127.0.0.1:9001\"\ninitial = \"active\"\n\n[[service.provider]]\nid = \"b\"\nendpoint = \"http://127.0.0.1:9002\"\n",
+    )
+    .unwrap();
+    let down = |p: &SimProber| {
+        p.providers.borrow_mut().insert(
+            sentinel_core::ProviderId::new("a").unwrap(),
+            SimProvider::default().fault(0, u64::MAX, Fault::Outage),
+        );
+    };
+    let mut switched = false;
+    let mut conflicts = 0;
+    for round in 0..10u64 {
+        let now = t0 + round * 3_000;
+        let (pa, pb) = (
+            SimProber::new(now, 2 * round),
+            SimProber::new(now, 2 * round + 1),
+        );
+        down(&pa);
+        down(&pb);
+        let mut a = Sentinel::open(cfg.clone(), &s, pa, now).await.unwrap();
+        let mut b = Sentinel::open(cfg.clone(), &s, pb, now).await.unwrap();
+        let (ca, cb) = (move || now, move || now + 1);
+        let (ra, rb) = tokio::join!(a.tick(&ca), b.tick(&cb));
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        conflicts += ra.conflicts + rb.conflicts;
+        switched |= ra
+            .actions
+            .iter()
+            .chain(&rb.actions)
+            .any(|x| matches!(x, Action::Switch { .. }));
+    }
+    (s, conflicts, switched, t0)
+}
+
+#[tokio::test]
+async fn two_ticks_at_once_conflict_and_switch_once() {
+    let Some(m) = moto().await else { return };
+    let (s, conflicts, switched, _) = race(&m, "race").await;
+    assert!(switched, "a down active provider is left");
+    assert!(
+        conflicts >= 1,
+        "ticks at once met a conditional-write conflict"
+    );
+    let audit = s.audit(10_000).await.unwrap();
+    for (i, x) in audit.iter().enumerate() {
+        assert!(!audit[..i].contains(x), "audit entry written twice: {x:?}");
+    }
+    let switches = audit
+        .iter()
+        .filter(|e| matches!(e.action, Action::Switch { .. }))
+        .count();
+    assert_eq!(switches, 1, "one switch: {audit:#?}");
+}
+
+/// Every observation either instance logged is counted in the state.
+/// Fails today: when the instance with the *later* probe commits first,
+/// the other's rebase drops its slightly older observations, because the
+/// core takes a provider's newest applied observation as the watermark
+/// below which everything counts as applied. The store keeps them (they
+/// are in the log); the core must accept late observations it has not
+/// applied (a window of applied keys instead of one watermark). Kept as
+/// the failing test of that open defect.
+#[tokio::test]
+#[ignore = "open defect in the core: out-of-order observations from concurrent instances are dropped on rebase"]
+async fn two_ticks_at_once_lose_no_observation() {
+    let Some(m) = moto().await else { return };
+    let (s, _, _, t0) = race(&m, "race-obs").await;
+    let logged = s.observations_since(0, usize::MAX).await.unwrap().len();
+    let stored = s.load().await.unwrap().unwrap();
+    let state = sentinel_core::State::from_bytes(&stored.bytes).unwrap();
+    let counted: u64 = state
+        .providers
+        .values()
+        .map(|p| {
+            p.hourly
+                .sum(
+                    t0 + sentinel_core::time::HOUR,
+                    sentinel_core::time::HOUR,
+                    24,
+                )
+                .total()
+        })
+        .sum();
+    assert_eq!(
+        counted as usize, logged,
+        "every logged observation is counted once"
+    );
+}
