@@ -99,6 +99,9 @@ pub struct DynamoStore {
     /// Group bytes as of the last load or commit, by version: only the
     /// groups that differ are written.
     cache: Mutex<Option<(u64, Vec<Vec<u8>>)>>,
+    /// Whether opening reads the journal (a tick books it; a request does
+    /// not need it and saves the query).
+    read_journal: bool,
 }
 
 type Item = HashMap<String, AttributeValue>;
@@ -189,7 +192,14 @@ impl DynamoStore {
             table: table.into(),
             pk: format!("S#{sentinel}"),
             cache: Mutex::new(None),
+            read_journal: true,
         }
+    }
+
+    /// Whether [`Store::journaled`] reads the journal (default: yes).
+    pub fn reading_journal(mut self, yes: bool) -> Self {
+        self.read_journal = yes;
+        self
     }
 
     /// Creates the table (on-demand capacity, `ttl` as its TTL attribute),
@@ -610,6 +620,9 @@ impl Store for DynamoStore {
     }
 
     async fn journaled(&self) -> Result<Vec<Event>, DynamoError> {
+        if !self.read_journal {
+            return Ok(Vec::new());
+        }
         let items = self.query("e#").await?;
         items
             .iter()

@@ -496,10 +496,10 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         self.version
     }
 
-    async fn run_probes(
+    async fn run_probes<C: Fn() -> UnixMillis + ?Sized>(
         &self,
         reqs: &[ProbeRequest],
-        clock: &dyn Fn() -> UnixMillis,
+        clock: &C,
     ) -> Vec<Observation> {
         let futs = reqs.iter().map(|req| async move {
             let at = clock();
@@ -600,10 +600,13 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         Some(until)
     }
 
-    /// Runs one tick; see the module docs.
-    pub async fn tick(
+    /// Runs one tick; see the module docs. `clock` is any clock (a
+    /// `&dyn Fn`, a closure, or a `fn` pointer: with a `Sync` clock and
+    /// `Send` store and prober the tick's future is `Send`, as a
+    /// multi-threaded runtime such as Lambda's requires).
+    pub async fn tick<C: Fn() -> UnixMillis + ?Sized>(
         &mut self,
-        clock: &dyn Fn() -> UnixMillis,
+        clock: &C,
     ) -> Result<TickReport, TickError<S::Error>> {
         let at = clock();
         self.tick_writes = 0;

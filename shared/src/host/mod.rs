@@ -354,10 +354,10 @@ where
     /// The scheduled entry point: books usage and deliveries, catches up
     /// with writes made by the HTTP side or another instance, runs one
     /// tick, logs its actions and publishes the view.
-    pub async fn scheduled(
+    pub async fn scheduled<C: Fn() -> UnixMillis + ?Sized>(
         &self,
         sentinel: &mut HostSentinel<S, O, T>,
-        clock: &dyn Fn() -> UnixMillis,
+        clock: &C,
     ) -> Result<TickReport, TickError<S::Error>> {
         self.book(sentinel, clock());
         let report = sentinel.tick(clock).await?;
