@@ -102,6 +102,12 @@ pub struct DynamoStore {
     /// Whether opening reads the journal (a tick books it; a request does
     /// not need it and saves the query).
     read_journal: bool,
+    /// Observations this process wrote ahead since its last commit: the
+    /// commit does not write them again.
+    written_ahead: Mutex<std::collections::HashSet<String>>,
+    /// Query pages read and items written, for the figures.
+    pages_read: std::sync::atomic::AtomicU64,
+    items_written: std::sync::atomic::AtomicU64,
 }
 
 type Item = HashMap<String, AttributeValue>;
@@ -193,6 +199,9 @@ impl DynamoStore {
             pk: format!("S#{sentinel}"),
             cache: Mutex::new(None),
             read_journal: true,
+            written_ahead: Mutex::new(std::collections::HashSet::new()),
+            pages_read: Default::default(),
+            items_written: Default::default(),
         }
     }
 
@@ -283,6 +292,8 @@ impl DynamoStore {
                     .expression_attribute_values(":p", s(prefix)),
             };
             let page = q.send().await.map_err(|e| call("query", e))?;
+            self.pages_read
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             out.extend(page.items.unwrap_or_default());
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -294,6 +305,8 @@ impl DynamoStore {
     /// Writes `requests` 25 at a time, retrying what DynamoDB left
     /// unprocessed (bounded: 5 rounds).
     async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), DynamoError> {
+        self.items_written
+            .fetch_add(requests.len() as u64, std::sync::atomic::Ordering::Relaxed);
         for chunk in requests.chunks(25) {
             let mut pending = chunk.to_vec();
             for _ in 0..5 {
@@ -345,6 +358,15 @@ impl DynamoStore {
             .build()
             .map_err(|e| call("delete-request", e))?;
         Ok(WriteRequest::builder().delete_request(del).build())
+    }
+
+    /// Query pages read and items written (puts and deletes) so far.
+    pub fn calls(&self) -> (u64, u64) {
+        (
+            self.pages_read.load(std::sync::atomic::Ordering::Relaxed),
+            self.items_written
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// The newest `limit` audit entries, oldest first.
@@ -482,7 +504,12 @@ impl Store for DynamoStore {
                 self.put_request(obs_sk(o), body, o.at / 1000 + 2 * DAY_S)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        self.batch_write(requests).await
+        self.batch_write(requests).await?;
+        self.written_ahead
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(obs.iter().map(obs_sk));
+        Ok(())
     }
 
     async fn observations_since(
@@ -507,9 +534,19 @@ impl Store for DynamoStore {
         expected: Option<u64>,
         batch: &CommitBatch<'_>,
     ) -> Result<Commit, DynamoError> {
-        // Observations first: idempotent by key, harmless if the commit
-        // then loses (the winner's rebase re-applies them).
-        self.log_observations(batch.observations).await?;
+        // Observations first (those not already written ahead): idempotent
+        // by key, harmless if the commit then loses (the winner's rebase
+        // re-applies them).
+        let fresh: Vec<Observation> = {
+            let ahead = self.written_ahead.lock().unwrap_or_else(|p| p.into_inner());
+            batch
+                .observations
+                .iter()
+                .filter(|o| !ahead.contains(&obs_sk(o)))
+                .cloned()
+                .collect()
+        };
+        self.log_observations(&fresh).await?;
         let version = expected.map_or(1, |v| v + 1);
         let (prefix, suffix, opaque, bodies) = split(batch.state);
         let cached = self
@@ -586,6 +623,8 @@ impl Store for DynamoStore {
                 .map_err(|e| call("put", e))?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
+        self.items_written
+            .fetch_add(items.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let sent = self
             .client
             .transact_write_items()
@@ -603,6 +642,10 @@ impl Store for DynamoStore {
             return Err(call("transact-write-items", e));
         }
         *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((version, bodies));
+        self.written_ahead
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         self.after_commit(batch).await?;
         Ok(Commit::Committed { version })
     }
@@ -640,6 +683,8 @@ impl Store for DynamoStore {
         until: UnixMillis,
     ) -> Result<Vec<bool>, DynamoError> {
         let mut granted = Vec::with_capacity(keys.len());
+        self.items_written
+            .fetch_add(keys.len() as u64, std::sync::atomic::Ordering::Relaxed);
         for (notice, destination) in keys {
             let r = self
                 .client

@@ -270,3 +270,38 @@ async fn two_ticks_at_once_lose_no_observation() {
         "every logged observation is counted once"
     );
 }
+
+/// The figures: query pages and items written per tick with 100
+/// providers (every one due each tick).
+#[tokio::test]
+async fn reads_and_writes_per_tick_at_100_providers() {
+    let Some(m) = moto().await else { return };
+    let s = store(&m, "per-tick", "per-tick").await;
+    let start =
+        sentinel_core::time::days_from_civil(2026, 11, 29) as u64 * sentinel_core::time::DAY;
+    let prober = SimProber::new(start, 5);
+    let mut sentinel = Sentinel::open(config(100), &s, prober, start)
+        .await
+        .unwrap();
+    sentinel.set_probe_budget(1_000);
+    let mut per = Vec::new();
+    for _ in 0..5 {
+        let before = s.calls();
+        let now = sentinel.prober().now.get();
+        let clock = move || now;
+        let r = sentinel.tick(&clock).await.unwrap();
+        let after = s.calls();
+        per.push((r.probes, after.0 - before.0, after.1 - before.1));
+        sentinel.prober().now.set(now + 60_000);
+    }
+    eprintln!("100 providers, per tick (probes, query pages, items written): {per:?}");
+    for (probes, pages, items) in &per[1..] {
+        assert!(*probes >= 100, "{per:?}");
+        // Load (head, groups), the observation log and the journal are
+        // read; the commit reads the head's group versions and prunes.
+        assert!(*pages <= 12, "{per:?}");
+        // 100 observations (written ahead once, not again at the
+        // commit), the head, the changed groups, the audit.
+        assert!(*items <= 100 + 66 + 1, "{per:?}");
+    }
+}
