@@ -162,12 +162,7 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
         probe_budget: PROBE_BUDGET,
         // Tokens for services whose proxy route needs one, comma-separated
         // (a secret, like the admin token: from the environment).
-        proxy_tokens: std::env::var("SENTINEL_PROXY_TOKENS")
-            .unwrap_or_default()
-            .split(',')
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect(),
+        proxy_tokens: sentinel_core::host::env::list(std::env::var("SENTINEL_PROXY_TOKENS").ok()),
     };
     let (host, mut sentinel) = Host::open(config, store, client, host_opts, now_ms()).await?;
     let host = Arc::new(host);

@@ -391,63 +391,6 @@ async fn the_lambda_ticks_switches_books_and_keeps_its_state_in_dynamodb() {
     );
 }
 
-/// The parts of the answers that do not depend on timing (as the Worker's
-/// parity test).
-async fn projection(base: &str) -> serde_json::Value {
-    let c = client();
-    let providers = get_json(&c, &format!("{base}/v1/providers")).await.unwrap();
-    let switches = get_json(&c, &format!("{base}/v1/switches")).await.unwrap();
-    let route = get_json(&c, &format!("{base}/v1/services/prices/route"))
-        .await
-        .unwrap();
-    let words = |p: &serde_json::Value| {
-        p.as_str().map(|s| {
-            s.split(" (")
-                .next()
-                .unwrap_or_default()
-                .chars()
-                .map(|c| if c.is_ascii_digit() { '#' } else { c })
-                .collect::<String>()
-        })
-    };
-    let ps: Vec<_> = providers["providers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            serde_json::json!([
-                p["id"],
-                p["status"],
-                p["routed"],
-                p["lifecycle"],
-                words(&p["problem"])
-            ])
-        })
-        .collect();
-    let ss: Vec<_> = switches["switches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            // A wrong answer trips `bad-data` (consecutive bad answers) or
-            // `data-quality` (the score) first depending on the cadence of
-            // ticks, which differs between a scheduled function and the
-            // local loop: both say "the data was bad".
-            let trigger = match s["reason"]["trigger"].as_str() {
-                Some("bad-data" | "data-quality") => "data",
-                Some(other) => other,
-                None => "",
-            };
-            serde_json::json!([s["service"], s["from"], s["to"], trigger])
-        })
-        .collect();
-    serde_json::json!({
-        "providers": ps,
-        "switches": ss,
-        "route": [route["active"], route["health"], route["serving"]],
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lambda_answers_as_the_local_sentinel_does() {
     let a = FakeApi::spawn("a").await.unwrap();
@@ -501,7 +444,10 @@ async fn the_lambda_answers_as_the_local_sentinel_does() {
             l.tick().await;
             tokio::time::sleep(Duration::from_millis(1000)).await;
         }
-        let (pl, pn) = (projection(&base_l).await, projection(&local).await);
+        let (pl, pn) = (
+            parity_projection(&base_l).await,
+            parity_projection(&local).await,
+        );
         let _ = stop_tx.send(());
         (both, pl, pn, l)
     };

@@ -471,54 +471,6 @@ async fn the_worker_ticks_switches_books_and_keeps_its_state_in_kv() {
     w.stop().await;
 }
 
-/// A problem in words without its counts and the transport's own error
-/// text (a JavaScript `fetch` and reqwest word a refused port apart).
-fn words(problem: &str) -> String {
-    problem
-        .split(" (")
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .map(|c| if c.is_ascii_digit() { '#' } else { c })
-        .collect()
-}
-
-/// The parts of the answers that do not depend on timing: who is up,
-/// routed and in which lifecycle; which switches, why; what the route says.
-async fn projection(base: &str) -> serde_json::Value {
-    let c = client();
-    let providers = get_json(&c, &format!("{base}/v1/providers")).await.unwrap();
-    let switches = get_json(&c, &format!("{base}/v1/switches")).await.unwrap();
-    let route = get_json(&c, &format!("{base}/v1/services/prices/route"))
-        .await
-        .unwrap();
-    let ps: Vec<_> = providers["providers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            serde_json::json!([
-                p["id"],
-                p["status"],
-                p["routed"],
-                p["lifecycle"],
-                p["problem"].as_str().map(words)
-            ])
-        })
-        .collect();
-    let ss: Vec<_> = switches["switches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| serde_json::json!([s["service"], s["from"], s["to"], s["reason"]["trigger"]]))
-        .collect();
-    serde_json::json!({
-        "providers": ps,
-        "switches": ss,
-        "route": [route["active"], route["health"], route["serving"]],
-    })
-}
-
 fn local_opts(
     dir: &Path,
     ready: tokio::sync::oneshot::Sender<std::net::SocketAddr>,
@@ -583,7 +535,10 @@ async fn the_worker_answers_as_the_local_sentinel_does() {
             w.tick().await;
             tokio::time::sleep(Duration::from_millis(1000)).await;
         }
-        let (pw, pl) = (projection(&base_w).await, projection(&base_l).await);
+        let (pw, pl) = (
+            parity_projection(&base_w).await,
+            parity_projection(&base_l).await,
+        );
         let _ = stop_tx.send(());
         w.stop().await;
         (both, pw, pl)

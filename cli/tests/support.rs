@@ -279,3 +279,64 @@ pub async fn receiver(
     });
     Receiver { got, addr }
 }
+
+/// What the shells must agree on for one scenario (the parity tests of the
+/// Worker and the Lambda against the local sentinel): who is up, routed
+/// and in which lifecycle, with the problem in words (without its counts
+/// and the transport's own error text: a JavaScript `fetch` and reqwest
+/// word a refused port apart); which switches and why; what the route
+/// says. Timestamps and scores are left out: they depend on timing.
+pub async fn parity_projection(base: &str) -> serde_json::Value {
+    let c = client();
+    let providers = get_json(&c, &format!("{base}/v1/providers")).await.unwrap();
+    let switches = get_json(&c, &format!("{base}/v1/switches")).await.unwrap();
+    let route = get_json(&c, &format!("{base}/v1/services/prices/route"))
+        .await
+        .unwrap();
+    let words = |p: &serde_json::Value| {
+        p.as_str().map(|s| {
+            s.split(" (")
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .map(|c| if c.is_ascii_digit() { '#' } else { c })
+                .collect::<String>()
+        })
+    };
+    let ps: Vec<_> = providers["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            serde_json::json!([
+                p["id"],
+                p["status"],
+                p["routed"],
+                p["lifecycle"],
+                words(&p["problem"])
+            ])
+        })
+        .collect();
+    let ss: Vec<_> = switches["switches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            // A wrong answer trips `bad-data` (consecutive bad answers) or
+            // `data-quality` (the score) first depending on the cadence of
+            // ticks, which differs between a scheduled function and the
+            // local loop: both say "the data was bad".
+            let trigger = match s["reason"]["trigger"].as_str() {
+                Some("bad-data" | "data-quality") => "data",
+                Some(other) => other,
+                None => "",
+            };
+            serde_json::json!([s["service"], s["from"], s["to"], trigger])
+        })
+        .collect();
+    serde_json::json!({
+        "providers": ps,
+        "switches": ss,
+        "route": [route["active"], route["health"], route["serving"]],
+    })
+}

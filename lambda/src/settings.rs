@@ -18,6 +18,7 @@
 
 use sentinel_core::books::spec::{Metric, Period, Quota};
 use sentinel_core::config::{Config, Errors};
+use sentinel_core::host::env;
 use sentinel_core::secret::SecretKey;
 
 /// The config built into the binary.
@@ -115,30 +116,13 @@ pub struct Plan {
     pub writes: u64,
 }
 
-fn list(v: Option<String>) -> Vec<String> {
-    v.unwrap_or_default()
-        .split(',')
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .collect()
-}
-
 fn number(
     get: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: u64,
 ) -> Result<u64, SettingsError> {
-    match get(name).map(|v| v.trim().replace('_', "")) {
-        None => Ok(default),
-        Some(v) if v.is_empty() => Ok(default),
-        Some(v) => match v.parse::<u64>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(SettingsError::Var {
-                name,
-                reason: format!("`{v}` is not a whole number above 0"),
-            }),
-        },
-    }
+    sentinel_core::host::env::positive(get(name), default)
+        .map_err(|reason| SettingsError::Var { name, reason })
 }
 
 impl Settings {
@@ -172,29 +156,17 @@ impl Settings {
                 "the built-in sentinel.toml".to_string(),
             ),
         };
-        let key = match get("SENTINEL_KEY").map(|k| k.trim().to_string()) {
-            Some(k) if !k.is_empty() => Some(
-                if k.len() == 64 {
-                    SecretKey::from_hex(&k)
-                } else {
-                    SecretKey::from_base64(&k)
-                }
-                .map_err(|e| SettingsError::Var {
-                    name: "SENTINEL_KEY",
-                    reason: format!("not a 32-byte key in base64 or 64 hex digits: {e}"),
-                })?,
-            ),
-            _ => None,
-        };
+        let key = env::secret_key(get("SENTINEL_KEY")).map_err(|reason| SettingsError::Var {
+            name: "SENTINEL_KEY",
+            reason,
+        })?;
         Ok(Settings {
             table,
             config,
-            token: get("SENTINEL_TOKEN")
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty()),
-            proxy_tokens: list(get("SENTINEL_PROXY_TOKENS")),
+            token: env::text(get("SENTINEL_TOKEN")),
+            proxy_tokens: env::list(get("SENTINEL_PROXY_TOKENS")),
             key,
-            webhooks: list(get("SENTINEL_WEBHOOK")),
+            webhooks: env::list(get("SENTINEL_WEBHOOK")),
             schedule_ms: match get("SENTINEL_SCHEDULE_MINUTES") {
                 Some(_) => number(&get, "SENTINEL_SCHEDULE_MINUTES", 2)? * 60_000,
                 None => number(&get, "SENTINEL_SCHEDULE_SECONDS", 120)? * 1000,

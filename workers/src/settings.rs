@@ -73,7 +73,7 @@ pub enum SettingsError {
         reason: String,
     },
     /// `SENTINEL_KEY` is not a key.
-    #[error("SENTINEL_KEY is not a 32-byte key in base64 or 64 hex digits: {0}")]
+    #[error("SENTINEL_KEY: {0}")]
     Key(String),
 }
 
@@ -101,34 +101,16 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
-fn list(v: Option<String>) -> Vec<String> {
-    v.unwrap_or_default()
-        .split(',')
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .collect()
-}
-
 impl Secrets {
     /// Reads the secrets through `get` (the Worker's `env.secret`, or
     /// `.dev.vars` locally). Empty values count as unset.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let token = get("SENTINEL_TOKEN")
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty());
-        let key = match get("SENTINEL_KEY").map(|k| k.trim().to_string()) {
-            Some(k) if !k.is_empty() => Some(if k.len() == 64 {
-                SecretKey::from_hex(&k).map_err(|e| SettingsError::Key(e.to_string()))?
-            } else {
-                SecretKey::from_base64(&k).map_err(|e| SettingsError::Key(e.to_string()))?
-            }),
-            _ => None,
-        };
+        use sentinel_core::host::env;
         Ok(Secrets {
-            token,
-            proxy_tokens: list(get("SENTINEL_PROXY_TOKENS")),
-            key,
-            webhooks: list(get("SENTINEL_WEBHOOK")),
+            token: env::text(get("SENTINEL_TOKEN")),
+            proxy_tokens: env::list(get("SENTINEL_PROXY_TOKENS")),
+            key: env::secret_key(get("SENTINEL_KEY")).map_err(SettingsError::Key)?,
+            webhooks: env::list(get("SENTINEL_WEBHOOK")),
         })
     }
 }
@@ -161,17 +143,8 @@ impl Plan {
     /// Reads the plan's vars; unset means the free plan.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let num = |name: &'static str, default: u64| -> Result<u64, SettingsError> {
-            match get(name).map(|v| v.trim().replace('_', "")) {
-                None => Ok(default),
-                Some(v) if v.is_empty() => Ok(default),
-                Some(v) => match v.parse::<u64>() {
-                    Ok(n) if n > 0 => Ok(n),
-                    _ => Err(SettingsError::Var {
-                        name,
-                        reason: format!("`{v}` is not a whole number above 0"),
-                    }),
-                },
-            }
+            sentinel_core::host::env::positive(get(name), default)
+                .map_err(|reason| SettingsError::Var { name, reason })
         };
         Ok(Plan {
             kv_writes_per_day: num("SENTINEL_KV_WRITES_PER_DAY", free_plan::KV_WRITES_PER_DAY)?,

@@ -32,6 +32,7 @@ mod checks;
 pub mod client;
 mod convert;
 mod deliver;
+pub mod env;
 pub mod guard;
 pub mod headers;
 pub mod kv;
