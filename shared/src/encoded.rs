@@ -78,6 +78,7 @@ impl EncodedState {
                 &state.schedule,
                 &state.usage_seen,
                 &state.recent_latency,
+                &state.applied,
             ),
             Vec::with_capacity(1024),
         );

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Version of the encoded state; bump on any incompatible change.
-pub const STATE_VERSION: u16 = 3;
+pub const STATE_VERSION: u16 = 4;
 pub(crate) const MAGIC: &[u8; 4] = b"BKS\0";
 
 mod legacy;
@@ -517,6 +517,66 @@ pub struct State {
     /// Each provider's latest answers, for the latency trigger
     /// ([`crate::recent`]).
     pub recent_latency: BTreeMap<ProviderId, crate::recent::RecentLatency>,
+    /// Each provider's applied observation keys ([`Applied`]): an
+    /// observation older than the watermark that is not among them was
+    /// never applied (another instance's, taken a moment before, arriving
+    /// after a commit) and is applied late rather than dropped.
+    pub applied: BTreeMap<ProviderId, Applied>,
+}
+
+/// Applied observation keys kept per provider ([`State::applied`]): a few
+/// probe intervals' worth, far longer than two instances' ticks overlap.
+pub const APPLIED_KEEP: usize = 4;
+
+/// Which of a provider's observations were applied: the newest
+/// [`APPLIED_KEEP`] keys, and a floor at or below which every key counts
+/// as applied (the newest key dropped from the list; for a state from
+/// before this list, its watermark).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// Everything at or below is applied.
+    pub floor: Option<(UnixMillis, crate::probe::Purpose)>,
+    /// Applied keys above the floor, oldest first.
+    pub keys: Vec<(UnixMillis, crate::probe::Purpose)>,
+}
+
+impl Applied {
+    /// Whether `key` was applied.
+    pub fn contains(&self, key: (UnixMillis, crate::probe::Purpose)) -> bool {
+        self.floor.is_some_and(|f| key <= f) || self.keys.binary_search(&key).is_ok()
+    }
+
+    /// Records `key` as applied, keeping the newest [`APPLIED_KEEP`].
+    pub fn insert(&mut self, key: (UnixMillis, crate::probe::Purpose)) {
+        if let Err(at) = self.keys.binary_search(&key) {
+            self.keys.insert(at, key);
+        }
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        let cut = self.keys.len().saturating_sub(APPLIED_KEEP);
+        if cut > 0 {
+            let dropped = self.keys[cut - 1];
+            self.floor = self.floor.max(Some(dropped));
+            self.keys.drain(..cut);
+        }
+        let floor = self.floor;
+        self.keys.retain(|k| floor.is_none_or(|f| *k > f));
+    }
+
+    /// Both replicas' applied keys.
+    pub fn merge(&self, other: &Applied) -> Applied {
+        let mut keys: Vec<_> = self.keys.iter().chain(&other.keys).copied().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut out = Applied {
+            floor: self.floor.max(other.floor),
+            keys,
+        };
+        out.trim();
+        out
+    }
 }
 
 impl Default for State {
@@ -539,6 +599,7 @@ impl Default for State {
             schedule: Schedule::default(),
             usage_seen: BTreeMap::new(),
             recent_latency: BTreeMap::new(),
+            applied: BTreeMap::new(),
         }
     }
 }
@@ -591,6 +652,9 @@ impl State {
                 .map(|v1| State::from(legacy::StateV2::from(v1)))
                 .map_err(corrupt),
             2 => postcard::from_bytes::<legacy::StateV2>(&bytes[6..])
+                .map(State::from)
+                .map_err(corrupt),
+            3 => postcard::from_bytes::<legacy::StateV3>(&bytes[6..])
                 .map(State::from)
                 .map_err(corrupt),
             _ => Err(StateError::Version { found }),
@@ -670,6 +734,13 @@ impl State {
         for (src, at) in self.usage_seen.iter().chain(other.usage_seen.iter()) {
             let e = out.usage_seen.entry(src.clone()).or_insert(0);
             *e = (*e).max(*at);
+        }
+        for (id, a) in self.applied.iter().chain(other.applied.iter()) {
+            let merged = out
+                .applied
+                .get(id)
+                .map_or_else(|| a.clone(), |e| e.merge(a));
+            out.applied.insert(id.clone(), merged);
         }
         out
     }

@@ -237,12 +237,43 @@ impl Engine {
                 report.reject(obs.provider.as_str(), obs.at, "provider has no state");
                 continue;
             };
-            if ps.watermark.is_some_and(|w| obs.key() <= w) {
+            // Idempotence: a key at or below the watermark was applied,
+            // unless it is newer than the oldest applied key kept and not
+            // among them: another instance's observation, taken a moment
+            // before this one's, that arrives after it (a rebase after a
+            // conflicting commit, a replay of the log). Such a late one
+            // counts in the order-free tallies only (availability windows,
+            // latency histogram); streaks and the latest probe stay with
+            // the newer observation.
+            let key = obs.key();
+            let applied = self.state.applied.entry(obs.provider.clone()).or_default();
+            if applied.contains(key) {
                 report.duplicates += 1;
                 continue;
             }
-            ps.watermark = Some(obs.key());
+            let late = ps.watermark.is_some_and(|w| key <= w);
+            applied.insert(key);
             report.applied += 1;
+            if late {
+                let mut delta = crate::window::Counts::default();
+                match obs.outcome {
+                    crate::probe::Outcome::Ok => delta.ok = 1,
+                    crate::probe::Outcome::Timeout => delta.timeout = 1,
+                    crate::probe::Outcome::Throttled => delta.throttled = 1,
+                    _ => delta.error = 1,
+                }
+                if let Some(b) = ps.hourly.bucket_mut(now, obs.at, HOUR, 24) {
+                    b.add(&delta);
+                }
+                if let Some(b) = ps.daily.bucket_mut(now, obs.at, DAY, 30) {
+                    b.add(&delta);
+                }
+                if obs.outcome.is_up() {
+                    ps.latency.record(u64::from(obs.latency_ms));
+                }
+                continue;
+            }
+            ps.watermark = Some(key);
             let svc = self.registry.service(rt.service.as_str());
             let interval = svc.map_or(30_000, |s| s.config.probe_interval.as_ms());
 

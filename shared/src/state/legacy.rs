@@ -9,6 +9,9 @@
 //! - **Version 2** had no incidents, timeline, score snapshots, failing
 //!   data reason or failure-cause streak per provider, no fork per
 //!   service, and `failed` reasons without their cause.
+//! - **Version 3** had no applied-keys window per provider (only the
+//!   watermark: an observation older than it was dropped even when it
+//!   had never been applied).
 
 use super::{
     ActiveAlert, Downtime, LastProbe, Notice, ProviderState, ReliabilityCounts, Schedule,
@@ -287,7 +290,79 @@ impl From<StateV2> for State {
             schedule: v.schedule,
             usage_seen: v.usage_seen,
             recent_latency: v.recent_latency,
+            applied: BTreeMap::new(),
         }
+        .with_applied_from_watermarks()
+    }
+}
+
+/// Format version 3: the current layout without `applied`.
+#[derive(Deserialize)]
+pub(super) struct StateV3 {
+    version: u16,
+    revision: u64,
+    last_decide: UnixMillis,
+    providers: BTreeMap<ProviderId, ProviderState>,
+    services: BTreeMap<ServiceId, ServiceState>,
+    history: VecDeque<SwitchRecord>,
+    switch_seq: u64,
+    alerts: BTreeMap<String, ActiveAlert>,
+    footprint: Ledger,
+    footprint_step: Step,
+    usage_watermarks: BTreeMap<String, u64>,
+    submitted: Vec<Submitted>,
+    outbox: Vec<Notice>,
+    notice_seq: u64,
+    schedule: Schedule,
+    usage_seen: BTreeMap<String, UnixMillis>,
+    recent_latency: BTreeMap<ProviderId, crate::recent::RecentLatency>,
+}
+
+impl From<StateV3> for State {
+    fn from(v: StateV3) -> State {
+        let _ = v.version;
+        State {
+            version: STATE_VERSION,
+            revision: v.revision,
+            last_decide: v.last_decide,
+            providers: v.providers,
+            services: v.services,
+            history: v.history,
+            switch_seq: v.switch_seq,
+            alerts: v.alerts,
+            footprint: v.footprint,
+            footprint_step: v.footprint_step,
+            usage_watermarks: v.usage_watermarks,
+            submitted: v.submitted,
+            outbox: v.outbox,
+            notice_seq: v.notice_seq,
+            schedule: v.schedule,
+            usage_seen: v.usage_seen,
+            recent_latency: v.recent_latency,
+            applied: BTreeMap::new(),
+        }
+        .with_applied_from_watermarks()
+    }
+}
+
+impl State {
+    /// An older state knew only each provider's watermark: it is the one
+    /// applied key known, so nothing older is applied again.
+    fn with_applied_from_watermarks(mut self) -> State {
+        self.applied = self
+            .providers
+            .iter()
+            .filter_map(|(id, p)| {
+                p.watermark.map(|w| {
+                    let a = super::Applied {
+                        floor: Some(w),
+                        keys: Vec::new(),
+                    };
+                    (id.clone(), a)
+                })
+            })
+            .collect();
+        self
     }
 }
 
