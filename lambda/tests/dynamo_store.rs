@@ -9,90 +9,16 @@
 //! meets, two overlapping ticks, and the state of 1,000 providers spread
 //! over items that each stay far below DynamoDB's 400 KB.
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+mod common;
+
+use common::{client, moto, Moto};
 use sentinel_core::action::Action;
 use sentinel_core::sim::SimProber;
 use sentinel_core::tick::{Sentinel, Store};
 use sentinel_lambda::store::DynamoStore;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
-
-fn moto_server() -> Option<PathBuf> {
-    let venv = std::env::var_os("SENTINEL_VENV")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache/bookkeeper-sentinel/venv"))
-        })
-        .map(|v| v.join("bin/moto_server"));
-    venv.filter(|p| p.is_file()).or_else(|| {
-        std::env::var_os("PATH").and_then(|path| {
-            std::env::split_paths(&path)
-                .map(|d| d.join("moto_server"))
-                .find(|p| p.is_file())
-        })
-    })
-}
-
-/// moto on a free port, killed on drop.
-struct Moto {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn moto() -> Option<Moto> {
-    let Some(bin) = moto_server() else {
-        if std::env::var_os("SENTINEL_E2E_REQUIRE").is_some() {
-            panic!(
-                "moto_server is required under SENTINEL_E2E_REQUIRE (bash .ci/tools installs it)"
-            );
-        }
-        eprintln!("SKIPPED: moto_server not installed (bash .ci/tools installs it)");
-        return None;
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("moto_server starts");
-    let m = Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Some(m);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("moto_server did not listen in 30 s");
-}
 
 async fn store(m: &Moto, table: &str, sentinel: &str) -> DynamoStore {
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url(&m.url)
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(conf);
+    let client = client(m);
     DynamoStore::create_table(&client, table).await.unwrap();
     DynamoStore::new(client, table, sentinel)
 }

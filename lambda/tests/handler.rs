@@ -9,69 +9,13 @@
 //! handle. State in moto's DynamoDB server (started here; skipped, or
 //! failed under `SENTINEL_E2E_REQUIRE`, when moto is not installed).
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+mod common;
+
+use common::{client, moto, Moto};
 use lambda_http::Body;
 use sentinel_lambda::app::App;
 use sentinel_lambda::settings::Settings;
 use sentinel_lambda::store::DynamoStore;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
-
-fn moto_server() -> Option<PathBuf> {
-    std::env::var_os("SENTINEL_VENV")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache/bookkeeper-sentinel/venv"))
-        })
-        .map(|v| v.join("bin/moto_server"))
-        .filter(|p| p.is_file())
-}
-
-struct Moto(std::process::Child, String);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn moto() -> Option<Moto> {
-    let Some(bin) = moto_server() else {
-        assert!(
-            std::env::var_os("SENTINEL_E2E_REQUIRE").is_none(),
-            "moto_server is required under SENTINEL_E2E_REQUIRE (bash .ci/tools installs it)"
-        );
-        eprintln!("SKIPPED: moto_server not installed (bash .ci/tools installs it)");
-        return None;
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let m = Moto(
-        std::process::Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-        format!("http://127.0.0.1:{port}"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Some(m);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("moto did not listen");
-}
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -100,13 +44,7 @@ initial = "active"
 "#;
 
 async fn app(m: &Moto) -> App {
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url(&m.1)
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(conf);
+    let client = client(m);
     DynamoStore::create_table(&client, "t").await.unwrap();
     let settings = Settings::from_env(
         |k| match k {

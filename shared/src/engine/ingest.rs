@@ -254,30 +254,7 @@ impl Engine {
             let late = ps.watermark.is_some_and(|w| key <= w);
             applied.insert(key);
             report.applied += 1;
-            if late {
-                let mut delta = crate::window::Counts::default();
-                match obs.outcome {
-                    crate::probe::Outcome::Ok => delta.ok = 1,
-                    crate::probe::Outcome::Timeout => delta.timeout = 1,
-                    crate::probe::Outcome::Throttled => delta.throttled = 1,
-                    _ => delta.error = 1,
-                }
-                if let Some(b) = ps.hourly.bucket_mut(now, obs.at, HOUR, 24) {
-                    b.add(&delta);
-                }
-                if let Some(b) = ps.daily.bucket_mut(now, obs.at, DAY, 30) {
-                    b.add(&delta);
-                }
-                if obs.outcome.is_up() {
-                    ps.latency.record(u64::from(obs.latency_ms));
-                }
-                continue;
-            }
-            ps.watermark = Some(key);
-            let svc = self.registry.service(rt.service.as_str());
-            let interval = svc.map_or(30_000, |s| s.config.probe_interval.as_ms());
-
-            // Availability windows.
+            // Availability windows: order-free, so late observations too.
             let mut delta = crate::window::Counts::default();
             match obs.outcome {
                 crate::probe::Outcome::Ok => delta.ok = 1,
@@ -291,6 +268,16 @@ impl Engine {
             if let Some(b) = ps.daily.bucket_mut(now, obs.at, DAY, 30) {
                 b.add(&delta);
             }
+            if late {
+                if obs.outcome.is_up() {
+                    ps.latency.record(u64::from(obs.latency_ms));
+                }
+                continue;
+            }
+            ps.watermark = Some(key);
+            let svc = self.registry.service(rt.service.as_str());
+            let interval = svc.map_or(30_000, |s| s.config.probe_interval.as_ms());
+
             let up = obs.outcome.is_up();
             ps.recent_failures = (ps.recent_failures << 1) | u64::from(!up);
             ps.recent_probes = ps.recent_probes.saturating_add(1).min(64);
