@@ -56,6 +56,9 @@ pub enum RunError {
     /// usable.
     #[error("connection limits: {0}")]
     Limits(#[from] LimitsError),
+    /// A peer's shared secret is missing or unusable.
+    #[error("{0}")]
+    Peers(String),
 }
 
 impl From<TickError<StoreError>> for RunError {
@@ -163,6 +166,11 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
         // Tokens for services whose proxy route needs one, comma-separated
         // (a secret, like the admin token: from the environment).
         proxy_tokens: sentinel_core::host::env::list(std::env::var("SENTINEL_PROXY_TOKENS").ok()),
+        // Secrets shared with the `[[peer]]` sentinels
+        // (`SENTINEL_PEER_SECRET_<ID>` or `SENTINEL_PEER_SECRET`).
+        peer_secrets: sentinel_core::peer::secrets_from(&config, |k| std::env::var(k).ok())
+            .map_err(RunError::Peers)?,
+        ..HostOptions::default()
     };
     let (host, mut sentinel) = Host::open(config, store, client, host_opts, now_ms()).await?;
     let host = Arc::new(host);

@@ -6,12 +6,19 @@
 //! An outage closes the listening socket, so clients see a refused
 //! connection, as with a real dead host; recovery binds the same port
 //! again.
+//!
+//! A mode can also be set for one vantage only ([`FakeApi::set_for_vantage`]):
+//! requests carrying `x-sentinel-vantage: <sentinel id>` (every probe a
+//! sentinel sends does) get that mode's behaviour, others the global one.
+//! A socket cannot be closed for one client, so an outage for one vantage
+//! drops each of its connections without an answer instead.
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,7 +53,26 @@ struct Inner {
     task: Option<JoinHandle<()>>,
     /// Bumped on an outage: open connections close (clients pool them).
     generation: tokio::sync::watch::Sender<u64>,
+    /// Modes for one vantage only (the `x-sentinel-vantage` header), with
+    /// when a stale one stopped updating.
+    vantages: HashMap<String, (Mode, u64)>,
 }
+
+/// The header carrying the id of the sentinel that sent a probe.
+pub const VANTAGE_HEADER: &str = "x-sentinel-vantage";
+
+/// Why a connection is dropped without an answer (an outage for one
+/// vantage): hyper closes a connection whose service fails.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("outage for this vantage: connection dropped")
+    }
+}
+
+impl std::error::Error for Dropped {}
 
 /// A local API provider.
 #[derive(Debug, Clone)]
@@ -80,6 +106,7 @@ impl FakeApi {
                 stale_at: 0,
                 task: None,
                 generation: tokio::sync::watch::Sender::new(0),
+                vantages: HashMap::new(),
             })),
             served: Arc::new(AtomicU64::new(0)),
         };
@@ -116,7 +143,7 @@ impl FakeApi {
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| {
                         let me = me.clone();
-                        async move { Ok::<_, std::convert::Infallible>(me.answer(req).await) }
+                        async move { me.answer(req).await }
                     });
                     let conn = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc);
@@ -175,13 +202,61 @@ impl FakeApi {
         Ok(())
     }
 
-    async fn answer(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    /// The mode for requests from `vantage` only, if one is set.
+    pub fn vantage_mode(&self, vantage: &str) -> Option<Mode> {
+        self.inner
+            .lock()
+            .ok()
+            .and_then(|i| i.vantages.get(vantage).map(|(m, _)| m.clone()))
+    }
+
+    /// Sets (`Some`) or clears (`None`) the mode of requests carrying
+    /// `x-sentinel-vantage: <vantage>`; other requests keep the global
+    /// mode. An [`Mode::Outage`] for one vantage drops its connections
+    /// without an answer (the socket stays open for the others). While the
+    /// whole API is in an outage nobody is answered, whatever is set here.
+    pub async fn set_for_vantage(&self, vantage: &str, mode: Option<Mode>) -> std::io::Result<()> {
+        let mut i = self
+            .inner
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?;
+        match mode {
+            None => {
+                i.vantages.remove(vantage);
+            }
+            Some(mode) => {
+                let stale_at = match i.vantages.get(vantage) {
+                    Some((Mode::Stale, at)) if mode == Mode::Stale => *at,
+                    _ => unix_now(),
+                };
+                i.vantages.insert(vantage.to_string(), (mode, stale_at));
+            }
+        }
+        Ok(())
+    }
+
+    async fn answer(&self, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
         self.served.fetch_add(1, Ordering::Relaxed);
+        let vantage = req
+            .headers()
+            .get(VANTAGE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let (mode, stale_at) = self
             .inner
             .lock()
-            .map(|i| (i.mode.clone(), i.stale_at))
+            .map(|i| {
+                vantage
+                    .as_deref()
+                    .and_then(|v| i.vantages.get(v).cloned())
+                    .unwrap_or((i.mode.clone(), i.stale_at))
+            })
             .unwrap_or((Mode::Healthy, 0));
+        if mode == Mode::Outage {
+            // Only reachable for a vantage's outage: a global one closed
+            // the socket.
+            return Err(Dropped);
+        }
         if let Mode::Slow(ms) = mode {
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
@@ -216,7 +291,7 @@ impl FakeApi {
             "content-type",
             hyper::header::HeaderValue::from_static("application/json"),
         );
-        resp
+        Ok(resp)
     }
 }
 
@@ -380,5 +455,62 @@ impl Anvil {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill().await;
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    async fn probe(c: &reqwest::Client, api: &FakeApi, vantage: Option<&str>) -> Option<u16> {
+        let mut r = c.get(format!("{}/health", api.url()));
+        if let Some(v) = vantage {
+            r = r.header(VANTAGE_HEADER, v);
+        }
+        r.send().await.ok().map(|r| r.status().as_u16())
+    }
+
+    #[tokio::test]
+    async fn a_mode_for_one_vantage_leaves_the_others_alone() {
+        let api = FakeApi::spawn("p").await.unwrap();
+        let c = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        api.set_for_vantage("a", Some(Mode::Errors)).await.unwrap();
+        assert_eq!(probe(&c, &api, Some("a")).await, Some(503));
+        assert_eq!(probe(&c, &api, Some("b")).await, Some(200));
+        assert_eq!(probe(&c, &api, None).await, Some(200));
+        assert_eq!(api.vantage_mode("a"), Some(Mode::Errors));
+
+        // An outage for one vantage drops its connections unanswered.
+        api.set_for_vantage("a", Some(Mode::Outage)).await.unwrap();
+        assert_eq!(probe(&c, &api, Some("a")).await, None);
+        assert_eq!(probe(&c, &api, Some("b")).await, Some(200));
+
+        // Cleared: the global mode again, for everyone.
+        api.set_for_vantage("a", None).await.unwrap();
+        api.set(Mode::Throttled).await.unwrap();
+        assert_eq!(probe(&c, &api, Some("a")).await, Some(429));
+        assert_eq!(probe(&c, &api, Some("b")).await, Some(429));
+        assert_eq!(api.vantage_mode("a"), None);
+    }
+
+    #[tokio::test]
+    async fn wrong_data_for_one_vantage_is_wrong_for_it_only() {
+        let api = FakeApi::spawn("p").await.unwrap();
+        let c = reqwest::Client::new();
+        api.set_for_vantage("b", Some(Mode::Wrong)).await.unwrap();
+        let body = |v: &'static str| {
+            let c = c.clone();
+            let url = format!("{}/health", api.url());
+            async move {
+                let r = c.get(url).header(VANTAGE_HEADER, v).send().await.unwrap();
+                serde_json::from_str::<serde_json::Value>(&r.text().await.unwrap()).unwrap()
+            }
+        };
+        assert_eq!(body("b").await["status"], "degraded");
+        assert_eq!(body("a").await["status"], "ok");
     }
 }

@@ -340,3 +340,16 @@ pub async fn parity_projection(base: &str) -> serde_json::Value {
         "route": [route["active"], route["health"], route["serving"]],
     })
 }
+
+/// The keys of the alerts firing on the sentinel at `base`, per
+/// `GET /dashboard.json` (`alerts`: `[{key, severity, since, message}]`).
+pub async fn alert_keys(client: &reqwest::Client, base: &str) -> Option<Vec<String>> {
+    let v = get_json(client, &format!("{base}/dashboard.json")).await?;
+    Some(
+        v["alerts"]
+            .as_array()?
+            .iter()
+            .filter_map(|a| a["key"].as_str().map(str::to_string))
+            .collect(),
+    )
+}

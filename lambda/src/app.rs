@@ -37,6 +37,9 @@ pub enum AppError {
     /// Settings or config.
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    /// A peer's shared secret is missing or unusable.
+    #[error("{0}")]
+    Peers(String),
     /// The state cannot be opened or committed.
     #[error("the state cannot be opened: {0}")]
     Open(String),
@@ -54,6 +57,10 @@ pub struct App {
     dynamo: aws_sdk_dynamodb::Client,
     client: NativeClient,
     clock: fn() -> UnixMillis,
+    /// Secrets shared with the peers, and the nonces of their requests
+    /// seen by this instance (replay protection across invocations).
+    peer_secrets: Vec<(sentinel_core::SentinelId, sentinel_core::peer::PeerSecret)>,
+    peer_nonces: Arc<std::sync::Mutex<sentinel_core::peer::auth::NonceWindow>>,
     seq: std::sync::atomic::AtomicU64,
 }
 
@@ -97,7 +104,11 @@ impl App {
         let client = sentinel_native::client(settings.key.clone())
             .map_err(|e| AppError::Client(e.to_string()))?;
         let seq = std::sync::atomic::AtomicU64::new(clock() << 16);
+        let peer_secrets = sentinel_core::peer::secrets_from(&config, |k| std::env::var(k).ok())
+            .map_err(AppError::Peers)?;
         Ok(App {
+            peer_secrets,
+            peer_nonces: Arc::default(),
             config,
             settings,
             dynamo,
@@ -131,6 +142,8 @@ impl App {
             policy: ProxyPolicy::default(),
             probe_budget: settings::PROBE_BUDGET,
             proxy_tokens: self.settings.proxy_tokens.clone(),
+            peer_secrets: self.peer_secrets.clone(),
+            peer_nonces: self.peer_nonces.clone(),
         };
         Host::open(self.config.clone(), store, self.client.clone(), opts, now)
             .await

@@ -4,7 +4,7 @@ use crate::books::{self, Step};
 use crate::lifecycle::{Lifecycle, TrustLevel};
 use crate::state::{Severity, SwitchRecord};
 use crate::switcher::Reason;
-use crate::{Bps, ProviderId, ServiceId};
+use crate::{Bps, ProviderId, SentinelId, ServiceId};
 use serde::{Deserialize, Serialize};
 
 /// One action, serialized with an `action` tag for the audit log.
@@ -88,6 +88,23 @@ pub enum Action {
         key: String,
         /// Why.
         why: String,
+    },
+    /// The peers' quorum changed its verdict on a provider failing here
+    /// ([`crate::peer`]): confirmed, held as this vantage's problem, acted
+    /// on alone, held for a suspected own network, cleared; or a peer's
+    /// later route adopted (`reconciled`).
+    Quorum {
+        /// The provider (for `reconciled`: the one now routed to).
+        provider: ProviderId,
+        /// The verdict (`healthy`, `confirmed`, `local-only`, `alone`,
+        /// `isolated`, `reconciled`).
+        verdict: String,
+        /// Peers that saw it failing too.
+        agree: Vec<SentinelId>,
+        /// Peers that saw it answer.
+        disagree: Vec<SentinelId>,
+        /// Peers that were down (or could not say).
+        absent: Vec<SentinelId>,
     },
 }
 

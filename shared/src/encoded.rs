@@ -79,6 +79,7 @@ impl EncodedState {
                 &state.usage_seen,
                 &state.recent_latency,
                 &state.applied,
+                &state.peering,
             ),
             Vec::with_capacity(1024),
         );

@@ -29,6 +29,7 @@ pub mod incident;
 pub mod lifecycle;
 pub mod metrics;
 pub mod outbox;
+pub mod peer;
 pub mod probe;
 pub mod proxy;
 pub mod quality;

@@ -101,6 +101,9 @@ pub struct ProbeResponse {
     /// The `Retry-After` header of a 429 or 503, in seconds (delta-seconds
     /// form; an HTTP date is converted by the shell or left out).
     pub retry_after_s: Option<u64>,
+    /// The `x-sentinel-signature` header: a peer sentinel's proof that it
+    /// wrote this answer ([`crate::peer::auth`]); `None` for others.
+    pub signature: Option<String>,
 }
 
 /// Why no response came back.
@@ -347,4 +350,17 @@ pub fn observe(
         }
     }
     obs
+}
+
+/// A failure's short name and detail, for people (`timeout`,
+/// `refused: …`, `reset: …`).
+pub fn failure_name(f: &ProbeFailure) -> String {
+    match f {
+        ProbeFailure::Timeout => "timeout".into(),
+        ProbeFailure::Connect(d) => format!("refused: {d}"),
+        ProbeFailure::Reset(d) => format!("reset: {d}"),
+        ProbeFailure::Tls(d) => format!("tls: {d}"),
+        ProbeFailure::Blocked(d) => format!("blocked by the SSRF guard: {d}"),
+        ProbeFailure::Protocol(d) => format!("protocol: {d}"),
+    }
 }

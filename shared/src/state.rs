@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Version of the encoded state; bump on any incompatible change.
-pub const STATE_VERSION: u16 = 4;
+pub const STATE_VERSION: u16 = 5;
 pub(crate) const MAGIC: &[u8; 4] = b"BKS\0";
 
 mod legacy;
@@ -522,6 +522,9 @@ pub struct State {
     /// never applied (another instance's, taken a moment before, arriving
     /// after a commit) and is applied late rather than dropped.
     pub applied: BTreeMap<ProviderId, Applied>,
+    /// Peer sentinels: their health, their view of each provider, their
+    /// routes, and the quorum's verdicts ([`crate::peer`]).
+    pub peering: crate::peer::Peering,
 }
 
 /// Applied observation keys kept per provider ([`State::applied`]): a few
@@ -600,6 +603,7 @@ impl Default for State {
             usage_seen: BTreeMap::new(),
             recent_latency: BTreeMap::new(),
             applied: BTreeMap::new(),
+            peering: crate::peer::Peering::default(),
         }
     }
 }
@@ -655,6 +659,9 @@ impl State {
                 .map(State::from)
                 .map_err(corrupt),
             3 => postcard::from_bytes::<legacy::StateV3>(&bytes[6..])
+                .map(State::from)
+                .map_err(corrupt),
+            4 => postcard::from_bytes::<legacy::StateV4>(&bytes[6..])
                 .map(State::from)
                 .map_err(corrupt),
             _ => Err(StateError::Version { found }),
@@ -742,6 +749,7 @@ impl State {
                 .map_or_else(|| a.clone(), |e| e.merge(a));
             out.applied.insert(id.clone(), merged);
         }
+        out.peering = self.peering.merge(&other.peering);
         out
     }
 }

@@ -136,6 +136,13 @@ pub enum Reason {
         /// The ladder step reached.
         step: Step,
     },
+    /// A peer sentinel routed the service here later than this one
+    /// decided ([`crate::peer`]): its decision is adopted so both route
+    /// the same way.
+    Reconciled {
+        /// The peer.
+        peer: crate::SentinelId,
+    },
 }
 
 /// How urgently a trigger acts.
@@ -166,6 +173,7 @@ impl Reason {
             Reason::BetterAlternative { .. } => "better-alternative",
             Reason::Throttled { .. } => "throttled",
             Reason::BudgetPressure { .. } => "budget-pressure",
+            Reason::Reconciled { .. } => "reconciled",
         }
     }
 
@@ -181,7 +189,7 @@ impl Reason {
             | Reason::Throttled { .. }
             | Reason::BudgetPressure { .. }
             | Reason::Untrusted { .. } => Urgency::Critical,
-            Reason::BetterAlternative { .. } => Urgency::Optimize,
+            Reason::BetterAlternative { .. } | Reason::Reconciled { .. } => Urgency::Optimize,
             _ => Urgency::Degraded,
         }
     }
@@ -196,6 +204,7 @@ impl Reason {
                 | Reason::BudgetExhausted { .. }
                 | Reason::Throttled { .. }
                 | Reason::BudgetPressure { .. }
+                | Reason::Reconciled { .. }
         )
     }
 }
@@ -389,6 +398,8 @@ pub fn eligible(c: &View, active: Option<&View>, reason: &Reason, sw: &Switching
             .is_none_or(|r| u32::from(r.get()) * 2 <= u32::from(sw.max_error_rate.get())),
         Reason::BetterAlternative { .. } => c.confidence >= Bps::percent(50),
         Reason::Untrusted { total } => c.total > *total,
+        // Never a trigger here (a peer's decision is adopted directly).
+        Reason::Reconciled { .. } => false,
         Reason::Initial
         | Reason::Failed { .. }
         | Reason::Throttled { .. }

@@ -314,6 +314,8 @@ pub struct TickReport {
     /// When the next tick is due (for a paced wake-up: when the next
     /// write is allowed, or the next probe is due if that is later).
     pub next_wakeup: UnixMillis,
+    /// Peers checked (and read) this tick.
+    pub peers: u32,
     /// Skipped by the pacing rule of a budgeted store
     /// ([`crate::books::pace`]): no probes were sent and nothing was
     /// written.
@@ -355,6 +357,35 @@ pub struct Sentinel<S, P> {
     /// Own events' sequence numbers.
     seq: u64,
     source: String,
+    /// The secrets shared with the configured peers.
+    peer_secrets: Vec<(crate::SentinelId, crate::peer::PeerSecret)>,
+    /// Requests signed so far (part of each nonce).
+    peer_counter: u64,
+    /// Peer news applied since the last commit (re-applied after a
+    /// conflict, like observations).
+    pending_peer: Vec<PeerNews>,
+}
+
+/// What one tick learned from one peer.
+#[derive(Clone, Debug)]
+struct PeerNews {
+    peer: crate::SentinelId,
+    at: UnixMillis,
+    health: Result<u32, String>,
+    read: Option<Result<crate::peer::exchange::Published, String>>,
+}
+
+fn apply_peer_news(engine: &mut Engine, news: &[PeerNews]) {
+    for n in news {
+        engine.note_peer_check(&n.peer, n.at, n.health.clone());
+        match &n.read {
+            Some(Ok(p)) => {
+                engine.absorb_peer(&n.peer, n.at, p);
+            }
+            Some(Err(e)) => engine.note_peer_read_error(&n.peer, n.at, e.clone()),
+            None => {}
+        }
+    }
 }
 
 const MAX_ATTEMPTS: u32 = 3;
@@ -452,7 +483,79 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             tick_writes: 0,
             seq: now << 16,
             source,
+            peer_secrets: Vec::new(),
+            peer_counter: 0,
+            pending_peer: Vec::new(),
         })
+    }
+
+    /// Sets the secrets shared with the configured peers
+    /// ([`crate::peer::secrets_from`]); a peer without one is checked but
+    /// its observations are not read.
+    pub fn set_peer_secrets(&mut self, secrets: Vec<(crate::SentinelId, crate::peer::PeerSecret)>) {
+        self.peer_secrets = secrets;
+    }
+
+    /// Checks every peer and reads its observations, concurrently.
+    async fn exchange_peers<C: Fn() -> UnixMillis + ?Sized>(&mut self, clock: &C) -> Vec<PeerNews> {
+        use crate::peer::exchange;
+        let me = self.config.sentinel.id.clone();
+        let allow = self.config.sentinel.allow_private_targets;
+        let mut jobs = Vec::new();
+        for cfg in &self.config.peers {
+            let Some(health) = exchange::health_request(cfg, &me, allow) else {
+                continue;
+            };
+            let cursor = self
+                .engine
+                .state()
+                .peering
+                .peers
+                .get(&cfg.id)
+                .map_or(0, |p| p.cursor);
+            let secret = self
+                .peer_secrets
+                .iter()
+                .find(|(id, _)| id == &cfg.id)
+                .map(|(_, s)| s.clone());
+            self.peer_counter = self.peer_counter.wrapping_add(1);
+            let read = secret.as_ref().and_then(|s| {
+                exchange::observations_request(
+                    cfg,
+                    &me,
+                    s,
+                    cursor,
+                    clock(),
+                    self.peer_counter,
+                    allow,
+                )
+            });
+            jobs.push((cfg.id.clone(), health, read, secret));
+        }
+        let prober = &self.prober;
+        let futs = jobs
+            .into_iter()
+            .map(|(peer, health, read, secret)| async move {
+                let at = clock();
+                let check = async { exchange::health_result(&prober.probe(&health).await) };
+                let fetch = async {
+                    match (read, secret) {
+                        (Some((req, nonce)), Some(secret)) => {
+                            let r = prober.probe(&req).await;
+                            Some(exchange::observations_result(&r, &peer, &secret, &nonce))
+                        }
+                        _ => None,
+                    }
+                };
+                let (health, read) = futures_util::future::join(check, fetch).await;
+                PeerNews {
+                    peer,
+                    at,
+                    health,
+                    read,
+                }
+            });
+        join_all(futs).await
     }
 
     /// Sets the outbox destinations (webhook URL digests,
@@ -638,11 +741,24 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             version: self.version.unwrap_or(0),
             ..TickReport::default()
         };
+        let news = if self.config.peers.is_empty() {
+            Vec::new()
+        } else {
+            self.exchange_peers(clock).await
+        };
         let observations = self.run_probes(&plan.probes, clock).await;
         report.probes = plan.probes.len() as u32;
         self.write_ahead(&observations).await?;
         report.ingest = self.engine.ingest(clock(), &observations);
         self.pending_observations.extend(observations);
+        for n in &news {
+            if let Some(Err(e)) = &n.read {
+                tracing::warn!(peer = %n.peer, error = %e, "cannot read the peer's observations");
+            }
+        }
+        apply_peer_news(&mut self.engine, &news);
+        report.peers = news.len() as u32;
+        self.pending_peer.extend(news);
 
         let mut attempt = 0;
         loop {
@@ -671,6 +787,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             // nothing: what time alone moves is derived again next time.
             let idle = self.pending_observations.is_empty()
                 && self.pending_events.is_empty()
+                && self.pending_peer.is_empty()
                 && actions.is_empty();
             if idle {
                 report.next_wakeup = self.engine.next_wakeup(now);
@@ -683,6 +800,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
                     report.actions = actions;
                     report.observations = std::mem::take(&mut self.pending_observations);
                     self.pending_events.clear();
+                    self.pending_peer.clear();
                     report.writes = self.tick_writes;
                     report.next_wakeup = self.engine.next_wakeup(clock());
                     return Ok(report);
@@ -771,6 +889,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         if !self.pending_events.is_empty() {
             self.engine.record(now, &self.pending_events);
         }
+        apply_peer_news(&mut self.engine, &self.pending_peer);
         Ok(())
     }
 
@@ -790,6 +909,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             if let Some(version) = self.commit(now, &[]).await? {
                 self.pending_observations.clear();
                 self.pending_events.clear();
+                self.pending_peer.clear();
                 return Ok(Ok(version));
             }
             self.rebase(now).await?;

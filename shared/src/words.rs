@@ -93,6 +93,9 @@ pub fn sentence(reason: &Reason, subject: &str) -> String {
             "{subject} used {} of a quota or budget: traffic moves before the 100% stop",
             percent(*utilization)
         ),
+        Reason::Reconciled { peer } => format!(
+            "peer sentinel {peer} routed here later than this one decided; its decision is adopted so both route the same way"
+        ),
         Reason::Untrusted { total } => format!(
             "{subject}'s reputation fell to {} (untrusted)",
             percent(*total)

@@ -317,6 +317,7 @@ fn observations_classify_statuses() {
         body: body.as_bytes().to_vec(),
         truncated: false,
         retry_after_s: None,
+        signature: None,
     };
     let at = start();
     let o = s.engine.observe(&req, at, Ok(resp(429, ""))).unwrap();

@@ -29,6 +29,48 @@ pub struct Config {
     /// The services and their providers (`[[service]]` in TOML).
     #[serde(default, rename = "service")]
     pub services: Vec<ServiceConfig>,
+    /// Peer sentinels (`[[peer]]`): each is checked and its observations
+    /// read at every tick, and a provider is failed only when the vantages
+    /// that can see it agree ([`crate::peer`]).
+    #[serde(default, rename = "peer", skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<PeerConfig>,
+    /// How the peers' votes count.
+    #[serde(default)]
+    pub quorum: QuorumPolicy,
+}
+
+/// A peer sentinel. Its shared secret is a platform secret
+/// (`SENTINEL_PEER_SECRET_<ID>` or `SENTINEL_PEER_SECRET`), never the
+/// config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// The peer's own `[sentinel] id`.
+    pub id: SentinelId,
+    /// Its base URL (where its `/healthz` and `/v1/observations` are).
+    pub url: String,
+}
+
+/// How peers' votes count ([`crate::peer::quorum`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuorumPolicy {
+    /// Failed health checks in a row before a peer counts as down and
+    /// this sentinel decides alone. Default 2 (one lost check is noise).
+    pub peer_down_after: u32,
+    /// With every peer down, the share of probed providers (percent)
+    /// failing at once that makes this sentinel suspect its own network
+    /// and act on none of it. Default 50.
+    pub isolation_share: u32,
+}
+
+impl Default for QuorumPolicy {
+    fn default() -> Self {
+        QuorumPolicy {
+            peer_down_after: 2,
+            isolation_share: 50,
+        }
+    }
 }
 
 /// Settings of one sentinel instance.

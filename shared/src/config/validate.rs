@@ -51,11 +51,56 @@ impl Config {
                 }
             }
         }
+        self.validate_peers(&mut e);
         if e.is_empty() {
             Ok(())
         } else {
             Err(e)
         }
+    }
+
+    fn validate_peers(&self, e: &mut Errors) {
+        let mut ids = BTreeSet::new();
+        for p in &self.peers {
+            let key = format!("peer.{}", p.id);
+            e.check(
+                p.id != self.sentinel.id,
+                &join(&key, "id"),
+                p.id.as_str(),
+                "a sentinel cannot be its own peer (give each its own [sentinel] id)",
+            );
+            e.check(
+                ids.insert(p.id.clone()),
+                &join(&key, "id"),
+                p.id.as_str(),
+                "duplicate peer id",
+            );
+            let ok = url::Url::parse(&p.url).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some()
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+            });
+            e.check(
+                ok,
+                &join(&key, "url"),
+                &p.url,
+                "must be an http(s) base URL without query or fragment",
+            );
+        }
+        let q = &self.quorum;
+        e.check(
+            (1..=100).contains(&q.peer_down_after),
+            "quorum.peer_down_after",
+            q.peer_down_after,
+            "must be 1 to 100",
+        );
+        e.check(
+            (1..=100).contains(&q.isolation_share),
+            "quorum.isolation_share",
+            q.isolation_share,
+            "must be a percentage, 1 to 100",
+        );
     }
 
     fn validate_policy(&self, e: &mut Errors) {

@@ -27,6 +27,7 @@ mod budget;
 mod common;
 mod error;
 mod history;
+mod peers;
 mod providers;
 mod reputation;
 mod sentinel;
@@ -39,6 +40,7 @@ pub use budget::{
 pub use common::{usd_string, Money, ReasonDto, Score, Timestamp};
 pub use error::{ErrorBody, ErrorDetail, ErrorEnvelope};
 pub use history::{HistoryDto, LatencyDto, WindowBucket};
+pub use peers::{quorum, vantages, PeerDto, PeerList, QuorumDto, VantageDto};
 pub use providers::{
     incidents, lifecycle_named, outcome_name, summaries, timeline, ComponentScores, Cursor,
     DowntimeDto, IncidentDto, LastProbeDto, Page, ProviderDetail, ProviderItem, ProviderList,

@@ -587,6 +587,11 @@ pub struct ProviderDetail {
     pub attested_until: Option<Timestamp>,
     /// When its next scheduled probe is due.
     pub next_probe: Option<Timestamp>,
+    /// Each vantage's view of it: this sentinel first, then its peers
+    /// ([`crate::peer`]).
+    pub vantages: Vec<super::VantageDto>,
+    /// The peers' quorum on it.
+    pub quorum: super::QuorumDto,
 }
 
 impl ProviderDetail {
@@ -648,6 +653,8 @@ impl ProviderDetail {
             flap_count: ps.flap.count,
             attested_until: ps.attested_until.map(Timestamp::at),
             next_probe: Timestamp::nonzero(ps.next_due),
+            vantages: super::vantages(engine, id),
+            quorum: super::quorum(engine, id),
         })
     }
 }

@@ -97,4 +97,8 @@ pub struct ObservationList {
     /// Oldest first, in the core's own encoding (a peer deserializes them
     /// as `sentinel_core::probe::Observation`).
     pub observations: Vec<Observation>,
+    /// This sentinel's routes (service → active provider and since when),
+    /// for its peers to reconcile with ([`crate::peer`]).
+    #[serde(default)]
+    pub routes: std::collections::BTreeMap<crate::ServiceId, crate::peer::PeerRoute>,
 }

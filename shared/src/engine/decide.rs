@@ -29,7 +29,9 @@ impl Engine {
 
         self.decide_budgets(now, &ids, &mut d, &mut firing);
         let reps = self.decide_scores(now, &ids, &mut d);
+        self.decide_quorum(now, &mut d, &mut firing);
         self.decide_lifecycles(now, &ids, &reps, &mut d);
+        self.reconcile_routes(now, &mut d);
 
         let services: Vec<ServiceId> = self.state.services.keys().cloned().collect();
         for svc in &services {
@@ -216,6 +218,10 @@ impl Engine {
         let sw = self.config.policy.switching;
         for id in ids {
             let routed = self.is_routed(id);
+            // A failure the peers' quorum holds back (seen from here only,
+            // awaiting a peer, or a suspected own network) is not acted on.
+            let held = self.held(id);
+            let note = self.quorum_note(id);
             let Some(ps) = self.state.providers.get_mut(id) else {
                 continue;
             };
@@ -224,6 +230,7 @@ impl Engine {
             // down (the switcher moves traffic; the lifecycle stays).
             let throttled = matches!(ps.streak_cause, Some((Outcome::Throttled, n)) if n >= ps.consecutive_failures);
             let failed_now = !throttled
+                && !held
                 && (ps.consecutive_failures >= sw.failure_threshold
                     || down_for.is_some_and(|t| t > sw.down_after.as_ms()));
             let total = reps.get(id).map_or(Bps::ZERO, |r| r.total);
@@ -255,7 +262,7 @@ impl Engine {
                 Lifecycle::Active | Lifecycle::Standby if failed_now => Some((
                     Lifecycle::Failed,
                     format!(
-                        "{} consecutive failed probes, down for {} s",
+                        "{} consecutive failed probes, down for {} s{note}",
                         ps.consecutive_failures,
                         down_for.unwrap_or(0) / 1000
                     ),

@@ -20,11 +20,15 @@
 
 mod decide;
 mod ingest;
+mod peers;
 mod plan;
 mod registry;
 mod views;
 
-pub use ingest::{Event, EventKind, IncidentKind, IngestReport, Rejected, UsageTarget};
+pub use ingest::{
+    Event, EventKind, IncidentKind, IngestReport, Rejected, UsageTarget, MAX_FUTURE_SKEW,
+};
+pub use peers::Vantage;
 pub use plan::Plan;
 pub use registry::{join_url, ProviderRuntime, Registry, ServiceRuntime};
 pub use views::ProviderSummary;

@@ -29,7 +29,11 @@ pub struct Plan {
 impl Engine {
     /// The probes due at `now`, within the budget.
     pub fn plan(&self, now: UnixMillis) -> Plan {
-        let budget = self.probe_budget() as usize;
+        // Each peer costs two requests a tick (its health and its
+        // observations), taken from the same budget.
+        let budget = (self.probe_budget() as usize)
+            .saturating_sub(2 * self.config.peers.len())
+            .max(1);
         let reserve = if budget > 1 { (budget / 10).max(1) } else { 0 };
         let mut due: Vec<(u8, u8, std::cmp::Reverse<u64>, &ProviderId)> = Vec::new();
         for (id, ps) in &self.state.providers {
@@ -88,6 +92,12 @@ impl Engine {
         {
             headers.push(("content-type".into(), "application/json".into()));
         }
+        // Which sentinel asks: lets a provider (and the tests' fault
+        // injection) tell the vantages apart.
+        headers.push((
+            crate::peer::VANTAGE_HEADER.into(),
+            self.config.sentinel.id.to_string(),
+        ));
         Some(ProbeRequest {
             provider: id.clone(),
             service: rt.service.clone(),

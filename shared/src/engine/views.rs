@@ -167,6 +167,10 @@ impl Engine {
             (1u64 << probes) - 1
         };
         let errors = u64::from((ps.recent_failures & mask).count_ones());
+        // A failure the peers' quorum holds back does not count against
+        // the provider here (see `crate::peer`).
+        let held = self.held(id);
+        let errors = if held { 0 } else { errors };
         let statuses = books::status(&ps.ledger, now, &rt.config.limits, &rt.rates);
         let utilization = statuses
             .iter()
@@ -181,9 +185,12 @@ impl Engine {
             confidence: rep.confidence,
             recent_quality: self.quality_over(ps, now, 2),
             performance: rep.performance.score,
-            consecutive_failures: ps.consecutive_failures,
+            consecutive_failures: if held { 0 } else { ps.consecutive_failures },
             consecutive_bad: (ps.consecutive_bad, ps.bad_check.clone()),
-            down_for_ms: ps.down_since.map(|d| now.saturating_sub(d)),
+            down_for_ms: ps
+                .down_since
+                .filter(|_| !held)
+                .map(|d| now.saturating_sub(d)),
             error_rate: (Bps::ratio(errors, probes), probes),
             errors,
             recent_latency_ms: u64::from(ps.recent_latency_ms),

@@ -202,6 +202,11 @@ impl<O: Outbound, T: Timer> HostClient<O, T> {
             body: resp.body,
             truncated: resp.truncated,
             retry_after_s: retry_after(&resp.headers),
+            signature: resp
+                .headers
+                .get(crate::peer::auth::H_SIGNATURE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
         })
     }
 

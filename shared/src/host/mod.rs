@@ -89,6 +89,14 @@ pub struct HostOptions {
     /// "token"` (the admin token does too); distinct from the admin token,
     /// so clients can be given proxy access without admin rights.
     pub proxy_tokens: Vec<String>,
+    /// The secrets shared with the configured peers
+    /// ([`crate::peer::secrets_from`]): they sign this sentinel's reads
+    /// of its peers and authenticate its peers' reads of it.
+    pub peer_secrets: Vec<(crate::SentinelId, crate::peer::PeerSecret)>,
+    /// The nonces of peer requests seen lately (replay protection). A
+    /// shell that opens a host per invocation (a Lambda, a Worker) keeps
+    /// one window for its instance and passes it to each.
+    pub peer_nonces: Arc<Mutex<crate::peer::auth::NonceWindow>>,
 }
 
 impl Default for HostOptions {
@@ -99,6 +107,8 @@ impl Default for HostOptions {
             policy: ProxyPolicy::default(),
             probe_budget: crate::engine::DEFAULT_PROBE_BUDGET,
             proxy_tokens: Vec::new(),
+            peer_secrets: Vec::new(),
+            peer_nonces: Arc::default(),
         }
     }
 }
@@ -109,6 +119,7 @@ impl std::fmt::Debug for HostOptions {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("webhooks", &self.webhooks.len())
             .field("policy", &self.policy)
+            .field("peer_secrets", &self.peer_secrets.len())
             .finish()
     }
 }
@@ -209,6 +220,10 @@ pub struct Host<S, O, T> {
     /// Deliveries made but not committed yet: (notice, destination) → not
     /// before (a success: forever, until the commit drops the notice).
     attempted: Mutex<BTreeMap<(u64, u64), UnixMillis>>,
+    /// Secrets shared with the peers.
+    peer_secrets: Vec<(crate::SentinelId, crate::peer::PeerSecret)>,
+    /// Nonces of peer requests seen lately (replay protection).
+    nonces: Arc<Mutex<crate::peer::auth::NonceWindow>>,
 }
 
 impl<S, O, T> std::fmt::Debug for Host<S, O, T> {
@@ -260,6 +275,7 @@ where
             Sentinel::open(config.clone(), store.clone(), client.clone(), now).await?;
         sentinel.set_destinations(webhooks.iter().map(|w| w.id).collect());
         sentinel.set_probe_budget(opts.probe_budget);
+        sentinel.set_peer_secrets(opts.peer_secrets.clone());
         let view = View {
             engine: sentinel.engine().clone(),
             version: sentinel.version(),
@@ -286,6 +302,8 @@ where
                 .map(|t| TokenDigest::of(t))
                 .collect(),
             attempted: Mutex::new(BTreeMap::new()),
+            peer_secrets: opts.peer_secrets,
+            nonces: opts.peer_nonces,
         };
         Ok((host, sentinel))
     }
@@ -439,6 +457,12 @@ where
             now,
             recent_observations: &recent,
         };
+        if req.path == "/v1/observations" {
+            let presented = crate::peer::auth::Presented::find(&req.headers);
+            if presented.any() {
+                return self.peer_read(&req, &presented, &ctx, now);
+            }
+        }
         match api::route(&req, &ctx, &self.auth) {
             Routed::Response(r) => r,
             Routed::Proxy { service, rest } => {
@@ -480,6 +504,53 @@ where
                     }
                 }
             }
+        }
+    }
+
+    /// A peer's read of `/v1/observations`: its signature checked (a
+    /// refusal is a `401` naming why), the answer signed for its nonce.
+    fn peer_read(
+        &self,
+        req: &ApiRequest,
+        presented: &crate::peer::auth::Presented<'_>,
+        ctx: &ApiContext<'_>,
+        now: UnixMillis,
+    ) -> ApiResponse {
+        use crate::peer::auth;
+        let parts = auth::RequestParts {
+            method: &req.method,
+            path: &req.path,
+            query: &req.query,
+            body: &req.body,
+        };
+        let secret_of = |id: &str| {
+            self.peer_secrets
+                .iter()
+                .find(|(p, _)| p.as_str() == id)
+                .map(|(_, s)| s.clone())
+        };
+        let verified = {
+            let mut window = lock(&self.nonces);
+            auth::verify_request(presented, &parts, now, secret_of, &mut window)
+        };
+        let verified = match verified {
+            Ok(v) => v,
+            Err(refusal) => {
+                tracing::warn!(peer = presented.peer.unwrap_or("-"), %refusal, "peer request refused");
+                return ApiResponse::error(401, "unauthorized", &refusal.to_string());
+            }
+        };
+        let resp = match api::route(req, ctx, &Auth::Open) {
+            Routed::Response(r) => r,
+            // `/v1/observations` only ever routes to a response.
+            _ => ApiResponse::error(500, "internal", "unexpected route"),
+        };
+        match secret_of(verified.peer.as_str()) {
+            Some(secret) => {
+                let sig = auth::sign_response(&secret, &verified.nonce, resp.status, &resp.body);
+                resp.header(auth::H_SIGNATURE, sig)
+            }
+            None => resp,
         }
     }
 

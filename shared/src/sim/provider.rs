@@ -134,6 +134,7 @@ impl SimProvider {
             body: body.into_bytes(),
             truncated: false,
             retry_after_s: None,
+            signature: None,
         })
     }
 

@@ -291,6 +291,7 @@ impl From<StateV2> for State {
             usage_seen: v.usage_seen,
             recent_latency: v.recent_latency,
             applied: BTreeMap::new(),
+            peering: Default::default(),
         }
         .with_applied_from_watermarks()
     }
@@ -340,6 +341,7 @@ impl From<StateV3> for State {
             usage_seen: v.usage_seen,
             recent_latency: v.recent_latency,
             applied: BTreeMap::new(),
+            peering: Default::default(),
         }
         .with_applied_from_watermarks()
     }
@@ -404,6 +406,56 @@ impl From<StateV1> for StateV2 {
             schedule: Schedule::default(),
             usage_seen: BTreeMap::new(),
             recent_latency: BTreeMap::new(),
+        }
+    }
+}
+
+/// Format version 4: the current layout without `peering`.
+#[derive(Deserialize)]
+pub(super) struct StateV4 {
+    version: u16,
+    revision: u64,
+    last_decide: UnixMillis,
+    providers: BTreeMap<ProviderId, ProviderState>,
+    services: BTreeMap<ServiceId, ServiceState>,
+    history: VecDeque<SwitchRecord>,
+    switch_seq: u64,
+    alerts: BTreeMap<String, ActiveAlert>,
+    footprint: Ledger,
+    footprint_step: Step,
+    usage_watermarks: BTreeMap<String, u64>,
+    submitted: Vec<Submitted>,
+    outbox: Vec<Notice>,
+    notice_seq: u64,
+    schedule: Schedule,
+    usage_seen: BTreeMap<String, UnixMillis>,
+    recent_latency: BTreeMap<ProviderId, crate::recent::RecentLatency>,
+    applied: BTreeMap<ProviderId, super::Applied>,
+}
+
+impl From<StateV4> for State {
+    fn from(v: StateV4) -> State {
+        let _ = v.version;
+        State {
+            version: STATE_VERSION,
+            revision: v.revision,
+            last_decide: v.last_decide,
+            providers: v.providers,
+            services: v.services,
+            history: v.history,
+            switch_seq: v.switch_seq,
+            alerts: v.alerts,
+            footprint: v.footprint,
+            footprint_step: v.footprint_step,
+            usage_watermarks: v.usage_watermarks,
+            submitted: v.submitted,
+            outbox: v.outbox,
+            notice_seq: v.notice_seq,
+            schedule: v.schedule,
+            usage_seen: v.usage_seen,
+            recent_latency: v.recent_latency,
+            applied: v.applied,
+            peering: Default::default(),
         }
     }
 }

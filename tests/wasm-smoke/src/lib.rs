@@ -191,6 +191,7 @@ pub fn canned_response(req: &ProbeRequest, now: UnixMillis) -> ProbeResponse {
         body: body.into_bytes(),
         truncated: false,
         retry_after_s: None,
+        signature: None,
     }
 }
 

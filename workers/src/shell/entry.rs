@@ -27,6 +27,10 @@ thread_local! {
     /// (parsing costs ~0.7 ms of the 10 ms CPU budget; an isolate serves
     /// many invocations).
     static CONFIG: RefCell<Option<(String, Config)>> = const { RefCell::new(None) };
+    /// Nonces of peer requests this isolate has seen (replay protection
+    /// across the invocations it serves).
+    static PEER_NONCES: std::sync::Arc<std::sync::Mutex<sentinel_core::peer::auth::NonceWindow>> =
+        std::sync::Arc::default();
 }
 
 /// Why the Worker cannot serve.
@@ -120,6 +124,9 @@ async fn open(
         policy: ProxyPolicy::default(),
         probe_budget: settings::PROBE_BUDGET,
         proxy_tokens: secrets.proxy_tokens,
+        peer_secrets: sentinel_core::peer::secrets_from(&config, |k| secret(env, k))
+            .map_err(StartError::Binding)?,
+        peer_nonces: PEER_NONCES.with(|n| n.clone()),
     };
     Host::open(config, store, client, opts, now)
         .await

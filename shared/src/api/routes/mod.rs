@@ -212,6 +212,7 @@ fn dispatch(endpoint: Endpoint, req: &ApiRequest, ctx: &ApiContext<'_>, auth: &A
             Ok(limit) => ApiResponse::json(200, &dto::SwitchList::build(engine, limit)),
         },
         Endpoint::Budget => ApiResponse::json(200, &dto::BudgetReport::build(engine, now)),
+        Endpoint::Peers => ApiResponse::json(200, &dto::PeerList::build(engine, now)),
         Endpoint::Attestation(id) => match provider_id(&id) {
             Err(r) => r,
             Ok(pid) => attestation(engine, &pid, now),

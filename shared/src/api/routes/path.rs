@@ -29,6 +29,8 @@ pub(super) enum Endpoint {
     Budget,
     Attestation(String),
     Observations,
+    /// This sentinel's peers.
+    Peers,
     Proxy {
         service: String,
         rest: String,
@@ -182,6 +184,7 @@ pub(super) fn parse_path(path: &str) -> Result<Option<Endpoint>, ApiResponse> {
         ["v1", "budget"] => Some(Endpoint::Budget),
         ["v1", "attestations", id] => Some(Endpoint::Attestation((*id).to_string())),
         ["v1", "observations"] => Some(Endpoint::Observations),
+        ["v1", "peers"] => Some(Endpoint::Peers),
         _ => None,
     })
 }

@@ -48,6 +48,7 @@ pub(super) fn observations(req: &ApiRequest, ctx: &ApiContext<'_>) -> ApiRespons
             generated_at: Timestamp::at(ctx.now),
             count: observations.len(),
             observations,
+            routes: ctx.engine.published_routes(),
         },
     )
 }
