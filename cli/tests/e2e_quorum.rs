@@ -596,18 +596,19 @@ async fn killing_one_sentinel_makes_the_other_act_alone_and_alert_then_they_reco
     // The audit logs: a's decision taken alone, b's adoption.
     p.a.kill();
     p.b.kill();
-    let is_quorum = |v: &Value, verdict: &str| {
-        let t = v.to_string().to_ascii_lowercase();
-        t.contains("quorum") && t.contains(&format!("\"{verdict}\""))
-    };
+    let is_quorum = |v: &Value, verdict: &str| v["action"] == "quorum" && v["verdict"] == verdict;
     let audit_a = p.a.audit_actions();
     assert!(
-        audit_a.iter().any(|v| is_quorum(v, "alone")),
+        audit_a.iter().any(|v| is_quorum(v, "alone")
+            && v["provider"] == "p1"
+            && v["absent"] == serde_json::json!(["b"])),
         "no Quorum action with verdict alone in a's audit: {audit_a:#?}"
     );
     let audit_b = p.b.audit_actions();
     assert!(
-        audit_b.iter().any(|v| is_quorum(v, "reconciled")),
+        audit_b
+            .iter()
+            .any(|v| is_quorum(v, "reconciled") && v["provider"] == new_route.as_str()),
         "no Quorum action with verdict reconciled in b's audit: {audit_b:#?}"
     );
 }

@@ -14,6 +14,7 @@
 
 pub mod action;
 pub mod api;
+pub mod attest;
 pub mod books;
 pub mod config;
 pub mod dashboard;

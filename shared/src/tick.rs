@@ -375,7 +375,12 @@ struct PeerNews {
     read: Option<Result<crate::peer::exchange::Published, String>>,
 }
 
-fn apply_peer_news(engine: &mut Engine, news: &[PeerNews]) {
+/// Applies peer news; returns whether it changed what decisions read (a
+/// peer's up/down state, its view of a provider, its routes, a read
+/// failing or recovering). News that only moves timestamps and counters
+/// is not worth a store write of its own: it is taken again next tick.
+fn apply_peer_news(engine: &mut Engine, news: &[PeerNews]) -> bool {
+    let before = peer_projection(engine);
     for n in news {
         engine.note_peer_check(&n.peer, n.at, n.health.clone());
         match &n.read {
@@ -386,6 +391,42 @@ fn apply_peer_news(engine: &mut Engine, news: &[PeerNews]) {
             None => {}
         }
     }
+    peer_projection(engine) != before
+}
+
+type PeerProjection = Vec<(
+    crate::SentinelId,
+    (u32, bool, bool),
+    Vec<(crate::ProviderId, bool, Option<UnixMillis>)>,
+    Vec<(crate::ServiceId, crate::peer::PeerRoute)>,
+)>;
+
+fn peer_projection(engine: &Engine) -> PeerProjection {
+    let after = engine.config().quorum.peer_down_after;
+    engine
+        .state()
+        .peering
+        .peers
+        .iter()
+        .map(|(id, p)| {
+            (
+                id.clone(),
+                (
+                    p.health.consecutive_failures.min(after),
+                    p.is_up(),
+                    p.read_error.is_some(),
+                ),
+                p.views
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.up, v.failing_since))
+                    .collect(),
+                p.routes
+                    .iter()
+                    .map(|(k, r)| (k.clone(), r.clone()))
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 const MAX_ATTEMPTS: u32 = 3;
@@ -756,7 +797,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
                 tracing::warn!(peer = %n.peer, error = %e, "cannot read the peer's observations");
             }
         }
-        apply_peer_news(&mut self.engine, &news);
+        let peer_changed = apply_peer_news(&mut self.engine, &news);
         report.peers = news.len() as u32;
         self.pending_peer.extend(news);
 
@@ -787,9 +828,12 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             // nothing: what time alone moves is derived again next time.
             let idle = self.pending_observations.is_empty()
                 && self.pending_events.is_empty()
-                && self.pending_peer.is_empty()
+                && !peer_changed
                 && actions.is_empty();
             if idle {
+                // Peer news that changed nothing decisions read is not
+                // kept for a rebase either (taken again next tick).
+                self.pending_peer.clear();
                 report.next_wakeup = self.engine.next_wakeup(now);
                 report.writes = self.tick_writes;
                 return Ok(report);

@@ -510,6 +510,36 @@ fn schemas_providers(s: &mut Map<String, Value>) {
         ("flap_count", int("Times penalised for flapping.")),
         ("attested_until", nullable_ref("Timestamp")),
         ("next_probe", nullable_ref("Timestamp")),
+        (
+            "vantages",
+            array(object(
+                "One sentinel's view of the provider: this one first, then its peers.",
+                vec![
+                    ("sentinel", t("string", "Sentinel id.")),
+                    ("self", t("boolean", "Whether it is the sentinel answering.")),
+                    ("reachable", t("boolean", "Whether it can be heard now.")),
+                    ("status", enumeration(&["up", "down", "unknown"], "What it saw last.")),
+                    ("at", nullable_ref("Timestamp")),
+                    ("cause", nullable(t("string", "How it failed (refused, timeout, http-NNN…)."))),
+                ],
+            )),
+        ),
+        (
+            "quorum",
+            object(
+                "The peers' quorum on a failure seen here.",
+                vec![
+                    (
+                        "verdict",
+                        enumeration(
+                            &["healthy", "confirmed", "local-only", "waiting", "alone", "isolated"],
+                            "healthy: not failing here; confirmed: the vantages that see it agree (acted on); local-only: a peer sees it answer (not acted on); waiting: for a peer to probe it; alone: no peer can say (acted on, audited); isolated: this sentinel suspects its own network (not acted on).",
+                        ),
+                    ),
+                    ("sentence", t("string", "The verdict in words.")),
+                ],
+            ),
+        ),
     ]);
     add(
         "ProviderDetail",
@@ -722,6 +752,47 @@ fn schemas_routing(s: &mut Map<String, Value>) {
                         "description": "sentinel_core::probe::Observation: provider, at, purpose, outcome, latency_ms, bytes, verdict, facts, detail."
                     })),
                 ),
+                (
+                    "routes",
+                    json!({
+                        "type": "object",
+                        "description": "This sentinel's routes by service id, for its peers to reconcile with.",
+                        "additionalProperties": object("A route.", vec![
+                            ("active", t("string", "The provider routed to.")),
+                            ("since", int("Since when (Unix ms).")),
+                        ]),
+                    }),
+                ),
+            ],
+        ),
+    );
+    add(
+        "PeerList",
+        object(
+            "This sentinel's peers.",
+            vec![
+                ("sentinel", t("string", "The sentinel answering.")),
+                ("isolated", t("boolean", "Whether it suspects its own network (no peer and few providers reachable).")),
+                (
+                    "peers",
+                    array(object(
+                        "A peer sentinel, checked and read at every tick.",
+                        vec![
+                            ("id", t("string", "Its sentinel id.")),
+                            ("url", t("string", "Its base URL.")),
+                            ("status", enumeration(&["up", "down", "unknown"], "down: failed quorum.peer_down_after health checks in a row.")),
+                            ("last_ok", nullable_ref("Timestamp")),
+                            ("down_since", nullable_ref("Timestamp")),
+                            ("cause", nullable(t("string", "Why its last check failed."))),
+                            ("uptime", nullable(t("string", "Good health checks, percent."))),
+                            ("latency_ms", int("Round trip of its last good check.")),
+                            ("last_read", nullable_ref("Timestamp")),
+                            ("read_error", nullable(t("string", "Why the last read of its observations failed."))),
+                            ("observations_read", int("Observations read from it so far.")),
+                            ("providers_seen", int("Providers it has a view of.")),
+                        ],
+                    )),
+                ),
             ],
         ),
     );
@@ -933,6 +1004,16 @@ fn paths() -> Map<String, Value> {
         ),
     );
     p.insert(
+        "/v1/peers".into(),
+        get(
+            "listPeers",
+            "sentinel",
+            "This sentinel's peers: their health, when their observations were last read, and whether this sentinel suspects its own network.",
+            vec![],
+            responses(("200", json_response("The peers.", "PeerList")), &[]),
+        ),
+    );
+    p.insert(
         "/v1/budget".into(),
         get(
             "getBudget",
@@ -973,13 +1054,13 @@ fn paths() -> Map<String, Value> {
             ("200", json_response("The observations.", "ObservationList")),
             &[
                 ("400", "Bad query."),
-                ("401", "No bearer token."),
+                ("401", "No bearer token, or a peer request whose signature, timestamp or nonce is refused (the message says which)."),
                 ("403", "Wrong bearer token, or no token configured."),
             ],
         ),
     );
     if let Some(g) = obs.get_mut("get").and_then(Value::as_object_mut) {
-        g.insert("security".into(), json!([{ "bearer": [] }]));
+        g.insert("security".into(), json!([{ "bearer": [] }, { "peer": [] }]));
     }
     p.insert("/v1/observations".into(), obs);
     let proxy_op = |method: &str| {
@@ -1160,7 +1241,8 @@ pub fn openapi() -> Value {
         "components": {
             "schemas": Value::Object(schemas),
             "securitySchemes": {
-                "bearer": { "type": "http", "scheme": "bearer", "description": "The sentinel's API token." }
+                "bearer": { "type": "http", "scheme": "bearer", "description": "The sentinel's API token." },
+                "peer": { "type": "apiKey", "in": "header", "name": "x-sentinel-signature", "description": "A peer sentinel's HMAC-SHA-256 signature (with x-sentinel-peer, x-sentinel-timestamp and x-sentinel-nonce) under the secret the two share; see README § Two clouds, one view." }
             }
         }
     });
@@ -1207,6 +1289,7 @@ mod tests {
             "/v1/budget",
             "/v1/attestations/{id}",
             "/v1/observations",
+            "/v1/peers",
             "/proxy/{service}/{path}",
             "/metrics",
             "/",
