@@ -800,7 +800,7 @@ fn schemas_routing(s: &mut Map<String, Value>) {
         "DashboardData",
         json!({
             "type": "object",
-            "description": "What the dashboard refreshes from, summary first and bounded whatever the number of providers: the sentinel, totals (services by route health, providers by status, alerts firing), at most 100 services (those with a problem first) each with its active provider, route health, counts and first unhealthy providers, at most 50 providers (not healthy first, then routed), at most 50 alerts, the 20 latest switches, the footprint, and pre-rendered, escaped HTML fragments by element id. A provider's detail is GET /v1/providers/{id}."
+            "description": "What the dashboard refreshes from, summary first and bounded whatever the number of providers: the sentinel, totals (services by route health, providers by status, alerts firing), at most 100 services (those with a problem first) each with its active provider, route health, counts and first unhealthy providers, at most 50 providers (not healthy first, then routed), at most 50 alerts, the 20 latest switches, the footprint, the peer sentinels (as in GET /v1/peers) and whether this one suspects its own network (isolated), and pre-rendered, escaped HTML fragments by element id. A provider's detail is GET /v1/providers/{id}."
         }),
     );
 }

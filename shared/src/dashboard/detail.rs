@@ -41,6 +41,7 @@ const SECTIONS: &[(&str, Section)] = &[
     ("latency", latency),
     ("history", history),
     ("incidents", incidents),
+    ("vantages", vantages),
     ("probe", last_probe),
 ];
 
@@ -174,6 +175,41 @@ fn incidents(out: &mut String, c: &Card<'_>) {
         out.push_str("</small></li>");
     }
     out.push_str("</ul>");
+}
+
+/// Each vantage's view (this sentinel and its peers) and the quorum's
+/// verdict; nothing for a sentinel without peers.
+fn vantages(out: &mut String, c: &Card<'_>) {
+    let v = &c.detail.vantages;
+    if v.len() < 2 {
+        return;
+    }
+    let q = &c.detail.quorum;
+    let _ = write!(
+        out,
+        "<small>seen from each sentinel · quorum <span class=\"badge verdict {verdict}\">{verdict}</span></small><ul class=\"list vantages\">",
+        verdict = escape(&q.verdict),
+    );
+    for x in v {
+        let _ = write!(
+            out,
+            "<li data-vantage=\"{id}\" data-status=\"{st}\"><span class=\"badge {st}\">{st}</span> {id}{own}{unreachable}",
+            id = escape(x.sentinel.as_str()),
+            st = escape(&x.status),
+            own = if x.own { " (this sentinel)" } else { "" },
+            unreachable = if x.reachable { "" } else { " · not reachable" },
+        );
+        if let Some(at) = &x.at {
+            let _ = write!(out, " · <small>{}</small>", escape(&ago(c.now, at.unix_ms)));
+        }
+        if let Some(cause) = &x.cause {
+            let _ = write!(out, " · <small>{}</small>", escape(cause));
+        }
+        out.push_str("</li>");
+    }
+    out.push_str("</ul><p><small>");
+    push_escaped(out, &q.sentence);
+    out.push_str("</small></p>");
 }
 
 fn last_probe(out: &mut String, c: &Card<'_>) {

@@ -258,6 +258,10 @@ pub(super) struct Summary {
     pub(super) alerts: Vec<AlertDto>,
     pub(super) switches: Vec<SwitchDto>,
     pub(super) footprint: FootprintDto,
+    /// The peer sentinels (`GET /v1/peers`), and whether this one
+    /// suspects its own network.
+    pub(super) peers: Vec<crate::dto::PeerDto>,
+    pub(super) isolated: bool,
     #[serde(skip)]
     ladder: Ladder,
     #[serde(skip)]
@@ -402,6 +406,8 @@ impl Summary {
             alerts,
             switches: SwitchList::build(engine, RECENT_SWITCHES).switches,
             footprint: FootprintDto::build(engine, now),
+            peers: crate::dto::PeerList::build(engine, now).peers,
+            isolated: st.peering.isolated,
             ladder: engine.config().ladder.clone(),
             now,
         }
@@ -441,6 +447,20 @@ impl Summary {
                 .map_or_else(|| "none yet".to_string(), |t| ago(self.now, t.unix_ms)),
             t = escape(&self.generated_at.rfc3339),
         );
+        if !self.peers.is_empty() {
+            out.push_str(" · peers:");
+            for p in &self.peers {
+                let _ = write!(
+                    out,
+                    " <span class=\"badge {st}\" data-peer=\"{id}\">{id} {st}</span>",
+                    id = escape(p.id.as_str()),
+                    st = escape(&p.status),
+                );
+            }
+            if self.isolated {
+                out.push_str(" <span class=\"badge down\">isolated: acting on no failure</span>");
+            }
+        }
     }
 
     fn totals(&self, out: &mut String) {

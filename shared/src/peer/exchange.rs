@@ -74,17 +74,15 @@ pub fn observations_request(
     allow_private: bool,
 ) -> Option<(ProbeRequest, String)> {
     let base_url = base(&peer.url);
-    // The path the peer will see: the base URL's own path, if any, first.
-    let prefix = url::Url::parse(base_url)
-        .ok()
-        .map(|u| u.path().trim_end_matches('/').to_string())
-        .unwrap_or_default();
-    let path = format!("{prefix}{OBSERVATIONS_PATH}");
+    // The endpoint's own path is signed, not the base URL's prefix: a
+    // gateway in front of the peer (a Lambda function URL, a route
+    // prefix) may strip it, and the peer checks what it serves.
+    let path = OBSERVATIONS_PATH;
     let query = format!("since={cursor}");
     let nonce = auth::derive_nonce(secret, caller, now, counter);
     let parts = RequestParts {
         method: "GET",
-        path: &path,
+        path,
         query: &query,
         body: b"",
     };
