@@ -267,10 +267,12 @@ impl Engine {
                 .get(&id)
                 .and_then(|ps| self.registry.service(ps.service.as_str()))
                 .map_or(30_000, |s| s.config.probe_interval.as_ms());
+            let wait_ms = 2 * interval + self.wake_period_ms;
             let votes = match since {
                 Some(since) => quorum::votes(
                     self.state.peering.peers.iter(),
                     since,
+                    wait_ms,
                     q.peer_down_after,
                     |p| p.views.get(&id),
                 ),
@@ -280,7 +282,7 @@ impl Engine {
                 failing: since.is_some(),
                 since: since.unwrap_or(now),
                 now,
-                wait_ms: 2 * interval + self.wake_period_ms,
+                wait_ms,
                 isolated,
             };
             let verdict = quorum::judge(&case, &votes, configured.len());

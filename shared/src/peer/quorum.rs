@@ -80,10 +80,15 @@ pub struct Case {
 }
 
 /// Counts the peers' votes on a provider whose failures here began at
-/// `since`. `view_of` gives a peer's view of it.
+/// `since`. A peer that saw it answer after `since` disagrees; one whose
+/// latest probe of it failed, at most `recent_ms` before `since` or
+/// later, agrees (it was failing there already when it began here); any
+/// other peer that is up has not spoken yet. `view_of` gives a peer's
+/// view of it.
 pub fn votes<'a>(
     peers: impl Iterator<Item = (&'a SentinelId, &'a PeerState)>,
     since: UnixMillis,
+    recent_ms: u64,
     down_after: u32,
     view_of: impl Fn(&PeerState) -> Option<&VantageView>,
 ) -> Votes {
@@ -94,12 +99,9 @@ pub fn votes<'a>(
             continue;
         }
         match view_of(p) {
-            Some(view) if view.at >= since => {
-                if view.up {
-                    v.disagree.push(id.clone());
-                } else {
-                    v.agree.push(id.clone());
-                }
+            Some(view) if view.up && view.at >= since => v.disagree.push(id.clone()),
+            Some(view) if !view.up && view.at.saturating_add(recent_ms) >= since => {
+                v.agree.push(id.clone())
             }
             _ => v.pending.push(id.clone()),
         }
