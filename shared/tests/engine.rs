@@ -425,10 +425,10 @@ fn a_format_2_state_opens_and_keeps_its_story() {
 fn a_format_3_state_opens_with_its_watermarks_as_applied_keys() {
     let mut st = State::from_bytes(include_bytes!("golden/state_v2.bin")).unwrap();
     st.applied.clear();
-    // Version 3 is version 4 without the trailing map (empty here: one
-    // byte, its length).
+    // Version 3 is version 5 without the trailing applied map and peering
+    // (all empty here: a zero length each, and `isolated` false).
     let mut v3 = st.to_bytes();
-    assert_eq!(v3.pop(), Some(0));
+    assert_eq!(v3.split_off(v3.len() - 4), [0, 0, 0, 0]);
     v3[4..6].copy_from_slice(&3u16.to_le_bytes());
     let back = State::from_bytes(&v3).unwrap();
     for (id, p) in &back.providers {
@@ -437,6 +437,23 @@ fn a_format_3_state_opens_with_its_watermarks_as_applied_keys() {
         assert!(a.keys.is_empty(), "{id}");
     }
     assert_eq!(back.providers, st.providers);
+}
+
+/// A state written by format version 4 (before peers) opens with no peer
+/// news and everything else as it was.
+#[test]
+fn a_format_4_state_opens_without_peers() {
+    let st = State::from_bytes(include_bytes!("golden/state_v2.bin")).unwrap();
+    assert!(st.peering.peers.is_empty());
+    // Version 4 is version 5 without the trailing peering (empty: two
+    // zero lengths and `isolated` false).
+    let mut v4 = st.to_bytes();
+    assert_eq!(v4.split_off(v4.len() - 3), [0, 0, 0]);
+    v4[4..6].copy_from_slice(&4u16.to_le_bytes());
+    let back = State::from_bytes(&v4).unwrap();
+    assert_eq!(back, st);
+    // A format 4 state cut short is an error, not a default.
+    assert!(State::from_bytes(&v4[..v4.len() / 2]).is_err());
 }
 
 /// An observation older than the watermark that was never applied (another
