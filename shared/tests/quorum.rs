@@ -379,3 +379,31 @@ fn the_same_evidence_gives_the_same_decisions_and_byte_identical_records() {
     let rc = a.engine.attestation_record(&pid("c"), now).unwrap();
     assert_ne!(ra.evidence, rc.evidence);
 }
+
+#[test]
+fn an_outage_seen_by_both_is_switched_about_as_fast_as_by_a_single_sentinel() {
+    let t0 = start();
+    let out = t0 + 10 * MINUTE + 2 * SECOND;
+    let outage = || SimProvider::default().fault(out, out + 60 * MINUTE, Fault::Outage);
+    let mut a = Vantage::new("cf", Some("aws"), 11);
+    let mut b = Vantage::new("aws", Some("cf"), 12);
+    a.set("a", outage());
+    b.set("a", outage());
+    run(&mut a, &mut b, t0, out + 3 * MINUTE);
+    let mut single = Vantage::new("cf", None, 11);
+    single.set("a", outage());
+    let mut now = t0;
+    while now <= out + 3 * MINUTE {
+        single.tick(now);
+        now += 5 * SECOND;
+    }
+    let at = |v: &Vantage| switched(v).first().map(|(t, _)| t - out).unwrap();
+    let (qa, qb, one) = (at(&a), at(&b), at(&single));
+    eprintln!("outage seen by both -> switch: cf {qa} ms, aws {qb} ms with quorum; {one} ms for a single sentinel");
+    // The quorum waits for the peer's next probe at most: one interval.
+    assert!(
+        qa.max(qb) <= one + 30 * SECOND,
+        "quorum {qa}/{qb} ms, single {one} ms"
+    );
+    assert_eq!(a.active(), b.active());
+}
