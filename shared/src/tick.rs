@@ -496,6 +496,19 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             .observations_since(replay_from, usize::MAX)
             .await
             .map_err(TickError::Store)?;
+        // Only what the state has not absorbed is pending: the log also
+        // holds what it did absorb (kept for peers), and counting that
+        // as new would make every freshly opened sentinel — a Worker's or
+        // a Lambda's, one per invocation — commit on an idle wake-up.
+        let applied = &engine.state().applied;
+        let logged: Vec<Observation> = logged
+            .into_iter()
+            .filter(|o| {
+                !applied
+                    .get(&o.provider)
+                    .is_some_and(|a| a.contains(o.key()))
+            })
+            .collect();
         if !logged.is_empty() {
             engine.ingest(now, &logged);
         }

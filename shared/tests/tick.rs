@@ -588,3 +588,37 @@ fn own_reads_probes_and_invocations_ride_in_the_commit() {
     // commit, and nothing more for the booking.
     assert_eq!(writes, 2 * ticks, "no extra write for the booking");
 }
+
+/// A shell that opens a new sentinel for every wake-up (a Worker's
+/// isolate, a Lambda invocation) writes nothing on a wake-up with nothing
+/// due: the observations the log still holds for peers were absorbed
+/// already, and are not replayed as new.
+#[test]
+fn a_sentinel_opened_per_wake_up_writes_nothing_when_idle() {
+    for caps in [MemoryStore::kv_like().caps, MemoryStore::default().caps] {
+        let store = MemoryStore::with(caps);
+        let mut idle_writes = 0;
+        let mut idle_wakeups = 0;
+        let mut now = start();
+        let end = start() + 20 * sentinel_core::time::MINUTE;
+        while now < end {
+            let prober = SimProber::new(now, 9);
+            let mut s = block(Sentinel::open(api_config(""), &store, prober, now)).unwrap();
+            let before = store.writes.get();
+            let r = {
+                let c = clock(s.prober());
+                block(s.tick(&c))
+            }
+            .unwrap();
+            if r.probes == 0 {
+                idle_wakeups += 1;
+                idle_writes += store.writes.get() - before;
+            }
+            // Wake every 5 s, as a cron faster than the probe interval.
+            now += 5 * SECOND;
+        }
+        eprintln!("{caps:?}: {idle_wakeups} idle wake-ups, {idle_writes} writes");
+        assert!(idle_wakeups >= 100, "{idle_wakeups}");
+        assert_eq!(idle_writes, 0, "{caps:?}");
+    }
+}
