@@ -215,18 +215,58 @@ impl Drop for Sentinel {
     }
 }
 
-/// Polls `f` every 200 ms until it gives a value; panics after `secs`.
-async fn wait_for<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+/// Polls `f` every 200 ms until it gives a value; panics after `secs`
+/// with what `f` saw last (its `Err`).
+async fn wait_for<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Result<T, String>) -> T {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
-        if let Some(v) = f().await {
-            return v;
-        }
+        let seen = match f().await {
+            Ok(v) => return v,
+            Err(seen) => seen,
+        };
         assert!(
             Instant::now() < deadline,
-            "timed out ({secs} s) waiting for {what}"
+            "timed out ({secs} s) waiting for {what}; last seen:\n{seen}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// What a sentinel says now, for a failure message: its route, alerts,
+/// peers, providers (status, lifecycle, quorum verdict) and switches.
+async fn snapshot(s: &Sentinel, c: &reqwest::Client) -> String {
+    let providers = get_json(c, &format!("{}/v1/providers", s.base))
+        .await
+        .and_then(|v| {
+            v["providers"].as_array().map(|ps| {
+                ps.iter()
+                    .map(|p| format!("{} {} {}", p["id"], p["status"], p["lifecycle"]))
+                    .collect::<Vec<_>>()
+            })
+        });
+    let mut verdicts = Vec::new();
+    for id in ["p1", "p2", "p3"] {
+        if let Some(d) = get_json(c, &format!("{}/v1/providers/{id}", s.base)).await {
+            verdicts.push(format!("{id}: {}", d["quorum"]));
+        }
+    }
+    let switches = get_json(c, &format!("{}/v1/switches", s.base)).await;
+    format!(
+        "sentinel {}: route {:?}; alerts {:?}; peers {}; providers {providers:?}; quorum {verdicts:?}; switches {}",
+        s.id,
+        s.route(c).await,
+        alert_keys(c, &s.base).await,
+        s.peers(c).await.unwrap_or_default(),
+        switches.unwrap_or_default()
+    )
+}
+
+/// `Ok(())` if `cond`, else what `s` says now.
+async fn ok_if(cond: bool, s: &Sentinel, c: &reqwest::Client) -> Result<(), String> {
+    if cond {
+        Ok(())
+    } else {
+        Err(snapshot(s, c).await)
     }
 }
 
@@ -258,7 +298,8 @@ fn vantage<'v>(detail: &'v Value, sentinel: &str) -> Option<&'v Value> {
         .find(|v| v["sentinel"] == sentinel)
 }
 
-/// Whether every peer of the sentinel is `up` and has been read.
+/// Whether every peer of the sentinel is `up` and some of its
+/// observations have been read.
 async fn peers_up(s: &Sentinel, c: &reqwest::Client) -> bool {
     let Some(v) = s.peers(c).await else {
         return false;
@@ -267,7 +308,7 @@ async fn peers_up(s: &Sentinel, c: &reqwest::Client) -> bool {
         !ps.is_empty()
             && ps
                 .iter()
-                .all(|p| p["status"] == "up" && !p["last_read"].is_null())
+                .all(|p| p["status"] == "up" && p["observations_read"].as_u64().unwrap_or(0) > 0)
     })
 }
 
@@ -296,7 +337,7 @@ async fn solo(dir: &Path, apis: &[FakeApi], c: &reqwest::Client) -> Sentinel {
     wait_for(
         "the solo sentinel to probe every provider",
         20,
-        async || all_probed_up(&s, c).await.then_some(()),
+        async || ok_if(all_probed_up(&s, c).await, &s, c).await,
     )
     .await;
     s
@@ -332,11 +373,11 @@ async fn pair() -> Pair {
             ),
             20,
             async || {
-                (peers_up(s, &c).await
+                let ready = peers_up(s, &c).await
                     && all_probed_up(s, &c).await
                     && s.route(&c).await.as_deref() == Some("p1")
-                    && s.alerts(&c).await.is_empty())
-                .then_some(())
+                    && s.alerts(&c).await.is_empty();
+                ok_if(ready, s, &c).await
             },
         )
         .await;
@@ -402,10 +443,12 @@ async fn a_provider_failing_for_one_vantage_only_is_not_switched_away_from() {
     );
     let from_b = vantage(&d, "b").unwrap_or_else(|| panic!("no vantage b on a: {d}"));
     assert_eq!(from_b["status"], "up", "{d}");
+    assert_eq!(from_b["reachable"], true, "{d}");
     assert_ne!(from_b["self"], true, "{d}");
     let from_a = vantage(&d, "a").unwrap_or_else(|| panic!("no vantage a on a: {d}"));
     assert_eq!(from_a["self"], true, "{d}");
     assert_eq!(from_a["status"], "down", "{d}");
+    assert_eq!(from_a["cause"], "http-503", "{d}");
     assert_ne!(d["lifecycle"], "failed", "{d}");
     assert_eq!(d["routed"], true, "{d}");
     let alerts_a = a.alerts(c).await;
@@ -433,7 +476,7 @@ async fn a_provider_failing_for_one_vantage_only_is_not_switched_away_from() {
     // It answers a again: the alert clears.
     p.apis[0].set_for_vantage("a", None).await.unwrap();
     wait_for("vantage:p1 to clear on a", 15, async || {
-        (!a.alerts(c).await.iter().any(|k| k == "vantage:p1")).then_some(())
+        ok_if(!a.alerts(c).await.iter().any(|k| k == "vantage:p1"), a, c).await
     })
     .await;
     assert_eq!(a.route(c).await.as_deref(), Some("p1"));
@@ -489,11 +532,20 @@ async fn a_provider_failing_for_both_is_switched_within_two_intervals() {
         let other = if s.id == "a" { "b" } else { "a" };
         let v = vantage(&d, other).unwrap_or_else(|| panic!("no vantage {other}: {d}"));
         assert_eq!(v["status"], "down", "on {}: {d}", s.id);
+        assert_eq!(v["cause"], "refused", "on {}: {d}", s.id);
     }
     // And they agree on where to (at once, or after reconciling).
     wait_for("a and b to route to the same provider", 10, async || {
-        let (ra, rb) = (a.route(c).await?, b.route(c).await?);
-        (ra == rb).then_some(())
+        let (ra, rb) = (a.route(c).await, b.route(c).await);
+        if ra.is_some() && ra == rb {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}\n{}",
+                snapshot(a, c).await,
+                snapshot(b, c).await
+            ))
+        }
     })
     .await;
     drop(p);
@@ -533,11 +585,12 @@ async fn killing_one_sentinel_makes_the_other_act_alone_and_alert_then_they_reco
     let c = p.c.clone();
     p.b.kill();
     wait_for("peer-down:b on a", 15, async || {
-        p.a.alerts(&c)
-            .await
-            .iter()
-            .any(|k| k == "peer-down:b")
-            .then_some(())
+        ok_if(
+            p.a.alerts(&c).await.iter().any(|k| k == "peer-down:b"),
+            &p.a,
+            &c,
+        )
+        .await
     })
     .await;
     let peers = p.a.peers(&c).await.unwrap();
@@ -546,12 +599,22 @@ async fn killing_one_sentinel_makes_the_other_act_alone_and_alert_then_they_reco
         .and_then(|ps| ps.iter().find(|x| x["id"] == "b"))
         .unwrap_or_else(|| panic!("no peer b on a: {peers}"));
     assert_eq!(b_on_a["status"], "down", "{peers}");
+    assert_eq!(peers["sentinel"], "a", "{peers}");
+    assert_eq!(peers["isolated"], false, "{peers}");
+    assert_eq!(b_on_a["url"], p.b.base.as_str(), "{peers}");
+    assert!(
+        b_on_a["observations_read"].as_u64().unwrap_or(0) > 0,
+        "a read b's observations before b was killed: {peers}"
+    );
 
     // a acts alone.
     p.apis[0].set(Mode::Outage).await.unwrap();
     let onset = Instant::now();
     let new_route = wait_for("a to switch away from p1 alone", 20, async || {
-        p.a.route(&c).await.filter(|r| r != "p1")
+        match p.a.route(&c).await.filter(|r| r != "p1") {
+            Some(r) => Ok(r),
+            None => Err(snapshot(&p.a, &c).await),
+        }
     })
     .await;
     eprintln!(
@@ -569,14 +632,23 @@ async fn killing_one_sentinel_makes_the_other_act_alone_and_alert_then_they_reco
     assert_eq!(last["to"], new_route.as_str(), "{sw:?}");
     assert!(p.a.alerts(&c).await.iter().any(|k| k == "peer-down:b"));
 
-    // p1 answers again; b comes back on its data, still routed to p1.
+    // p1 answers again; b comes back on its data (routed to p1 there:
+    // its first tick may have reconciled already).
     p.apis[0].set(Mode::Healthy).await.unwrap();
     p.b.start();
     p.b.wait_up(&c).await;
     let first_route_of_b = p.b.route(&c).await;
     eprintln!("b came back routed to {first_route_of_b:?}");
     wait_for("b to adopt a's route", 15, async || {
-        (p.b.route(&c).await.as_deref() == Some(new_route.as_str())).then_some(())
+        if p.b.route(&c).await.as_deref() == Some(new_route.as_str()) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}\n{}",
+                snapshot(&p.a, &c).await,
+                snapshot(&p.b, &c).await
+            ))
+        }
     })
     .await;
     let sw = p.b.switches(&c).await;
@@ -587,7 +659,12 @@ async fn killing_one_sentinel_makes_the_other_act_alone_and_alert_then_they_reco
         "no reconciled switch p1 -> {new_route} on b: {sw:?}"
     );
     wait_for("peer-down:b to clear on a", 15, async || {
-        (!p.a.alerts(&c).await.iter().any(|k| k == "peer-down:b")).then_some(())
+        ok_if(
+            !p.a.alerts(&c).await.iter().any(|k| k == "peer-down:b"),
+            &p.a,
+            &c,
+        )
+        .await
     })
     .await;
     // a kept its own decision.
@@ -603,6 +680,15 @@ async fn killing_one_sentinel_makes_the_other_act_alone_and_alert_then_they_reco
             && v["provider"] == "p1"
             && v["absent"] == serde_json::json!(["b"])),
         "no Quorum action with verdict alone in a's audit: {audit_a:#?}"
+    );
+    assert!(
+        audit_a.iter().any(|v| v["action"] == "lifecycle"
+            && v["provider"] == "p1"
+            && v["to"] == "failed"
+            && v["why"]
+                .as_str()
+                .is_some_and(|w| w.contains("acting alone"))),
+        "no lifecycle p1 -> failed \"acting alone\" in a's audit: {audit_a:#?}"
     );
     let audit_b = p.b.audit_actions();
     assert!(
@@ -658,7 +744,7 @@ async fn forged_or_replayed_observation_requests_are_refused() {
     let c = client();
     a.wait_up(&c).await;
     wait_for("a to route p1", 10, async || {
-        (a.route(&c).await.as_deref() == Some("p1")).then_some(())
+        ok_if(a.route(&c).await.as_deref() == Some("p1"), &a, &c).await
     })
     .await;
 

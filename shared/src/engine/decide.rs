@@ -715,19 +715,23 @@ impl Engine {
         if s.deferred_ticks < 3 && worst.is_none() {
             return;
         }
-        let mut message = format!(
-            "the probe schedule is falling behind: {} due probe(s) deferred by the probe budget ({} per tick) in each of the last {} tick(s)",
-            s.deferred,
-            self.probe_budget(),
-            s.deferred_ticks
-        );
+        let mut parts = Vec::new();
+        if s.deferred_ticks >= 3 {
+            parts.push(format!(
+                "{} due probe(s) deferred by the probe budget ({} per tick) in each of the last {} tick(s)",
+                s.deferred,
+                self.probe_budget(),
+                s.deferred_ticks
+            ));
+        }
         if let Some((lag, interval, id)) = worst {
-            message.push_str(&format!(
-                "; `{id}` was probed {} s late (interval {} s)",
+            parts.push(format!(
+                "`{id}` was probed {} s late (interval {} s)",
                 lag / 1000,
                 interval / 1000
             ));
         }
+        let mut message = format!("the probe schedule is falling behind: {}", parts.join("; "));
         message.push_str(
             "; raise the shell's capacity or probe_budget_per_tick, or lengthen probe_interval",
         );

@@ -220,7 +220,7 @@ impl Engine {
                         ),
                     ),
                 );
-            } else if let Some(e) = &p.read_error {
+            } else if let (Some(e), true) = (&p.read_error, p.is_up()) {
                 firing.insert(
                     format!("peer-read:{}", cfg.id),
                     (
