@@ -839,8 +839,21 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             actions.extend(settled);
             // A wake-up that observed, recorded and decided nothing writes
             // nothing: what time alone moves is derived again next time.
+            // The sentinel's own footprint (its invocations and reads,
+            // journaled by the requests that made them — a peer's reads
+            // among them) waits for the next commit: the journal keeps
+            // it until one absorbs it, and it moves no decision.
+            let own_only = self.pending_events.iter().all(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::Usage {
+                        target: crate::engine::UsageTarget::Sentinel,
+                        ..
+                    }
+                )
+            });
             let idle = self.pending_observations.is_empty()
-                && self.pending_events.is_empty()
+                && own_only
                 && !peer_changed
                 && actions.is_empty();
             if idle {
