@@ -357,12 +357,11 @@ impl Lambda {
         let cargo_lambda = venv_bin("cargo-lambda").expect("cargo-lambda");
         let moto_port = free_port().unwrap();
         let moto = Proc::spawn(
-            tokio::process::Command::new(moto_bin).args([
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &moto_port.to_string(),
-            ]),
+            // One request at a time: moto's transactions are then
+            // isolated as DynamoDB's are (tests/moto_serial.py).
+            tokio::process::Command::new(moto_bin.with_file_name("python3"))
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/moto_serial.py"))
+                .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()]),
             &dir.join("moto.log"),
         );
         assert!(

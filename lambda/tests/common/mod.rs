@@ -29,6 +29,15 @@ pub fn moto_server() -> Option<PathBuf> {
     })
 }
 
+/// The venv's python beside `moto_server`, and `tests/moto_serial.py`:
+/// moto serving one request at a time, so its TransactWriteItems are
+/// isolated as DynamoDB's are (see the script).
+pub fn serial(moto_server: &std::path::Path) -> (PathBuf, PathBuf) {
+    let python = moto_server.with_file_name("python3");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/moto_serial.py");
+    (python, script)
+}
+
 /// moto on a free port, killed on drop.
 pub struct Moto {
     child: std::process::Child,
@@ -58,7 +67,9 @@ pub async fn moto() -> Option<Moto> {
         .local_addr()
         .unwrap()
         .port();
-    let child = std::process::Command::new(bin)
+    let (python, script) = serial(&bin);
+    let child = std::process::Command::new(python)
+        .arg(script)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
