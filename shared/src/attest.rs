@@ -1,36 +1,54 @@
-//! Attestation records: what a sentinel would sign about a provider for
-//! one epoch, derived only from the evidence in its state, in integers.
+//! Attestation records: what a sentinel signs about a provider for one
+//! epoch, derived only from the evidence in its state, in integers, and
+//! their EIP-712 digests (EIP-712: "Typed structured data hashing and
+//! signing") as the `SentinelTrust` contract (`contracts/`) checks them.
 //!
 //! Two sentinels holding the same evidence derive byte-identical records
 //! (no float, no clock read, no sentinel id in them), so each can sign
-//! the same record and a contract can count their signatures toward a
-//! quorum (`../DESIGN.md` sections 7 and 9).
+//! the same batch digest and the contract counts their signatures toward
+//! its quorum (`../DESIGN.md` sections 7 and 9).
 //!
 //! A record is `(provider, score in basis points, trust level, epoch,
 //! expiry, evidence hash)`:
 //!
+//! - `provider` is `keccak256(id)`;
 //! - the **epoch** is the hour (`now / 3_600_000`): the score is the
 //!   reputation computed at the epoch's start, so every moment of the hour
 //!   derives the same record from the same state;
 //! - the **expiry** is the end of the epoch after next (two hours of
 //!   validity: a record is refreshed every hour, and one missed refresh
 //!   does not leave a verified provider unattested);
-//! - the **evidence hash** is SHA-256 over the canonical encoding (postcard)
-//!   of the provider, the epoch and each component's score and integer
-//!   inputs: the report behind the score, which the API serves so anyone
-//!   can recompute it.
+//! - the **evidence hash** is keccak256 over the canonical encoding
+//!   (postcard) of the provider, the epoch and each component's score and
+//!   integer inputs: the report behind the score, which the API serves so
+//!   anyone can recompute it.
 //!
-//! [`Record::encode`] is the canonical byte form: six 32-byte big-endian
-//! words, as Solidity's `abi.encode` lays out `(bytes32 providerHash,
-//! uint16 score, uint8 trust, uint64 epoch, uint64 expiry, bytes32
-//! evidence)`.
+//! The typed data, byte for byte as the contract hashes it:
+//!
+//! ```text
+//! EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)
+//!   name "BookkeeperSentinel", version "1"
+//! Record(bytes32 provider,uint16 score,uint8 trust,uint64 epoch,uint64 expiry,bytes32 evidence)
+//! Batch(Record[] records)Record(...)     hashStruct = keccak256(typehash ‖ keccak256(‖ hashStruct(record_i)))
+//! Revoke(bytes32 provider,uint64 epoch)
+//! digest = keccak256(0x19 0x01 ‖ domainSeparator ‖ hashStruct)
+//! ```
+//!
+//! Signatures are secp256k1 ECDSA over the digest (RFC 6979 deterministic
+//! nonces, so native and wasm32 sign byte-identically), `r ‖ s ‖ v` with
+//! low `s` and `v` ∈ {27, 28}.
 
 use crate::lifecycle::TrustLevel;
 use crate::reputation::{Component, Reputation};
 use crate::time::{UnixMillis, HOUR};
 use crate::ProviderId;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha3::{Digest, Keccak256};
+
+/// keccak256.
+pub fn keccak256(data: impl AsRef<[u8]>) -> [u8; 32] {
+    Keccak256::digest(data.as_ref()).into()
+}
 
 /// Length of an epoch (one hour).
 pub const EPOCH_MS: u64 = HOUR;
@@ -53,7 +71,7 @@ pub struct Record {
     pub epoch: u64,
     /// Valid until (Unix seconds).
     pub expiry_s: u64,
-    /// SHA-256 of the evidence report.
+    /// keccak256 of the evidence report.
     pub evidence: [u8; 32],
 }
 
@@ -108,9 +126,9 @@ impl Evidence {
         postcard::to_allocvec(self).unwrap_or_default()
     }
 
-    /// SHA-256 of [`Evidence::to_bytes`].
+    /// keccak256 of [`Evidence::to_bytes`].
     pub fn hash(&self) -> [u8; 32] {
-        Sha256::digest(self.to_bytes()).into()
+        keccak256(self.to_bytes())
     }
 }
 
@@ -137,23 +155,212 @@ impl Record {
         }
     }
 
-    /// Six 32-byte big-endian words (see the module docs); the provider
-    /// word is SHA-256 of its id.
+    /// `keccak256(id)`, the record's `provider` word.
+    pub fn provider_hash(&self) -> [u8; 32] {
+        keccak256(self.provider.as_str())
+    }
+
+    /// The six 32-byte words of the record's data, as `abi.encode`
+    /// lays out `(bytes32 provider, uint16 score, uint8 trust, uint64
+    /// epoch, uint64 expiry, bytes32 evidence)`.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(6 * 32);
-        out.extend_from_slice(&Sha256::digest(self.provider.as_str().as_bytes()));
+        out.extend_from_slice(&self.provider_hash());
         for v in [
             u64::from(self.score_bps),
             u64::from(self.trust),
             self.epoch,
             self.expiry_s,
         ] {
-            out.extend_from_slice(&[0u8; 24]);
-            out.extend_from_slice(&v.to_be_bytes());
+            out.extend_from_slice(&word(v));
         }
         out.extend_from_slice(&self.evidence);
         out
     }
+
+    /// Its EIP-712 `hashStruct`.
+    pub fn hash_struct(&self) -> [u8; 32] {
+        let mut data = Vec::with_capacity(7 * 32);
+        data.extend_from_slice(&keccak256(RECORD_TYPE));
+        data.extend_from_slice(&self.encode());
+        keccak256(data)
+    }
+}
+
+/// The record type, as the contract declares it.
+pub const RECORD_TYPE: &str =
+    "Record(bytes32 provider,uint16 score,uint8 trust,uint64 epoch,uint64 expiry,bytes32 evidence)";
+/// The batch type (with the record type it references appended).
+pub const BATCH_TYPE: &str = "Batch(Record[] records)Record(bytes32 provider,uint16 score,uint8 trust,uint64 epoch,uint64 expiry,bytes32 evidence)";
+/// The revocation type.
+pub const REVOKE_TYPE: &str = "Revoke(bytes32 provider,uint64 epoch)";
+const DOMAIN_TYPE: &str =
+    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)";
+/// The domain's name.
+pub const DOMAIN_NAME: &str = "BookkeeperSentinel";
+/// The domain's version.
+pub const DOMAIN_VERSION: &str = "1";
+
+fn word(v: u64) -> [u8; 32] {
+    let mut w = [0u8; 32];
+    w[24..].copy_from_slice(&v.to_be_bytes());
+    w
+}
+
+/// The EIP-712 domain of one deployed contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Domain {
+    /// The chain's id.
+    pub chain_id: u64,
+    /// The contract's address.
+    pub contract: [u8; 20],
+}
+
+impl Domain {
+    /// The domain separator.
+    pub fn separator(&self) -> [u8; 32] {
+        let mut data = Vec::with_capacity(5 * 32);
+        data.extend_from_slice(&keccak256(DOMAIN_TYPE));
+        data.extend_from_slice(&keccak256(DOMAIN_NAME));
+        data.extend_from_slice(&keccak256(DOMAIN_VERSION));
+        data.extend_from_slice(&word(self.chain_id));
+        data.extend_from_slice(&[0u8; 12]);
+        data.extend_from_slice(&self.contract);
+        keccak256(data)
+    }
+
+    fn digest(&self, hash_struct: [u8; 32]) -> [u8; 32] {
+        let mut data = Vec::with_capacity(66);
+        data.extend_from_slice(&[0x19, 0x01]);
+        data.extend_from_slice(&self.separator());
+        data.extend_from_slice(&hash_struct);
+        keccak256(data)
+    }
+
+    /// The digest the sentinels sign for a batch of records.
+    pub fn batch_digest(&self, records: &[Record]) -> [u8; 32] {
+        let mut hashes = Vec::with_capacity(records.len() * 32);
+        for r in records {
+            hashes.extend_from_slice(&r.hash_struct());
+        }
+        let mut data = Vec::with_capacity(64);
+        data.extend_from_slice(&keccak256(BATCH_TYPE));
+        data.extend_from_slice(&keccak256(hashes));
+        self.digest(keccak256(data))
+    }
+
+    /// The digest the sentinels sign to revoke `provider` from `epoch`.
+    pub fn revoke_digest(&self, provider: &ProviderId, epoch: u64) -> [u8; 32] {
+        let mut data = Vec::with_capacity(96);
+        data.extend_from_slice(&keccak256(REVOKE_TYPE));
+        data.extend_from_slice(&keccak256(provider.as_str()));
+        data.extend_from_slice(&word(epoch));
+        self.digest(keccak256(data))
+    }
+}
+
+/// Why a key or a signature is not usable.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    /// The key is not a valid secp256k1 secret key.
+    #[error(
+        "not a secp256k1 secret key (32 bytes, 64 hex digits, nonzero and below the curve order)"
+    )]
+    BadKey,
+    /// Signing failed.
+    #[error("signing failed")]
+    Sign,
+    /// The signature does not recover.
+    #[error("the signature is malformed or does not recover a signer")]
+    BadSignature,
+}
+
+/// A sentinel's signing key (secp256k1). Prints as `<redacted>`.
+#[derive(Clone)]
+pub struct Signer(k256::ecdsa::SigningKey);
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Signer({})", hex(&self.address()))
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    let mut s = String::from("0x");
+    for x in b {
+        s.push_str(&format!("{x:02x}"));
+    }
+    s
+}
+
+impl Signer {
+    /// A signer from 32 secret bytes.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Signer, SignError> {
+        k256::ecdsa::SigningKey::from_bytes(bytes.into())
+            .map(Signer)
+            .map_err(|_| SignError::BadKey)
+    }
+
+    /// A signer from 64 hex digits (an optional `0x` first).
+    pub fn from_hex(s: &str) -> Result<Signer, SignError> {
+        let s = s.trim();
+        let s = s.strip_prefix("0x").unwrap_or(s);
+        if s.len() != 64 {
+            return Err(SignError::BadKey);
+        }
+        let mut b = [0u8; 32];
+        for (i, out) in b.iter_mut().enumerate() {
+            *out = u8::from_str_radix(s.get(2 * i..2 * i + 2).ok_or(SignError::BadKey)?, 16)
+                .map_err(|_| SignError::BadKey)?;
+        }
+        Signer::from_bytes(&b)
+    }
+
+    /// Its Ethereum address.
+    pub fn address(&self) -> [u8; 20] {
+        address_of(self.0.verifying_key())
+    }
+
+    /// Signs `digest`: `r ‖ s ‖ v`, low `s`, `v` ∈ {27, 28}.
+    pub fn sign(&self, digest: &[u8; 32]) -> Result<[u8; 65], SignError> {
+        let (sig, rec) = self
+            .0
+            .sign_prehash_recoverable(digest)
+            .map_err(|_| SignError::Sign)?;
+        let (sig, rec) = match sig.normalize_s() {
+            Some(low) => (
+                low,
+                k256::ecdsa::RecoveryId::new(!rec.is_y_odd(), rec.is_x_reduced()),
+            ),
+            None => (sig, rec),
+        };
+        let mut out = [0u8; 65];
+        out[..64].copy_from_slice(&sig.to_bytes());
+        out[64] = 27 + rec.to_byte();
+        Ok(out)
+    }
+}
+
+fn address_of(key: &k256::ecdsa::VerifyingKey) -> [u8; 20] {
+    let point = key.to_encoded_point(false);
+    let hash = keccak256(&point.as_bytes()[1..]);
+    let mut a = [0u8; 20];
+    a.copy_from_slice(&hash[12..]);
+    a
+}
+
+/// The address that signed `digest` with `signature` (`r ‖ s ‖ v`, `v` ∈
+/// {27, 28}).
+pub fn recover(digest: &[u8; 32], signature: &[u8; 65]) -> Result<[u8; 20], SignError> {
+    let sig = k256::ecdsa::Signature::from_slice(&signature[..64])
+        .map_err(|_| SignError::BadSignature)?;
+    let v = signature[64]
+        .checked_sub(27)
+        .and_then(k256::ecdsa::RecoveryId::from_byte)
+        .ok_or(SignError::BadSignature)?;
+    let key = k256::ecdsa::VerifyingKey::recover_from_prehash(digest, &sig, v)
+        .map_err(|_| SignError::BadSignature)?;
+    Ok(address_of(&key))
 }
 
 impl crate::Engine {
@@ -171,5 +378,100 @@ impl crate::Engine {
             &self.config().policy.trust,
         );
         Some(Record::new(id, epoch, &rep, trust))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex32(s: &str) -> [u8; 32] {
+        let s = s.trim_start_matches("0x");
+        let mut b = [0u8; 32];
+        for (i, out) in b.iter_mut().enumerate() {
+            *out = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
+        }
+        b
+    }
+
+    fn domain() -> Domain {
+        let mut contract = [0u8; 20];
+        let a = "5FbDB2315678afecb367f032d93F642f64180aa3";
+        for (i, out) in contract.iter_mut().enumerate() {
+            *out = u8::from_str_radix(&a[2 * i..2 * i + 2], 16).unwrap();
+        }
+        Domain {
+            chain_id: 31337,
+            contract,
+        }
+    }
+
+    fn record(id: &str, score: u16, trust: u8, evidence: &str) -> Record {
+        Record {
+            provider: ProviderId::new(id).unwrap(),
+            score_bps: score,
+            trust,
+            epoch: 494_444,
+            expiry_s: 1_780_007_200,
+            evidence: keccak256(evidence),
+        }
+    }
+
+    /// The contract's own fixed vectors (`contracts/test/Eip712.t.sol`,
+    /// `test_fixedVectors`): the same bytes on both sides.
+    #[test]
+    fn digests_match_the_contracts_vectors() {
+        let d = domain();
+        assert_eq!(
+            d.separator(),
+            unhex32("8fa1d9baff96a9191941812ddbecff834d1cb7996a14df13cda441e13350dc61")
+        );
+        let r0 = record("example-provider-a", 9420, 3, "evidence-a");
+        let r1 = record("example-provider-b", 7100, 1, "evidence-b");
+        assert_eq!(
+            r0.hash_struct(),
+            unhex32("eb0ee4067b9b4d62c4c199c4d60532c1a27569b5f4ac50162b9e33387857f060")
+        );
+        assert_eq!(
+            r1.hash_struct(),
+            unhex32("e227d3b353a559574c9898172017fb59be49b26d3654e17fe5718caffc6aaf68")
+        );
+        assert_eq!(
+            d.batch_digest(&[r0.clone(), r1]),
+            unhex32("b6ec2a5dc99b148911f79e1a0997b67a93992b153dbb732c1a946bcb31cc7677")
+        );
+        assert_eq!(
+            d.revoke_digest(&r0.provider, 494_444),
+            unhex32("09dbc5b45da7b86cb2d143a33298d34ccbcf43534daa5dd9aebe3b6004787069")
+        );
+    }
+
+    #[test]
+    fn signatures_are_deterministic_low_s_and_recover() {
+        // anvil's first test key.
+        let s =
+            Signer::from_hex("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+                .unwrap();
+        assert_eq!(
+            hex(&s.address()),
+            "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+        );
+        let digest = domain().batch_digest(&[record("x", 9000, 3, "e")]);
+        let a = s.sign(&digest).unwrap();
+        assert_eq!(a, s.sign(&digest).unwrap(), "RFC 6979: deterministic");
+        assert!(matches!(a[64], 27 | 28));
+        // Low s: s <= n/2.
+        let half_n = unhex32("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0");
+        assert!(a[32..64] <= half_n[..]);
+        assert_eq!(recover(&digest, &a).unwrap(), s.address());
+        let mut bad = a;
+        bad[64] = 29;
+        assert!(recover(&digest, &bad).is_err());
+        assert!(Signer::from_hex("00").is_err());
+        assert!(
+            Signer::from_hex(&"0".repeat(64)).is_err(),
+            "zero is not a key"
+        );
+        assert!(!format!("{s:?}").contains("ac0974"));
     }
 }

@@ -387,3 +387,63 @@ mod tests {
         );
     }
 }
+
+/// The attestation signature the smoke test checks on both targets: the
+/// batch digest of one fixed record under the contract's fixed domain
+/// (chain 31337, anvil's first deployment address), signed with anvil's
+/// first test key. Native and wasm32 must give the same 65 bytes.
+pub fn sign_smoke() -> Option<[u8; 65]> {
+    use sentinel_core::attest::{keccak256, Domain, Record, Signer};
+    let mut contract = [0u8; 20];
+    let a = b"5FbDB2315678afecb367f032d93F642f64180aa3";
+    for (i, out) in contract.iter_mut().enumerate() {
+        let hex = std::str::from_utf8(&a[2 * i..2 * i + 2]).ok()?;
+        *out = u8::from_str_radix(hex, 16).ok()?;
+    }
+    let domain = Domain {
+        chain_id: 31337,
+        contract,
+    };
+    let record = Record {
+        provider: sentinel_core::ProviderId::new("example-provider-a").ok()?,
+        score_bps: 9420,
+        trust: 3,
+        epoch: 494_444,
+        expiry_s: 1_780_007_200,
+        evidence: keccak256("evidence-a"),
+    };
+    let signer =
+        Signer::from_hex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+            .ok()?;
+    signer.sign(&domain.batch_digest(&[record])).ok()
+}
+
+static SIGNATURE: std::sync::Mutex<[u8; 65]> = std::sync::Mutex::new([0u8; 65]);
+
+/// The wasm export: signs as [`sign_smoke`] does and returns the address
+/// of the 65 signature bytes in linear memory (0 on failure).
+#[allow(unsafe_code)]
+#[no_mangle]
+pub extern "C" fn sentinel_sign_smoke() -> u32 {
+    let Some(sig) = sign_smoke() else { return 0 };
+    match SIGNATURE.lock() {
+        Ok(mut s) => {
+            *s = sig;
+            s.as_ptr() as usize as u32
+        }
+        Err(_) => 0,
+    }
+}
+
+#[cfg(test)]
+mod sign_tests {
+    /// The signature the wasm32 build must reproduce (`.ci/run` compares).
+    pub const EXPECTED: &str = include_str!("../sign_smoke.hex");
+
+    #[test]
+    fn native_signature_is_the_recorded_one() {
+        let sig = super::sign_smoke().unwrap();
+        let hex: String = sig.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, EXPECTED.trim());
+    }
+}
