@@ -379,6 +379,13 @@ impl crate::Engine {
         );
         Some(Record::new(id, epoch, &rep, trust))
     }
+
+    /// The evidence report behind [`crate::Engine::attestation_record`].
+    pub fn attestation_evidence(&self, id: &ProviderId, now: UnixMillis) -> Option<Evidence> {
+        let epoch = epoch_of(now);
+        let rep = self.reputation(id, epoch.saturating_mul(EPOCH_MS))?;
+        Some(Evidence::of(id, epoch, &rep))
+    }
 }
 
 #[cfg(test)]

@@ -322,6 +322,23 @@ fn attestations_are_not_configured_yet() {
     assert_eq!(v["error"]["details"]["provider"], "b");
     assert!(v["error"]["details"]["trust"].is_string());
     assert!(v["error"]["details"]["total"]["bps"].is_u64());
+    // The record it would sign this epoch, and the evidence its hash
+    // commits to: keccak256 of the served bytes is the record's hash, and
+    // the bytes decode to the served report.
+    let d = &v["error"]["details"];
+    let record: dto::RecordDto = serde_json::from_value(d["record"].clone()).unwrap();
+    let evidence: dto::EvidenceDto = serde_json::from_value(d["evidence"].clone()).unwrap();
+    let bytes: Vec<u8> = (1..evidence.bytes.len() / 2)
+        .map(|i| u8::from_str_radix(&evidence.bytes[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let hash: String = sentinel_core::attest::keccak256(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(record.evidence_hash, format!("0x{hash}"));
+    assert_eq!(bytes, evidence.report.to_bytes());
+    assert_eq!(record.score_bps, evidence.report.total);
+    assert_eq!(record.provider.as_str(), "b");
     let r = f.get("/v1/attestations/nope");
     assert_eq!((r.status, code(&r).as_str()), (404, "not-found"));
 }

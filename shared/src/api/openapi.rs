@@ -1028,7 +1028,7 @@ fn paths() -> Map<String, Value> {
         get(
             "getAttestation",
             "trust",
-            "The latest on-chain attestation of a provider. Until on-chain attestation is configured, 404 not-attested with the provider's trust and score in details.",
+            "The latest on-chain attestation of a provider. Until on-chain attestation is configured, 404 not-attested with the provider's trust and score in details, and the record this sentinel would sign for the current epoch (provider_hash, score_bps, trust, epoch, expiry, evidence_hash) with its evidence report and the report's canonical bytes (keccak256 of them is evidence_hash).",
             vec![path_param("id", "Provider id.")],
             responses(
                 (

@@ -49,4 +49,4 @@ pub use providers::{
 pub use reputation::{ComponentDto, ReputationDto};
 pub use sentinel::{alerts, AlertDto, Health, ObservationList};
 pub use services::{CanaryState, PendingDto, RouteDto, SwitchDto, SwitchList};
-pub use trust::NotAttested;
+pub use trust::{EvidenceDto, NotAttested, RecordDto};

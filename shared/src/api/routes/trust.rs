@@ -4,7 +4,7 @@
 
 use super::refusals::unknown_provider;
 use crate::api::request::ApiResponse;
-use crate::dto::{NotAttested, Timestamp};
+use crate::dto::{EvidenceDto, NotAttested, RecordDto, Timestamp};
 use crate::time::UnixMillis;
 use crate::{Engine, ProviderId};
 
@@ -23,11 +23,19 @@ pub(super) fn attestation(engine: &Engine, id: &ProviderId, now: UnixMillis) -> 
         total: s.reputation.total.into(),
         confidence: s.reputation.confidence.into(),
         attested_until: attested_until.map(Timestamp::at),
+        record: engine
+            .attestation_record(id, now)
+            .as_ref()
+            .map(RecordDto::of),
+        evidence: engine
+            .attestation_evidence(id, now)
+            .as_ref()
+            .map(EvidenceDto::of),
     };
     let message = format!(
         "no attestation for provider `{id}`: on-chain attestation is not configured on this sentinel, \
          so no record has been anchored. Its current trust level is {} with a reputation of {} \
-         (confidence {}); see /v1/providers/{id}",
+         (confidence {}); the record it would sign for this epoch and its evidence are in details; see /v1/providers/{id}",
         s.trust, s.reputation.total, s.reputation.confidence
     );
     ApiResponse::error_with(
