@@ -503,22 +503,24 @@ impl Engine {
         });
     }
 
-    fn complete_switch(
+    /// Routes `svc` to `to` (decided at `since`, for `reason`), clears a
+    /// pending switch and the trigger streak, and records the switch in
+    /// the bounded history. Returns the provider routed before and the
+    /// record; `None` for an unknown service.
+    pub(super) fn route_to(
         &mut self,
         now: UnixMillis,
         svc: &ServiceId,
-        p: PendingSwitch,
-        d: &mut Decision,
-    ) {
-        let sw = self.config.policy.switching;
+        to: &ProviderId,
+        since: UnixMillis,
+        reason: Reason,
+    ) -> Option<(Option<ProviderId>, SwitchRecord)> {
         let limit = self.config.sentinel.history_limit as usize;
-        let Some(s) = self.state.services.get_mut(svc) else {
-            return;
-        };
+        let s = self.state.services.get_mut(svc)?;
         let from = s.active.clone();
-        s.active = Some(p.to.clone());
-        s.since = now;
-        s.reason = Some(p.reason.clone());
+        s.active = Some(to.clone());
+        s.since = since;
+        s.reason = Some(reason.clone());
         s.switches = s.switches.saturating_add(1);
         s.pending = None;
         s.streak = None;
@@ -528,13 +530,27 @@ impl Engine {
             at: now,
             service: svc.clone(),
             from: from.clone(),
-            to: p.to.clone(),
-            reason: p.reason.clone(),
+            to: to.clone(),
+            reason,
         };
         self.state.history.push_back(record.clone());
         while self.state.history.len() > limit {
             self.state.history.pop_front();
         }
+        Some((from, record))
+    }
+
+    fn complete_switch(
+        &mut self,
+        now: UnixMillis,
+        svc: &ServiceId,
+        p: PendingSwitch,
+        d: &mut Decision,
+    ) {
+        let sw = self.config.policy.switching;
+        let Some((from, record)) = self.route_to(now, svc, &p.to, now, p.reason.clone()) else {
+            return;
+        };
         if let Some(from) = &from {
             if let Some(ps) = self.state.providers.get_mut(from) {
                 if p.reason.penalises() {

@@ -8,7 +8,7 @@ use crate::lifecycle::Lifecycle;
 use crate::peer::exchange::Published;
 use crate::peer::quorum::{self, Case, Verdict, Votes};
 use crate::peer::{PeerRoute, PeerState};
-use crate::state::{Severity, SwitchRecord};
+use crate::state::Severity;
 use crate::switcher::Reason;
 use crate::time::UnixMillis;
 use crate::{ProviderId, SentinelId, ServiceId};
@@ -356,7 +356,6 @@ impl Engine {
         }
         let after = self.config.quorum.peer_down_after;
         let me = self.config.sentinel.id.clone();
-        let limit = self.config.sentinel.history_limit as usize;
         let services: Vec<ServiceId> = self.state.services.keys().cloned().collect();
         for svc in services {
             let Some(st) = self.state.services.get(&svc) else {
@@ -407,27 +406,10 @@ impl Engine {
                 continue;
             }
             let reason = Reason::Reconciled { peer: peer.clone() };
-            let from = st.active.clone();
-            if let Some(s) = self.state.services.get_mut(&svc) {
-                s.active = Some(route.active.clone());
-                s.since = since;
-                s.reason = Some(reason.clone());
-                s.switches = s.switches.saturating_add(1);
-                s.streak = None;
-            }
-            self.state.switch_seq = self.state.switch_seq.saturating_add(1);
-            let record = SwitchRecord {
-                seq: self.state.switch_seq,
-                at: now,
-                service: svc.clone(),
-                from: from.clone(),
-                to: route.active.clone(),
-                reason,
+            let Some((from, record)) = self.route_to(now, &svc, &route.active, since, reason)
+            else {
+                continue;
             };
-            self.state.history.push_back(record.clone());
-            while self.state.history.len() > limit {
-                self.state.history.pop_front();
-            }
             if let Some(from) = &from {
                 if let Some(ps) = self.state.providers.get_mut(from) {
                     if ps.lifecycle == Lifecycle::Active {
