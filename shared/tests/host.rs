@@ -289,3 +289,84 @@ fn alerts_are_delivered_once_per_webhook_and_retried_after_backoff() {
         "delivered notices leave the outbox"
     );
 }
+
+/// `/v1/observations` authenticates before it reads the log: a request
+/// without a valid token or peer signature costs the store nothing (on a
+/// Worker, no KV read), and a peer's signed read is answered and signed.
+#[test]
+fn observation_reads_authenticate_before_they_touch_the_store() {
+    use sentinel_core::peer::auth::{self, PeerSecret, RequestParts};
+    let store = MemoryStore::default();
+    let net = Net::new(healthy);
+    let client = HostClient::new(net.clone(), NoWait, None);
+    let secret = PeerSecret::new("a-secret-of-thirty-two-bytes-123").unwrap();
+    let peer = sentinel_core::SentinelId::new("b").unwrap();
+    let mut cfg = api_config("");
+    cfg.peers.push(sentinel_core::config::PeerConfig {
+        id: peer.clone(),
+        url: "http://127.0.0.1:1".into(),
+    });
+    let opts = HostOptions {
+        token: Some("tok".into()),
+        peer_secrets: vec![(peer.clone(), secret.clone())],
+        ..HostOptions::default()
+    };
+    let (host, _sentinel) = block(Host::open(cfg, &store, client, opts, start())).unwrap();
+    let before = store.log_reads.get();
+    let get = |headers: Vec<(String, String)>| {
+        let mut b = http::Request::builder().uri("/v1/observations?since=0");
+        for (k, v) in headers {
+            b = b.header(k, v);
+        }
+        block(host.handle(b.body(Vec::new()).unwrap(), start()))
+    };
+    assert_eq!(get(vec![]).status(), 401);
+    assert_eq!(
+        get(vec![("authorization".into(), "Bearer nope".into())]).status(),
+        403
+    );
+    let forged = auth::sign_request(
+        &PeerSecret::new("another-secret-entirely-32-bytes").unwrap(),
+        &peer,
+        &RequestParts {
+            method: "GET",
+            path: "/v1/observations",
+            query: "since=0",
+            body: b"",
+        },
+        start(),
+        "00112233445566778899aabbccddeeff",
+    );
+    assert_eq!(get(forged).status(), 401);
+    assert_eq!(
+        store.log_reads.get(),
+        before,
+        "refused requests read nothing"
+    );
+    let nonce = "0123456789abcdef0123456789abcdef";
+    let signed = auth::sign_request(
+        &secret,
+        &peer,
+        &RequestParts {
+            method: "GET",
+            path: "/v1/observations",
+            query: "since=0",
+            body: b"",
+        },
+        start(),
+        nonce,
+    );
+    let ok = get(signed.clone());
+    assert_eq!(ok.status(), 200);
+    let sig = ok
+        .headers()
+        .get(auth::H_SIGNATURE)
+        .and_then(|v| v.to_str().ok());
+    assert!(auth::verify_response(&secret, nonce, 200, ok.body(), sig).is_ok());
+    assert_eq!(get(signed).status(), 401, "a replay is refused");
+    assert_eq!(store.log_reads.get(), before + 1);
+    assert_eq!(
+        get(vec![("authorization".into(), "Bearer tok".into())]).status(),
+        200
+    );
+}

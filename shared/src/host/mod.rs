@@ -432,37 +432,14 @@ where
             return too_large();
         }
         let view = self.view();
-        let recent = if req.path == "/v1/observations" {
-            // Only an authenticated caller gets them; the router checks.
-            match self
-                .store
-                .observations_since(0, api::OBSERVATIONS_LIMIT)
-                .await
-            {
-                Ok(o) => o,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the observation log");
-                    return ApiResponse::error(
-                        503,
-                        "store-unavailable",
-                        "the observation log cannot be read right now; retry",
-                    );
-                }
-            }
-        } else {
-            Vec::new()
-        };
+        if req.path == "/v1/observations" && matches!(req.method.as_str(), "GET" | "HEAD") {
+            return self.observations(&req, &view.engine, now).await;
+        }
         let ctx = ApiContext {
             engine: &view.engine,
             now,
-            recent_observations: &recent,
+            recent_observations: &[],
         };
-        if req.path == "/v1/observations" {
-            let presented = crate::peer::auth::Presented::find(&req.headers);
-            if presented.any() {
-                return self.peer_read(&req, &presented, &ctx, now);
-            }
-        }
         match api::route(&req, &ctx, &self.auth) {
             Routed::Response(r) => r,
             Routed::Proxy { service, rest } => {
@@ -507,51 +484,87 @@ where
         }
     }
 
-    /// A peer's read of `/v1/observations`: its signature checked (a
-    /// refusal is a `401` naming why), the answer signed for its nonce.
-    fn peer_read(
+    /// `GET /v1/observations`: the caller is authenticated first — a peer
+    /// by its signature (a refusal is a `401` naming why), a person by the
+    /// bearer token — so an unauthenticated request costs no store read;
+    /// then the log is read and a peer's answer is signed for its nonce.
+    async fn observations(
         &self,
         req: &ApiRequest,
-        presented: &crate::peer::auth::Presented<'_>,
-        ctx: &ApiContext<'_>,
+        engine: &Engine,
         now: UnixMillis,
     ) -> ApiResponse {
         use crate::peer::auth;
-        let parts = auth::RequestParts {
-            method: &req.method,
-            path: &req.path,
-            query: &req.query,
-            body: &req.body,
+        let presented = auth::Presented::find(&req.headers);
+        let peer = if presented.any() {
+            let parts = auth::RequestParts {
+                method: &req.method,
+                path: &req.path,
+                query: &req.query,
+                body: &req.body,
+            };
+            let verified = {
+                let mut window = lock(&self.nonces);
+                auth::verify_request(
+                    &presented,
+                    &parts,
+                    now,
+                    |id| self.peer_secret(id),
+                    &mut window,
+                )
+            };
+            match verified {
+                Ok(v) => Some(v),
+                Err(refusal) => {
+                    tracing::warn!(peer = presented.peer.unwrap_or("-"), %refusal, "peer request refused");
+                    return ApiResponse::error(401, "unauthorized", &refusal.to_string());
+                }
+            }
+        } else {
+            if let Err(refused) = self.auth.check(req) {
+                return refused;
+            }
+            None
         };
-        let secret_of = |id: &str| {
-            self.peer_secrets
-                .iter()
-                .find(|(p, _)| p.as_str() == id)
-                .map(|(_, s)| s.clone())
-        };
-        let verified = {
-            let mut window = lock(&self.nonces);
-            auth::verify_request(presented, &parts, now, secret_of, &mut window)
-        };
-        let verified = match verified {
-            Ok(v) => v,
-            Err(refusal) => {
-                tracing::warn!(peer = presented.peer.unwrap_or("-"), %refusal, "peer request refused");
-                return ApiResponse::error(401, "unauthorized", &refusal.to_string());
+        let recent = match self
+            .store
+            .observations_since(0, api::OBSERVATIONS_LIMIT)
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the observation log");
+                return ApiResponse::error(
+                    503,
+                    "store-unavailable",
+                    "the observation log cannot be read right now; retry",
+                );
             }
         };
-        let resp = match api::route(req, ctx, &Auth::Open) {
+        let ctx = ApiContext {
+            engine,
+            now,
+            recent_observations: &recent,
+        };
+        let resp = match api::route(req, &ctx, &Auth::Open) {
             Routed::Response(r) => r,
             // `/v1/observations` only ever routes to a response.
             _ => ApiResponse::error(500, "internal", "unexpected route"),
         };
-        match secret_of(verified.peer.as_str()) {
-            Some(secret) => {
-                let sig = auth::sign_response(&secret, &verified.nonce, resp.status, &resp.body);
+        match peer.and_then(|v| self.peer_secret(v.peer.as_str()).map(|s| (v, s))) {
+            Some((v, secret)) => {
+                let sig = auth::sign_response(&secret, &v.nonce, resp.status, &resp.body);
                 resp.header(auth::H_SIGNATURE, sig)
             }
             None => resp,
         }
+    }
+
+    fn peer_secret(&self, id: &str) -> Option<crate::peer::PeerSecret> {
+        self.peer_secrets
+            .iter()
+            .find(|(p, _)| p.as_str() == id)
+            .map(|(_, s)| s.clone())
     }
 
     /// Whether `req` may use `service`'s proxy route: a WebSocket upgrade is

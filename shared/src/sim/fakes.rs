@@ -37,6 +37,8 @@ pub struct MemoryStore {
     pub conflicts_to_inject: Cell<u32>,
     /// Writes made (write-ahead logs, journal appends and commits).
     pub writes: Cell<u64>,
+    /// Reads of the observation log.
+    pub log_reads: Cell<u64>,
     /// The event journal (kept only when the store is unbudgeted).
     pub journal: RefCell<Vec<Event>>,
 }
@@ -61,6 +63,7 @@ impl MemoryStore {
             audit: RefCell::new(Vec::new()),
             conflicts_to_inject: Cell::new(0),
             writes: Cell::new(0),
+            log_reads: Cell::new(0),
             journal: RefCell::new(Vec::new()),
         }
     }
@@ -131,6 +134,7 @@ impl Store for MemoryStore {
         since: UnixMillis,
         limit: usize,
     ) -> Result<Vec<Observation>, Infallible> {
+        self.log_reads.set(self.log_reads.get() + 1);
         let log = self.observations.borrow();
         let matching: Vec<Observation> = log.iter().filter(|o| o.at >= since).cloned().collect();
         let skip = matching.len().saturating_sub(limit);
