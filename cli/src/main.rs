@@ -254,6 +254,13 @@ async fn real_main(cli: Cli) -> Result<()> {
                     for a in cfg.advice() {
                         println!("warning: {a}");
                     }
+                    // The shared secrets are platform secrets, not config:
+                    // say now what `run` would refuse to start without.
+                    if let Err(e) =
+                        sentinel_core::peer::secrets_from(&cfg, |k| std::env::var(k).ok())
+                    {
+                        println!("warning: {e} (in this environment; `sentinel run` will not start without it)");
+                    }
                     if key.is_none() || sealed.0.is_empty() {
                         println!(
                             "{}: ok ({} services, {providers} providers)",

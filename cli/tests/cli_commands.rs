@@ -578,3 +578,74 @@ fn demo_piped_prints_no_colour() {
     assert!(!out.stdout.contains(&0x1b), "{stdout}");
     assert!(!out.stderr.contains(&0x1b));
 }
+
+/// A peer's config is checked like the rest (its own id refused, a bad
+/// URL named), and `check` warns when this environment has no shared
+/// secret for it; `run` refuses to start without one, naming the variable.
+#[test]
+fn peers_are_checked_and_a_missing_secret_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let base =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../sentinel.toml")).unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!("{base}\n[[peer]]\nid = \"local\"\nurl = \"ftp://x\"\n"),
+    )
+    .unwrap();
+    let out = sentinel()
+        .args(["check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("peer.local.id") && err.contains("its own peer"),
+        "{err}"
+    );
+    assert!(err.contains("peer.local.url"), "{err}");
+
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        format!("{base}\n[[peer]]\nid = \"aws-lambda\"\nurl = \"https://example.invalid\"\n"),
+    )
+    .unwrap();
+    let out = sentinel()
+        .args(["check", "--config"])
+        .arg(&good)
+        .env_remove("SENTINEL_PEER_SECRET")
+        .env_remove("SENTINEL_PEER_SECRET_AWS_LAMBDA")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("SENTINEL_PEER_SECRET_AWS_LAMBDA"), "{text}");
+    let run = sentinel()
+        .args(["run", "--config"])
+        .arg(&good)
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .env_remove("SENTINEL_PEER_SECRET")
+        .env_remove("SENTINEL_PEER_SECRET_AWS_LAMBDA")
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("SENTINEL_PEER_SECRET_AWS_LAMBDA"), "{err}");
+    let short = sentinel()
+        .args(["run", "--config"])
+        .arg(&good)
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .env("SENTINEL_PEER_SECRET", "short")
+        .output()
+        .unwrap();
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 16 bytes"));
+}
