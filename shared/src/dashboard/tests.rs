@@ -171,3 +171,69 @@ fn csp_hashes_the_inline_script_and_style() {
     assert!(html.contains(&format!("<script>{SCRIPT}</script>")));
     assert!(html.contains(&format!("<style>{STYLE}</style>")));
 }
+
+#[test]
+fn a_card_shows_each_vantage_and_the_quorum_and_the_header_the_peers() {
+    let start = days_from_civil(2026, 11, 2) as u64 * DAY;
+    let mut cfg = Config::from_toml(
+        r#"
+[sentinel]
+id = "cf"
+allow_private_targets = true
+
+[[peer]]
+id = "aws"
+url = "http://127.0.0.1:9"
+
+[[service]]
+id = "prices"
+kind = "api"
+
+[[service.provider]]
+id = "a"
+endpoint = "http://127.0.0.1:9001"
+initial = "active"
+"#,
+    )
+    .unwrap();
+    cfg.validate().unwrap();
+    let mut e = crate::Engine::new(cfg, crate::State::default(), start).unwrap();
+    let a = ProviderId::new("a").unwrap();
+    let aws = crate::SentinelId::new("aws").unwrap();
+    let seen = crate::probe::Observation {
+        provider: a.clone(),
+        at: start,
+        purpose: crate::probe::Purpose::Scheduled,
+        outcome: crate::probe::Outcome::Timeout,
+        latency_ms: 0,
+        bytes: 0,
+        verdict: Default::default(),
+        facts: Default::default(),
+        detail: None,
+    };
+    e.note_peer_check(&aws, start, Ok(3));
+    e.absorb_peer(
+        &aws,
+        start,
+        &crate::peer::exchange::Published {
+            sentinel: Some(aws.clone()),
+            observations: vec![seen],
+            routes: Default::default(),
+        },
+    );
+    e.decide(start);
+    let card = provider_card(&e, &a, start).unwrap();
+    assert_clean(&card);
+    assert!(card.contains("<section class=\"part vantages\">"), "{card}");
+    assert!(card.contains("data-vantage=\"cf\""));
+    assert!(
+        card.contains("data-vantage=\"aws\" data-status=\"down\""),
+        "{card}"
+    );
+    assert!(card.contains("badge verdict healthy"));
+    let html = render(&e, start);
+    assert!(
+        html.contains("data-peer=\"aws\""),
+        "the header names the peer"
+    );
+}
