@@ -175,7 +175,7 @@ fn csp_hashes_the_inline_script_and_style() {
 #[test]
 fn a_card_shows_each_vantage_and_the_quorum_and_the_header_the_peers() {
     let start = days_from_civil(2026, 11, 2) as u64 * DAY;
-    let mut cfg = Config::from_toml(
+    let cfg = Config::from_toml(
         r#"
 [sentinel]
 id = "cf"
