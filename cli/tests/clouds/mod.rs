@@ -1,14 +1,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 #![allow(dead_code)]
-//! Both clouds' shells on their local emulators, side by side, for the
-//! cross-cloud tests: the Cloudflare Worker under `wrangler dev` (local KV
-//! and Durable Objects persisted to a folder, ticks through `/__scheduled`,
-//! config in a var, secrets in `.dev.vars`) and the AWS Lambda under
-//! `cargo lambda watch` over moto's DynamoDB server (ticks as EventBridge
-//! events posted to the emulator's invoke API, config in a file, secrets
-//! in the environment). The same approach as `e2e_worker.rs` and
-//! `e2e_lambda.rs`, with the ports chosen before anything starts, so that
-//! each can be told the other's URL.
+//! Both clouds' shells on their local emulators, the process harness of
+//! `e2e_worker.rs`, `e2e_lambda.rs` and `e2e_cross_cloud.rs`: the
+//! Cloudflare Worker under `wrangler dev` (local KV and Durable Objects
+//! persisted to a folder, ticks through `/__scheduled`, config in a var,
+//! secrets in `.dev.vars`) and the AWS Lambda under `cargo lambda watch`
+//! over moto's DynamoDB server (ticks as EventBridge events posted to the
+//! emulator's invoke API, config in a file, secrets in the environment).
+//! The ports are the caller's, so that (cross-cloud) each can be told the
+//! other's URL before anything starts.
 //!
 //! Every child runs in its own process group, killed (SIGKILL to the
 //! group) when its guard drops; every wait has a deadline.
@@ -52,6 +52,11 @@ fn venv_bin(tool: &str) -> Option<PathBuf> {
 /// Whether wrangler, the built Worker, moto and cargo-lambda are all
 /// here; says which is not (and fails under `SENTINEL_E2E_REQUIRE`).
 pub fn available() -> bool {
+    worker_available() && lambda_available()
+}
+
+/// Whether wrangler and the built Worker are here; says which is not.
+pub fn worker_available() -> bool {
     if !wrangler_bin().is_file() {
         missing("wrangler (npm, root package.json; bash .ci/tools installs it)");
         return false;
@@ -60,6 +65,11 @@ pub fn available() -> bool {
         missing("the built Worker (bash workers/build.sh; .ci/test runs it)");
         return false;
     }
+    true
+}
+
+/// Whether moto and cargo-lambda are here; says so if not.
+pub fn lambda_available() -> bool {
     if venv_bin("moto_server").is_none() || venv_bin("cargo-lambda").is_none() {
         missing("moto_server and cargo-lambda (PyPI; bash .ci/tools installs them)");
         return false;
@@ -167,7 +177,30 @@ pub struct Worker {
     pub base: String,
     /// Its folder (wrangler.toml, .dev.vars, the persisted state).
     pub dir: PathBuf,
+    waits: Waits,
     proc: Proc,
+}
+
+/// How long a [`Worker`] is waited for.
+#[derive(Clone, Copy, Debug)]
+pub struct Waits {
+    /// For `/healthz` to answer after the start.
+    pub ready: Duration,
+    /// Between two polls of `/healthz`.
+    pub poll: Duration,
+    /// For a scheduled run (`/__scheduled`) to answer.
+    pub tick: Duration,
+}
+
+impl Default for Waits {
+    /// 120 s to start, polled every 250 ms; 60 s a tick.
+    fn default() -> Self {
+        Waits {
+            ready: Duration::from_secs(120),
+            poll: Duration::from_millis(250),
+            tick: Duration::from_secs(60),
+        }
+    }
 }
 
 fn wrangler_toml(name: &str, config: &str) -> String {
@@ -193,8 +226,9 @@ tag = "v1"
 new_sqlite_classes = ["Ledger"]
 
 [vars]
-# Ticks are triggered back to back here; the free plan's 1,000 writes a
-# day would have the core's write pacing hold them back.
+# Ticks are triggered back to back here; the core's write pacing (tested
+# over a simulated day in shared/tests/write_budget.rs) would hold them
+# back near midnight UTC with the free plan's 1,000 writes a day.
 SENTINEL_KV_WRITES_PER_DAY = "1000000"
 SENTINEL_CONFIG = '''
 {config}
@@ -217,6 +251,19 @@ impl Worker {
         port: u16,
         config: &str,
         secrets: &[(&str, &str)],
+    ) -> Worker {
+        Worker::start_waiting(dir, name, port, config, secrets, Waits::default()).await
+    }
+
+    /// [`Worker::start`] with `waits` (the bound of the start and of each
+    /// tick).
+    pub async fn start_waiting(
+        dir: &Path,
+        name: &str,
+        port: u16,
+        config: &str,
+        secrets: &[(&str, &str)],
+        waits: Waits,
     ) -> Worker {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(dir.join("wrangler.toml"), wrangler_toml(name, config)).unwrap();
@@ -252,10 +299,11 @@ impl Worker {
         let mut w = Worker {
             base: format!("http://127.0.0.1:{port}"),
             dir: dir.to_path_buf(),
+            waits,
             proc,
         };
         let c = super::support::client();
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = Instant::now() + waits.ready;
         while Instant::now() < deadline {
             if let Some(status) = w.proc.exited() {
                 panic!("wrangler dev exited ({status}):\n{}", w.tail());
@@ -263,9 +311,43 @@ impl Worker {
             if let Some((200, _)) = get(&c, &format!("{}/healthz", w.base)).await {
                 return w;
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(waits.poll).await;
         }
-        panic!("wrangler dev did not answer in 120 s:\n{}", w.tail());
+        panic!(
+            "wrangler dev did not answer in {} s:\n{}",
+            waits.ready.as_secs(),
+            w.tail()
+        );
+    }
+
+    /// Where its local KV and Durable Objects are persisted.
+    pub fn persist(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    /// What the local KV holds at `key`, read with wrangler's own CLI.
+    pub async fn kv_get(&self, key: &str) -> Option<Vec<u8>> {
+        let out = tokio::process::Command::new(wrangler_bin())
+            .args([
+                "kv",
+                "key",
+                "get",
+                key,
+                "--binding",
+                "SENTINEL",
+                "--local",
+                "--persist-to",
+            ])
+            .arg(self.persist())
+            .current_dir(&self.dir)
+            .env("PATH", path_with_node())
+            .env("CI", "true")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("WRANGLER_LOG_PATH", self.dir.join("wrangler-logs"))
+            .output()
+            .await
+            .unwrap();
+        (out.status.success() && !out.stdout.is_empty()).then_some(out.stdout)
     }
 
     /// The last lines of wrangler's output.
@@ -294,7 +376,7 @@ impl Worker {
     /// Runs the scheduled handler once (returns when it is done).
     pub async fn tick(&self) {
         let c = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
+            .timeout(self.waits.tick)
             .build()
             .unwrap();
         let cron = WORKER_CRON.replace(' ', "+");
@@ -316,7 +398,9 @@ impl Worker {
 pub const TABLE: &str = "sentinel";
 
 /// moto's DynamoDB server and `cargo lambda watch` running the
-/// `sentinel-lambda` binary (one instance).
+/// `sentinel-lambda` binary (one instance; [`Lambda::second`] starts
+/// another: the emulator, like Lambda, gives one instance one invocation
+/// at a time).
 pub struct Lambda {
     /// Its base URL: the function URL's root under the emulator.
     pub base: String,
@@ -324,6 +408,35 @@ pub struct Lambda {
     pub port: u16,
     watch: Proc,
     _moto: Proc,
+    client: aws_sdk_dynamodb::Client,
+    env: Vec<(String, String)>,
+    env_file: PathBuf,
+    dir: PathBuf,
+}
+
+/// `cargo lambda watch` of the function on `port`, with `env` (also in
+/// `env_file`), its output in `log`.
+fn spawn_watch(env: &[(String, String)], env_file: &Path, port: u16, log: &Path) -> Proc {
+    let cargo_lambda = venv_bin("cargo-lambda").expect("cargo-lambda");
+    let mut cmd = tokio::process::Command::new(cargo_lambda);
+    cmd.args([
+        "lambda",
+        "watch",
+        "-A",
+        "127.0.0.1",
+        "-P",
+        &port.to_string(),
+        "--bin",
+        "sentinel-lambda",
+        "--env-file",
+    ])
+    .arg(env_file)
+    .current_dir(root().join("lambda"))
+    .env("CI", "true");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Proc::spawn(&mut cmd, log)
 }
 
 async fn listening(port: u16, within: Duration) -> bool {
@@ -354,8 +467,10 @@ impl Lambda {
     pub async fn start(dir: &Path, port: u16, config: &str, extra: &[(&str, &str)]) -> Lambda {
         std::fs::create_dir_all(dir).unwrap();
         let moto_bin = venv_bin("moto_server").expect("moto_server");
-        let cargo_lambda = venv_bin("cargo-lambda").expect("cargo-lambda");
-        let moto_port = free_port().unwrap();
+        // Not the function's port, which nothing holds yet.
+        let moto_port = std::iter::repeat_with(|| free_port().unwrap())
+            .find(|p| *p != port)
+            .unwrap();
         let moto = Proc::spawn(
             // One request at a time: moto's transactions are then
             // isolated as DynamoDB's are (tests/moto_serial.py).
@@ -404,30 +519,16 @@ impl Lambda {
                 .collect::<String>(),
         )
         .unwrap();
-        let mut cmd = tokio::process::Command::new(cargo_lambda);
-        cmd.args([
-            "lambda",
-            "watch",
-            "-A",
-            "127.0.0.1",
-            "-P",
-            &port.to_string(),
-            "--bin",
-            "sentinel-lambda",
-            "--env-file",
-        ])
-        .arg(&env_file)
-        .current_dir(root().join("lambda"))
-        .env("CI", "true");
-        for (k, v) in &env {
-            cmd.env(k, v);
-        }
-        let watch = Proc::spawn(&mut cmd, &dir.join("watch.log"));
+        let watch = spawn_watch(&env, &env_file, port, &dir.join("watch.log"));
         let mut l = Lambda {
             base: lambda_base(port),
             port,
             watch,
             _moto: moto,
+            client,
+            env,
+            env_file,
+            dir: dir.to_path_buf(),
         };
         let c = reqwest::Client::builder()
             .timeout(Duration::from_secs(600))
@@ -453,9 +554,44 @@ impl Lambda {
         self.watch.tail()
     }
 
-    /// One EventBridge scheduled event through the emulator's invoke API;
-    /// the tick's summary (`probes`, `writes`, `conflicts`, …).
-    pub async fn tick(&self) -> serde_json::Value {
+    /// The table as sentinel `sentinel` keeps its state in it.
+    pub fn store(&self, sentinel: &str) -> DynamoStore {
+        DynamoStore::new(self.client.clone(), TABLE, sentinel)
+    }
+
+    /// A second instance of the function on the same table (same
+    /// environment), on a free port: its guard and its port, once it
+    /// serves `/healthz` (at most 300 s).
+    pub async fn second(&self) -> (Proc, u16) {
+        let port = free_port().unwrap();
+        let p = spawn_watch(
+            &self.env,
+            &self.env_file,
+            port,
+            &self.dir.join("watch2.log"),
+        );
+        let c = super::support::client();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while Instant::now() < deadline {
+            let url = format!("{}/healthz", lambda_base(port));
+            if let Some((200, _)) = get(&c, &url).await {
+                return (p, port);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        panic!("the second instance did not serve:\n{}", p.tail());
+    }
+
+    /// One EventBridge scheduled event to the instance on `port`, through
+    /// the emulator's invoke API, unchecked: the tick's summary (`Null`
+    /// if the wrapped body is not JSON).
+    pub async fn tick_on(&self, port: u16) -> serde_json::Value {
+        self.invoke_scheduled(port).await.2
+    }
+
+    /// The same, with the emulator's answer: its text, the wrapped
+    /// response's status (if wrapped) and the summary.
+    async fn invoke_scheduled(&self, port: u16) -> (String, Option<u64>, serde_json::Value) {
         let event = serde_json::json!({
             "version": "0",
             "id": "e2e",
@@ -473,8 +609,7 @@ impl Lambda {
             .unwrap();
         let r = c
             .post(format!(
-                "http://127.0.0.1:{}/2015-03-31/functions/sentinel-lambda/invocations",
-                self.port
+                "http://127.0.0.1:{port}/2015-03-31/functions/sentinel-lambda/invocations"
             ))
             .header("content-type", "application/json")
             .body(event.to_string())
@@ -492,6 +627,14 @@ impl Lambda {
             ),
             None => (None, v),
         };
+        (text, status, summary)
+    }
+
+    /// One EventBridge scheduled event to this instance; the tick's
+    /// summary (`probes`, `writes`, `conflicts`, …), asserted to be one
+    /// (status 200, `probes` present).
+    pub async fn tick(&self) -> serde_json::Value {
+        let (text, status, summary) = self.invoke_scheduled(self.port).await;
         assert!(
             status.is_none_or(|s| s == 200) && summary.get("probes").is_some(),
             "the Lambda's tick failed: {text}\n{}",
