@@ -96,6 +96,29 @@ enum Cmd {
         #[arg(long, default_value = "http://127.0.0.1:8080", env = "SENTINEL_URL")]
         url: String,
     },
+    /// Check a provider's on-chain attestation: read the contract and the
+    /// Attested event over JSON-RPC and, with --sentinel, recompute the
+    /// evidence hash from the report that sentinel serves. Exits 1 when
+    /// it does not hold.
+    Verify {
+        /// Provider id.
+        provider: String,
+        /// EVM JSON-RPC URL.
+        #[arg(long, env = "SENTINEL_RPC")]
+        rpc: String,
+        /// The SentinelTrust contract's address.
+        #[arg(long, env = "SENTINEL_CONTRACT")]
+        contract: String,
+        /// A sentinel's URL to fetch the evidence report from.
+        #[arg(long)]
+        sentinel: Option<String>,
+        /// The score isVerified is asked for, in basis points.
+        #[arg(long, default_value_t = 9000)]
+        min_score: u16,
+        /// The record age isVerified accepts, in seconds.
+        #[arg(long, default_value_t = 7200)]
+        max_age: u64,
+    },
     /// Generate a key for sealing credentials.
     Keygen {
         /// Where to write it (mode 0600).
@@ -286,6 +309,30 @@ async fn real_main(cli: Cli) -> Result<()> {
         Cmd::Status { url } => {
             let table = status::fetch_table(&url).await?;
             print!("{table}");
+        }
+        Cmd::Verify {
+            provider,
+            rpc,
+            contract,
+            sentinel,
+            min_score,
+            max_age,
+        } => {
+            let args = sentinel_cli::verify::VerifyArgs {
+                provider,
+                rpc,
+                contract,
+                sentinel,
+                min_score,
+                max_age_s: max_age,
+            };
+            let v = sentinel_cli::verify::verify(&args).await?;
+            for l in &v.lines {
+                println!("{l}");
+            }
+            if !v.holds {
+                std::process::exit(1);
+            }
         }
         Cmd::Keygen { out } => {
             let key = SecretKey::generate(&mut rand_core::OsRng);
