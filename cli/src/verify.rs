@@ -9,8 +9,9 @@
 //! 2. With `--sentinel URL`, the evidence report is fetched from
 //!    `GET /v1/attestations/{id}`: its canonical bytes must hash (keccak256)
 //!    to the event's evidence hash, and the report's total must be the
-//!    score on chain. A report for another epoch than the anchored one is
-//!    said to be so, not taken for a mismatch.
+//!    score on chain. A report for another epoch than the anchored one
+//!    cannot be checked, and is said to be so: asked to check the
+//!    evidence, `verify` does not say an attestation holds without it.
 //!
 //! The answer is one plain sentence per check and a verdict: `holds` or
 //! `does not hold`, with why.
@@ -292,11 +293,19 @@ pub async fn verify(args: &VerifyArgs) -> Result<Verdict, VerifyError> {
                 ));
                 holds &= ok_hash && ok_bytes && ok_score;
             }
-            (Some(r), Some(_)) => lines.push(format!(
-                "the sentinel serves the evidence of epoch {}, not of the anchored epoch {ev_epoch}: not compared",
-                r.epoch
-            )),
-            _ => lines.push(format!("{url} serves no record and evidence")),
+            (Some(r), Some(_)) => {
+                lines.push(format!(
+                    "the sentinel serves the evidence of epoch {}, not of the anchored epoch {ev_epoch}: the evidence cannot be checked",
+                    r.epoch
+                ));
+                holds = false;
+            }
+            _ => {
+                lines.push(format!(
+                    "{url} serves no record and evidence: the evidence cannot be checked"
+                ));
+                holds = false;
+            }
         }
     }
     lines.push(if holds {

@@ -9,7 +9,7 @@
 
 mod support;
 
-use sentinel_cli::testbed::{find_anvil, Anvil, FakeApi};
+use sentinel_cli::testbed::{find_anvil, Anvil};
 use sentinel_core::attest::{keccak256, Domain, Record, Signer};
 use sentinel_core::ProviderId;
 use std::process::Command;
@@ -240,105 +240,124 @@ async fn records_signed_by_two_sentinels_land_and_anyone_can_verify_them() {
     ]);
     assert!(!ok && out.contains("does not hold"), "{out}");
 
-    // With a running sentinel's evidence: the record it serves, signed and
-    // anchored, verifies against the report it serves; a record whose
-    // evidence hash is not that report's does not.
-    let api = FakeApi::spawn("p1").await.unwrap();
-    let cfg = api_config(&[api], 1, "");
-    let dir = tempfile::tempdir().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
-    let opts = sentinel_cli::runner::RunOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        key: None,
-        token: Some("t".into()),
-        webhooks: vec![],
-        stop_after: Some(std::time::Duration::from_secs(60)),
-        ready: Some(tx),
-        stop: Some(stop_rx),
-        observer: None,
-        hedge: false,
+    // With a sentinel's evidence: a server on 127.0.0.1 answers
+    // `/v1/attestations/delta` with a record and its evidence report as
+    // the API serves them. Anchored as served, the record verifies against
+    // the report; anchored with another evidence hash, it does not.
+    // (A running sentinel derives its record from its state as it stands;
+    // freezing an anchored epoch's evidence comes with the anchoring
+    // pipeline.)
+    let report = sentinel_core::attest::Evidence {
+        provider: ProviderId::new("delta").unwrap(),
+        epoch,
+        components: vec![(
+            "uptime".into(),
+            Some(9900),
+            vec![("probes_30d".into(), 720)],
+        )],
+        total: 9400,
+        confidence: 9000,
     };
-    let work = async {
-        let addr = rx.await.unwrap();
-        let base = format!("http://{addr}");
-        let client = client();
-        let mut details = serde_json::Value::Null;
-        for _ in 0..50 {
-            if let Some((_, body)) = get(&client, &format!("{base}/v1/attestations/p1")).await {
-                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-                if v["error"]["details"]["record"].is_object() {
-                    details = v["error"]["details"].clone();
-                    break;
-                }
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
-        let served: sentinel_core::api::dto::RecordDto =
-            serde_json::from_value(details["record"].clone()).expect("a served record");
-        let mut evidence = [0u8; 32];
-        let h = served.evidence_hash.trim_start_matches("0x");
-        for (i, b) in evidence.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap();
-        }
-        let anchored = Record {
-            provider: served.provider.clone(),
-            score_bps: served.score_bps,
-            trust: served.trust,
-            epoch: served.epoch,
-            expiry_s: served.expiry,
-            evidence,
-        };
-        let sigs = signatures(
-            &domain,
-            std::slice::from_ref(&anchored),
-            &[KEYS[1], KEYS[2]],
-        );
-        let (ok, out) = submit(&rpc, &contract, std::slice::from_ref(&anchored), &sigs);
-        assert!(ok, "{out}");
-        let (_, out) = verify_cmd(&[
-            "p1",
-            "--rpc",
-            &rpc,
-            "--contract",
-            &contract,
-            "--sentinel",
-            &base,
-        ]);
-        eprintln!("{out}");
-        if served.epoch == anchored.epoch {
-            assert!(
-                out.contains("equals the anchored hash") && out.contains("decodes to its bytes"),
-                "{out}"
+    let served = Record {
+        provider: report.provider.clone(),
+        score_bps: report.total,
+        trust: 3,
+        epoch,
+        expiry_s: (epoch + 2) * 3600,
+        evidence: report.hash(),
+    };
+    let body = serde_json::json!({ "error": { "code": "not-attested", "message": "", "details": {
+        "record": sentinel_core::api::dto::RecordDto::of(&served),
+        "evidence": sentinel_core::api::dto::EvidenceDto::of(&report),
+    }}})
+    .to_string();
+    let base = serve_once_each(body).await;
+    let sigs = signatures(&domain, std::slice::from_ref(&served), &[KEYS[1], KEYS[2]]);
+    let (ok, out) = submit(&rpc, &contract, std::slice::from_ref(&served), &sigs);
+    assert!(ok, "{out}");
+    let (ok, out) = verify_cmd(&[
+        "delta",
+        "--rpc",
+        &rpc,
+        "--contract",
+        &contract,
+        "--sentinel",
+        &base,
+    ]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("equals the anchored hash")
+            && out.contains("decodes to its bytes")
+            && out.contains("9400 bps equals the score on chain"),
+        "{out}"
+    );
+    // Another evidence hash anchored for the same provider, next epoch:
+    // the served report (of the previous epoch) is not compared, and one
+    // of the anchored epoch whose bytes hash otherwise does not verify.
+    let mut lying = served.clone();
+    lying.epoch += 1;
+    lying.expiry_s += 3600;
+    lying.evidence = keccak256("not the served report");
+    let sigs = signatures(&domain, std::slice::from_ref(&lying), &[KEYS[1], KEYS[2]]);
+    let (ok, out) = submit(&rpc, &contract, std::slice::from_ref(&lying), &sigs);
+    assert!(ok, "{out}");
+    let (ok, out) = verify_cmd(&[
+        "delta",
+        "--rpc",
+        &rpc,
+        "--contract",
+        &contract,
+        "--sentinel",
+        &base,
+    ]);
+    assert!(!ok && out.contains("not of the anchored epoch"), "{out}");
+    let mut report_next = report.clone();
+    report_next.epoch += 1;
+    let mut served_next = served.clone();
+    served_next.epoch += 1;
+    served_next.expiry_s += 3600;
+    served_next.evidence = report_next.hash();
+    let body = serde_json::json!({ "error": { "details": {
+        "record": sentinel_core::api::dto::RecordDto::of(&served_next),
+        "evidence": sentinel_core::api::dto::EvidenceDto::of(&report_next),
+    }}})
+    .to_string();
+    let base = serve_once_each(body).await;
+    let (ok, out) = verify_cmd(&[
+        "delta",
+        "--rpc",
+        &rpc,
+        "--contract",
+        &contract,
+        "--sentinel",
+        &base,
+    ]);
+    assert!(
+        !ok && out.contains("DIFFERS FROM the anchored hash"),
+        "{out}"
+    );
+}
+
+/// A server on 127.0.0.1 answering every request with `body` (JSON),
+/// one connection at a time, for as long as the test runs.
+async fn serve_once_each(body: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = vec![0u8; 8192];
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), s.read(&mut buf)).await;
+            let resp = format!(
+                "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
             );
+            let _ = s.write_all(resp.as_bytes()).await;
+            let _ = s.shutdown().await;
         }
-        // A different evidence hash for the next epoch: the served report
-        // (if it is for that epoch) does not match it.
-        let mut lying = anchored.clone();
-        lying.epoch += 1;
-        lying.expiry_s += 3600;
-        lying.evidence = keccak256("not the served report");
-        let sigs = signatures(&domain, std::slice::from_ref(&lying), &[KEYS[1], KEYS[2]]);
-        let (ok, out) = submit(&rpc, &contract, std::slice::from_ref(&lying), &sigs);
-        assert!(ok, "{out}");
-        let (ok, out) = verify_cmd(&[
-            "p1",
-            "--rpc",
-            &rpc,
-            "--contract",
-            &contract,
-            "--sentinel",
-            &base,
-        ]);
-        assert!(!ok, "{out}");
-        assert!(
-            out.contains("not of the anchored epoch")
-                || out.contains("DIFFERS FROM the anchored hash"),
-            "{out}"
-        );
-        let _ = stop_tx.send(());
-    };
-    let (run, ()) = tokio::join!(sentinel_cli::runner::run(cfg, opts), work);
-    run.unwrap();
+    });
+    format!("http://{addr}")
 }
