@@ -366,14 +366,18 @@ pub fn recover(digest: &[u8; 32], signature: &[u8; 65]) -> Result<[u8; 20], Sign
 impl crate::Engine {
     /// The record this sentinel would sign for `id` in the epoch of
     /// `now`: the reputation at the epoch's start, from the state's
-    /// evidence only.
+    /// evidence only. Its trust level is the one the score claims —
+    /// `verified` above `policy.trust.verified_above` — since the record
+    /// *is* the on-chain attestation that level needs (the state's own
+    /// level waits for the chain to confirm it).
     pub fn attestation_record(&self, id: &ProviderId, now: UnixMillis) -> Option<Record> {
         let epoch = epoch_of(now);
         let at = epoch.saturating_mul(EPOCH_MS);
         let rep = self.reputation(id, at)?;
+        self.state().providers.get(id)?;
         let trust = crate::lifecycle::trust_level(
             rep.total,
-            self.state().providers.get(id)?.attested_until,
+            Some(u64::MAX),
             at,
             &self.config().policy.trust,
         );
@@ -480,5 +484,35 @@ mod tests {
             "zero is not a key"
         );
         assert!(!format!("{s:?}").contains("ac0974"));
+    }
+}
+
+#[cfg(test)]
+mod engine_tests {
+    use crate::config::Config;
+    use crate::time::DAY;
+
+    /// A record claims the level its score earns, `verified` included: it
+    /// is the attestation that level waits for, so it cannot require one.
+    #[test]
+    fn a_record_claims_verified_before_any_attestation() {
+        // Thresholds low enough that a newcomer's prior-shrunk total
+        // (80 %) is above `verified_above`.
+        let cfg = Config::from_toml(
+            "[sentinel]\nid = \"s\"\nallow_private_targets = true\n[policy.trust]\nverified_above = 5000\ntrusted_above = 4000\ntesting_above = 3000\n[[service]]\nid = \"svc\"\nkind = \"api\"\n[[service.provider]]\nid = \"a\"\nendpoint = \"http://127.0.0.1:1\"\ninitial = \"active\"\n",
+        )
+        .unwrap();
+        let now = 20_000 * DAY;
+        let mut e = crate::Engine::new(cfg, crate::State::default(), now).unwrap();
+        e.decide(now);
+        let id = crate::ProviderId::new("a").unwrap();
+        let state_level = e.state().providers[&id].trust;
+        assert_eq!(
+            state_level,
+            crate::lifecycle::TrustLevel::Trusted,
+            "not attested yet"
+        );
+        let r = e.attestation_record(&id, now).unwrap();
+        assert_eq!(r.trust, 3, "the record claims verified");
     }
 }
