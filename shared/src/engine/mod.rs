@@ -138,6 +138,12 @@ impl Engine {
         &self.state
     }
 
+    /// The state, to change in a test.
+    #[cfg(test)]
+    pub(crate) fn state_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+
     /// Consumes the engine, returning its state.
     pub fn into_state(self) -> State {
         self.state
