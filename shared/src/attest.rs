@@ -132,7 +132,7 @@ impl Evidence {
     }
 }
 
-fn trust_code(t: TrustLevel) -> u8 {
+pub(crate) fn trust_code(t: TrustLevel) -> u8 {
     match t {
         TrustLevel::Untrusted => 0,
         TrustLevel::Testing => 1,

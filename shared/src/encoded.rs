@@ -80,6 +80,7 @@ impl EncodedState {
                 &state.recent_latency,
                 &state.applied,
                 &state.peering,
+                &state.anchoring,
             ),
             Vec::with_capacity(1024),
         );

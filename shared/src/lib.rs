@@ -17,6 +17,7 @@ pub mod anchor;
 pub mod api;
 pub mod attest;
 pub mod books;
+pub mod chain;
 pub mod config;
 pub mod dashboard;
 mod dto;

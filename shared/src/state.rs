@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Version of the encoded state; bump on any incompatible change.
-pub const STATE_VERSION: u16 = 5;
+pub const STATE_VERSION: u16 = 6;
 pub(crate) const MAGIC: &[u8; 4] = b"BKS\0";
 
 mod legacy;
@@ -525,6 +525,9 @@ pub struct State {
     /// Peer sentinels: their health, their view of each provider, their
     /// routes, and the quorum's verdicts ([`crate::peer`]).
     pub peering: crate::peer::Peering,
+    /// Anchoring on chain: the transaction in flight and each provider's
+    /// last anchored record with its evidence ([`crate::chain::state`]).
+    pub anchoring: crate::chain::Anchoring,
 }
 
 /// Applied observation keys kept per provider ([`State::applied`]): a few
@@ -604,6 +607,7 @@ impl Default for State {
             recent_latency: BTreeMap::new(),
             applied: BTreeMap::new(),
             peering: crate::peer::Peering::default(),
+            anchoring: crate::chain::Anchoring::default(),
         }
     }
 }
@@ -662,6 +666,9 @@ impl State {
                 .map(State::from)
                 .map_err(corrupt),
             4 => postcard::from_bytes::<legacy::StateV4>(&bytes[6..])
+                .map(State::from)
+                .map_err(corrupt),
+            5 => postcard::from_bytes::<legacy::StateV5>(&bytes[6..])
                 .map(State::from)
                 .map_err(corrupt),
             _ => Err(StateError::Version { found }),
@@ -750,6 +757,7 @@ impl State {
             out.applied.insert(id.clone(), merged);
         }
         out.peering = self.peering.merge(&other.peering);
+        out.anchoring = self.anchoring.merge(&other.anchoring);
         out
     }
 }

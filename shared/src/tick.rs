@@ -987,6 +987,45 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         Err(TickError::Contended(MAX_ATTEMPTS))
     }
 
+    /// Applies `change` to the engine and commits it at once with no
+    /// actions, retrying on a conflict (the anchoring driver's writes:
+    /// a transaction is stored before it is broadcast).
+    pub(crate) async fn change(
+        &mut self,
+        now: UnixMillis,
+        mut change: impl FnMut(&mut Engine),
+    ) -> Result<u64, TickError<S::Error>> {
+        match self
+            .change_and_commit(now, |e| {
+                change(e);
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .await?
+        {
+            Ok(version) => Ok(version),
+            Err(never) => match never {},
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The secret shared with peer `id`.
+    pub fn peer_secret(&self, id: &crate::SentinelId) -> Option<crate::peer::PeerSecret> {
+        self.peer_secrets
+            .iter()
+            .find(|(p, _)| p == id)
+            .map(|(_, s)| s.clone())
+    }
+
+    /// A fresh counter for a signed peer request's nonce.
+    pub(crate) fn next_peer_counter(&mut self) -> u64 {
+        self.peer_counter = self.peer_counter.wrapping_add(1);
+        self.peer_counter
+    }
+
     /// Submits a provider (the `POST /v1/providers` route) and commits it
     /// at once, retrying on a conflict.
     pub async fn submit(

@@ -37,6 +37,45 @@ pub struct Config {
     /// How the peers' votes count.
     #[serde(default)]
     pub quorum: QuorumPolicy,
+    /// Where attestations are anchored (`[chain]`; none: not anchored).
+    /// The signing key is a platform secret (`SENTINEL_CHAIN_KEY`), never
+    /// the config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainConfig>,
+}
+
+/// The chain attestations are anchored on ([`crate::chain`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainConfig {
+    /// JSON-RPC endpoint (http or https).
+    pub rpc: String,
+    /// The chain's id; checked against the endpoint's `eth_chainId` before
+    /// anything is signed (the EIP-712 domain binds it).
+    pub chain_id: u64,
+    /// The `SentinelTrust` contract's address (`0x` and 40 hex digits).
+    pub contract: String,
+    /// Lowest trust level a record must claim to be anchored (and below
+    /// which a live record is revoked): 2 trusted (default), 3 verified.
+    #[serde(default = "defaults::anchor_min_trust")]
+    pub min_trust: u8,
+    /// Most records per transaction. Default 100.
+    #[serde(default = "defaults::anchor_max_batch")]
+    pub max_batch: u32,
+    /// Highest fee per gas this sentinel pays, in gwei. Default 100: a
+    /// transaction that would cost more waits (and says so) rather than
+    /// paying whatever a fee spike asks.
+    #[serde(default = "defaults::anchor_max_fee_gwei")]
+    pub max_fee_gwei: u64,
+    /// How far a peer's proposed score may be from this sentinel's own
+    /// for it to co-sign, in basis points. Default 500 (5 points): two
+    /// vantages never see exactly the same latencies.
+    #[serde(default = "defaults::anchor_tolerance_bps")]
+    pub tolerance_bps: u16,
+    /// How long a sent transaction may stay unmined before it is sent
+    /// again with higher fees (same nonce). Default 3m.
+    #[serde(default = "defaults::anchor_replace_after")]
+    pub replace_after: Span,
 }
 
 /// A peer sentinel. Its shared secret is a platform secret
@@ -528,6 +567,21 @@ pub(crate) mod defaults {
     }
     pub fn history_limit() -> u32 {
         500
+    }
+    pub fn anchor_min_trust() -> u8 {
+        2
+    }
+    pub fn anchor_max_batch() -> u32 {
+        100
+    }
+    pub fn anchor_max_fee_gwei() -> u64 {
+        100
+    }
+    pub fn anchor_tolerance_bps() -> u16 {
+        500
+    }
+    pub fn anchor_replace_after() -> Span {
+        Span::mins(3)
     }
     pub fn full_confidence() -> u32 {
         200

@@ -88,6 +88,9 @@ impl Config {
                 "must be an http(s) base URL without query or fragment",
             );
         }
+        if let Some(c) = &self.chain {
+            c.validate(e);
+        }
         let q = &self.quorum;
         e.check(
             (1..=100).contains(&q.peer_down_after),
@@ -402,6 +405,56 @@ fn is_header_name(h: &str) -> bool {
     !h.is_empty()
         && h.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+impl crate::config::ChainConfig {
+    fn validate(&self, e: &mut Errors) {
+        let ok = url::Url::parse(&self.rpc)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+        e.check(ok, "chain.rpc", &self.rpc, "must be an http(s) URL");
+        e.check(
+            self.chain_id > 0,
+            "chain.chain_id",
+            self.chain_id,
+            "must be above 0",
+        );
+        e.check(
+            crate::chain::parse_address(&self.contract).is_some(),
+            "chain.contract",
+            &self.contract,
+            "must be 0x followed by 40 hex digits",
+        );
+        e.check(
+            (1..=3).contains(&self.min_trust),
+            "chain.min_trust",
+            self.min_trust,
+            "must be 1 (testing), 2 (trusted) or 3 (verified)",
+        );
+        e.check(
+            (1..=crate::chain::MAX_BATCH).contains(&self.max_batch),
+            "chain.max_batch",
+            self.max_batch,
+            "must be 1 to 1024 (the contract's batch limit)",
+        );
+        e.check(
+            (1..=1_000_000).contains(&self.max_fee_gwei),
+            "chain.max_fee_gwei",
+            self.max_fee_gwei,
+            "must be 1 to 1000000",
+        );
+        e.check(
+            self.tolerance_bps <= 10_000,
+            "chain.tolerance_bps",
+            self.tolerance_bps,
+            "must be 0 to 10000",
+        );
+        e.check(
+            self.replace_after.as_ms() >= 10_000,
+            "chain.replace_after",
+            self.replace_after,
+            "must be at least 10s",
+        );
+    }
 }
 
 #[cfg(test)]

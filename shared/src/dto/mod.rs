@@ -49,4 +49,7 @@ pub use providers::{
 pub use reputation::{ComponentDto, ReputationDto};
 pub use sentinel::{alerts, AlertDto, Health, ObservationList};
 pub use services::{CanaryState, PendingDto, RouteDto, SwitchDto, SwitchList};
-pub use trust::{EvidenceDto, NotAttested, RecordDto};
+pub use trust::{
+    AnchoredDto, AnchoringDto, AttemptDto, Attestation, EvidenceDto, NotAttested, PendingTxDto,
+    RecordDto,
+};

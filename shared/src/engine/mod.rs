@@ -144,6 +144,26 @@ impl Engine {
         &mut self.state
     }
 
+    /// Sets (or clears) how long `id` is attested on chain, as the chain
+    /// says (the anchoring driver's reads and receipts). Returns whether
+    /// it changed.
+    pub(crate) fn set_attested(&mut self, id: &ProviderId, until: Option<UnixMillis>) -> bool {
+        match self.state.providers.get_mut(id) {
+            Some(ps) if ps.attested_until != until => {
+                ps.attested_until = until;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The anchoring state, for the anchoring driver ([`crate::chain`]);
+    /// every change counts as an update (orders replicas in a merge).
+    pub(crate) fn anchoring_mut(&mut self) -> &mut crate::chain::Anchoring {
+        self.state.anchoring.updates += 1;
+        &mut self.state.anchoring
+    }
+
     /// Consumes the engine, returning its state.
     pub fn into_state(self) -> State {
         self.state

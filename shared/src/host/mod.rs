@@ -97,6 +97,9 @@ pub struct HostOptions {
     /// shell that opens a host per invocation (a Lambda, a Worker) keeps
     /// one window for its instance and passes it to each.
     pub peer_nonces: Arc<Mutex<crate::peer::auth::NonceWindow>>,
+    /// Anchoring on chain (`[chain]` with its key,
+    /// [`crate::chain::Anchor::from_config`]); `None`: not anchored.
+    pub anchor: Option<crate::chain::Anchor>,
 }
 
 impl Default for HostOptions {
@@ -109,6 +112,7 @@ impl Default for HostOptions {
             proxy_tokens: Vec::new(),
             peer_secrets: Vec::new(),
             peer_nonces: Arc::default(),
+            anchor: None,
         }
     }
 }
@@ -224,6 +228,10 @@ pub struct Host<S, O, T> {
     peer_secrets: Vec<(crate::SentinelId, crate::peer::PeerSecret)>,
     /// Nonces of peer requests seen lately (replay protection).
     nonces: Arc<Mutex<crate::peer::auth::NonceWindow>>,
+    /// Anchoring settings and key.
+    anchor: Option<crate::chain::Anchor>,
+    /// When the anchoring driver looks again.
+    anchor_memory: Mutex<crate::chain::driver::Memory>,
 }
 
 impl<S, O, T> std::fmt::Debug for Host<S, O, T> {
@@ -304,6 +312,8 @@ where
             attempted: Mutex::new(BTreeMap::new()),
             peer_secrets: opts.peer_secrets,
             nonces: opts.peer_nonces,
+            anchor: opts.anchor,
+            anchor_memory: Mutex::new(crate::chain::driver::Memory::default()),
         };
         Ok((host, sentinel))
     }
@@ -391,6 +401,21 @@ where
         }
         self.publish(sentinel.engine().clone(), sentinel.version());
         self.gate.booked();
+        if let Some(anchor) = &self.anchor {
+            let mut memory = lock(&self.anchor_memory).clone();
+            let stepped = crate::chain::driver::step(sentinel, anchor, &mut memory, clock).await;
+            *lock(&self.anchor_memory) = memory;
+            match stepped {
+                Ok(crate::chain::driver::StepOutcome::NotDue) => {}
+                Ok(outcome) => {
+                    tracing::debug!(?outcome, "anchoring step");
+                    self.publish(sentinel.engine().clone(), sentinel.version());
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the anchoring step could not store its state")
+                }
+            }
+        }
         // Forget attempts the committed outbox no longer needs.
         let live: Vec<u64> = sentinel
             .engine()
@@ -434,6 +459,9 @@ where
         let view = self.view();
         if req.path == "/v1/observations" && matches!(req.method.as_str(), "GET" | "HEAD") {
             return self.observations(&req, &view.engine, now).await;
+        }
+        if req.path == crate::chain::cosign::COSIGN_PATH && req.method == "POST" {
+            return self.cosign(&req, &view.engine, now);
         }
         let ctx = ApiContext {
             engine: &view.engine,
@@ -558,6 +586,55 @@ where
             }
             None => resp,
         }
+    }
+
+    /// `POST /v1/attestations/cosign`: a peer (only a peer: its signature
+    /// is the authentication) asks this sentinel to co-sign
+    /// ([`crate::chain::cosign`]).
+    fn cosign(&self, req: &ApiRequest, engine: &Engine, now: UnixMillis) -> ApiResponse {
+        use crate::peer::auth;
+        let presented = auth::Presented::find(&req.headers);
+        if !presented.any() {
+            return ApiResponse::error(
+                401,
+                "unauthorized",
+                "only a peer sentinel may ask for a co-signature: the request must carry its x-sentinel-* signature",
+            );
+        }
+        let parts = auth::RequestParts {
+            method: &req.method,
+            path: &req.path,
+            query: &req.query,
+            body: &req.body,
+        };
+        let verified = {
+            let mut window = lock(&self.nonces);
+            auth::verify_request(
+                &presented,
+                &parts,
+                now,
+                |id| self.peer_secret(id),
+                &mut window,
+            )
+        };
+        if let Err(refusal) = verified {
+            tracing::warn!(peer = presented.peer.unwrap_or("-"), %refusal, "co-signing request refused");
+            return ApiResponse::error(401, "unauthorized", &refusal.to_string());
+        }
+        let Some(anchor) = &self.anchor else {
+            return ApiResponse::error(
+                409,
+                "not-anchoring",
+                "this sentinel has no [chain] configured (or no SENTINEL_CHAIN_KEY): it signs no records",
+            );
+        };
+        let resp = crate::chain::cosign::answer(engine, anchor, &req.body, now);
+        tracing::info!(
+            peer = presented.peer.unwrap_or("-"),
+            status = resp.status,
+            "co-signing request answered"
+        );
+        resp
     }
 
     fn peer_secret(&self, id: &str) -> Option<crate::peer::PeerSecret> {

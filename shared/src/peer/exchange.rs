@@ -20,11 +20,11 @@ pub const MAX_OBSERVATIONS_BYTES: u64 = 4 << 20;
 const HEALTH_MAX_BYTES: u64 = 64 << 10;
 const OBSERVATIONS_PATH: &str = "/v1/observations";
 
-fn base(url: &str) -> &str {
+pub(crate) fn base(url: &str) -> &str {
     url.trim_end_matches('/')
 }
 
-fn request(
+pub(crate) fn request(
     peer: &PeerConfig,
     url: String,
     max_bytes: u64,

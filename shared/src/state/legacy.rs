@@ -292,6 +292,7 @@ impl From<StateV2> for State {
             recent_latency: v.recent_latency,
             applied: BTreeMap::new(),
             peering: Default::default(),
+            anchoring: Default::default(),
         }
         .with_applied_from_watermarks()
     }
@@ -342,6 +343,7 @@ impl From<StateV3> for State {
             recent_latency: v.recent_latency,
             applied: BTreeMap::new(),
             peering: Default::default(),
+            anchoring: Default::default(),
         }
         .with_applied_from_watermarks()
     }
@@ -456,6 +458,59 @@ impl From<StateV4> for State {
             recent_latency: v.recent_latency,
             applied: v.applied,
             peering: Default::default(),
+            anchoring: Default::default(),
+        }
+    }
+}
+
+/// Format version 5: the current layout without `anchoring`.
+#[derive(Deserialize)]
+pub(super) struct StateV5 {
+    version: u16,
+    revision: u64,
+    last_decide: UnixMillis,
+    providers: BTreeMap<ProviderId, ProviderState>,
+    services: BTreeMap<ServiceId, ServiceState>,
+    history: VecDeque<SwitchRecord>,
+    switch_seq: u64,
+    alerts: BTreeMap<String, ActiveAlert>,
+    footprint: Ledger,
+    footprint_step: Step,
+    usage_watermarks: BTreeMap<String, u64>,
+    submitted: Vec<Submitted>,
+    outbox: Vec<Notice>,
+    notice_seq: u64,
+    schedule: Schedule,
+    usage_seen: BTreeMap<String, UnixMillis>,
+    recent_latency: BTreeMap<ProviderId, crate::recent::RecentLatency>,
+    applied: BTreeMap<ProviderId, super::Applied>,
+    peering: crate::peer::Peering,
+}
+
+impl From<StateV5> for State {
+    fn from(v: StateV5) -> State {
+        let _ = v.version;
+        State {
+            version: STATE_VERSION,
+            revision: v.revision,
+            last_decide: v.last_decide,
+            providers: v.providers,
+            services: v.services,
+            history: v.history,
+            switch_seq: v.switch_seq,
+            alerts: v.alerts,
+            footprint: v.footprint,
+            footprint_step: v.footprint_step,
+            usage_watermarks: v.usage_watermarks,
+            submitted: v.submitted,
+            outbox: v.outbox,
+            notice_seq: v.notice_seq,
+            schedule: v.schedule,
+            usage_seen: v.usage_seen,
+            recent_latency: v.recent_latency,
+            applied: v.applied,
+            peering: v.peering,
+            anchoring: Default::default(),
         }
     }
 }

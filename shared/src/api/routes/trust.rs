@@ -4,7 +4,9 @@
 
 use super::refusals::unknown_provider;
 use crate::api::request::ApiResponse;
-use crate::dto::{EvidenceDto, NotAttested, RecordDto, Timestamp};
+use crate::dto::{
+    AnchoredDto, AnchoringDto, Attestation, EvidenceDto, NotAttested, RecordDto, Timestamp,
+};
 use crate::time::UnixMillis;
 use crate::{Engine, ProviderId};
 
@@ -12,6 +14,29 @@ pub(super) fn attestation(engine: &Engine, id: &ProviderId, now: UnixMillis) -> 
     let Some(s) = engine.summary(id, now) else {
         return unknown_provider(id);
     };
+    let record = engine
+        .attestation_record(id, now)
+        .as_ref()
+        .map(RecordDto::of);
+    let evidence = engine
+        .attestation_evidence(id, now)
+        .as_ref()
+        .map(EvidenceDto::of);
+    if let Some(a) = engine.state().anchoring.anchored.get(id) {
+        return ApiResponse::json(
+            200,
+            &Attestation {
+                provider: id.clone(),
+                trust: s.trust,
+                total: s.reputation.total.into(),
+                anchored: AnchoredDto::of(a),
+                record,
+                evidence,
+                anchoring: AnchoringDto::of(engine),
+            },
+        );
+    }
+    let anchoring = AnchoringDto::of(engine);
     let attested_until = engine
         .state()
         .providers
@@ -23,18 +48,21 @@ pub(super) fn attestation(engine: &Engine, id: &ProviderId, now: UnixMillis) -> 
         total: s.reputation.total.into(),
         confidence: s.reputation.confidence.into(),
         attested_until: attested_until.map(Timestamp::at),
-        record: engine
-            .attestation_record(id, now)
-            .as_ref()
-            .map(RecordDto::of),
-        evidence: engine
-            .attestation_evidence(id, now)
-            .as_ref()
-            .map(EvidenceDto::of),
+        record,
+        evidence,
+        anchoring: anchoring.clone(),
+    };
+    let why = match &anchoring {
+        None => "on-chain attestation is not configured on this sentinel, so no record has been anchored".to_string(),
+        Some(a) => format!(
+            "this sentinel has not seen a record of it land on chain {} at {} (the last anchoring step: {})",
+            a.chain_id,
+            a.contract,
+            a.last.as_ref().map_or("none yet", |l| l.what.as_str())
+        ),
     };
     let message = format!(
-        "no attestation for provider `{id}`: on-chain attestation is not configured on this sentinel, \
-         so no record has been anchored. Its current trust level is {} with a reputation of {} \
+        "no attestation for provider `{id}`: {why}. Its current trust level is {} with a reputation of {} \
          (confidence {}); the record it would sign for this epoch and its evidence are in details; see /v1/providers/{id}",
         s.trust, s.reputation.total, s.reputation.confidence
     );

@@ -1,0 +1,356 @@
+//! Co-signing: how the sentinel that submits a batch gathers its peers'
+//! signatures, and how a peer decides to give one.
+//!
+//! The contract counts distinct authorised signatures over one digest, so
+//! the sentinels must sign the *same* records. Two vantages never measure
+//! exactly the same latencies, so their scores differ by a little; the
+//! proposer's records are put to each peer, and a peer signs the batch
+//! only if, for every record, its own view agrees:
+//!
+//! - the domain (chain id, contract) is its own;
+//! - the epoch is its current one or the one before (a request made just
+//!   before the hour turned), and the expiry is that epoch's;
+//! - the provider is in service here (active, standby or recovering);
+//! - its own score for that epoch is within `tolerance_bps` of the
+//!   proposed one, and the trust level claimed is the one the proposed
+//!   score earns under its own policy — a peer never vouches for a level
+//!   the score does not earn, whoever proposes it.
+//!
+//! A revocation is co-signed when this sentinel would revoke too (the
+//! provider failed here or its record falls below `min_trust`).
+//!
+//! A peer that disagrees answers `409` naming each record it refuses and
+//! why; the proposer drops those and asks again, so one disputed
+//! provider does not hold back the others. Requests are authenticated
+//! with the peers' shared secret ([`crate::peer::auth`]); the answer is
+//! a signature anyone can check (it must recover to the signer it
+//! names), so it needs no further authentication.
+
+use crate::api::ApiResponse;
+use crate::attest::{epoch_of, recover, Record, EPOCH_MS};
+use crate::config::{Method, PeerConfig};
+use crate::lifecycle::Lifecycle;
+use crate::peer::auth::{self, PeerSecret, RequestParts};
+use crate::probe::{ProbeRequest, ProbeResult};
+use crate::time::UnixMillis;
+use crate::{Engine, ProviderId, SentinelId};
+use serde::{Deserialize, Serialize};
+
+/// The co-signing route.
+pub const COSIGN_PATH: &str = "/v1/attestations/cosign";
+/// Largest co-signing answer read.
+const MAX_ANSWER: u64 = 256 << 10;
+
+/// What a peer is asked to sign.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CosignRequest {
+    /// The chain's id.
+    pub chain_id: u64,
+    /// The contract (`0x…`).
+    pub contract: String,
+    /// What.
+    pub ask: Ask,
+}
+
+/// The thing to sign.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Ask {
+    /// A batch of records (the digest of [`crate::attest::Domain::batch_digest`]).
+    Batch {
+        /// The records.
+        records: Vec<Record>,
+    },
+    /// A revocation ([`crate::attest::Domain::revoke_digest`]).
+    Revoke {
+        /// The provider.
+        provider: ProviderId,
+        /// From this epoch.
+        epoch: u64,
+    },
+}
+
+/// A signature given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Given {
+    /// The signer's address (`0x…`).
+    pub signer: String,
+    /// `r ‖ s ‖ v`, `0x` and 130 hex digits.
+    pub signature: String,
+}
+
+/// One record refused, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    /// The provider.
+    pub provider: ProviderId,
+    /// Why, in a sentence.
+    pub why: String,
+}
+
+/// What came of asking a peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Signed: the signer's address and the signature.
+    Signed([u8; 20], [u8; 65]),
+    /// These records are refused (sign the batch without them).
+    Refused(Vec<Refused>),
+    /// No usable answer (down, unauthorised, a bad signature…).
+    Failed(String),
+}
+
+impl Ask {
+    /// The digest to sign under `domain`.
+    pub fn digest(&self, domain: &crate::attest::Domain) -> [u8; 32] {
+        match self {
+            Ask::Batch { records } => domain.batch_digest(records),
+            Ask::Revoke { provider, epoch } => domain.revoke_digest(provider, *epoch),
+        }
+    }
+}
+
+/// The signed `POST {peer}/v1/attestations/cosign` request, and its nonce.
+pub fn request(
+    peer: &PeerConfig,
+    caller: &SentinelId,
+    secret: &PeerSecret,
+    body: &CosignRequest,
+    now: UnixMillis,
+    counter: u64,
+    allow_private: bool,
+) -> Option<ProbeRequest> {
+    let body = serde_json::to_vec(body).ok()?;
+    let nonce = auth::derive_nonce(secret, caller, now, counter);
+    let parts = RequestParts {
+        method: "POST",
+        path: COSIGN_PATH,
+        query: "",
+        body: &body,
+    };
+    let base = crate::peer::exchange::base(&peer.url);
+    let mut r = crate::peer::exchange::request(
+        peer,
+        format!("{base}{COSIGN_PATH}"),
+        MAX_ANSWER,
+        allow_private,
+    )?;
+    r.method = Method::Post;
+    r.headers = auth::sign_request(secret, caller, &parts, now, &nonce);
+    r.headers
+        .push(("content-type".into(), "application/json".into()));
+    r.body = Some(body);
+    Some(r)
+}
+
+/// Reads a peer's answer to a request for `digest`.
+pub fn outcome(result: &ProbeResult, digest: &[u8; 32]) -> Outcome {
+    let r = match result {
+        Ok(r) => r,
+        Err(f) => return Outcome::Failed(crate::probe::failure_name(f)),
+    };
+    match r.status {
+        200 => {
+            let Ok(g) = serde_json::from_slice::<Given>(&r.body) else {
+                return Outcome::Failed("its answer is not a signature".into());
+            };
+            let sig = g
+                .signature
+                .strip_prefix("0x")
+                .and_then(super::from_hex)
+                .and_then(|b| <[u8; 65]>::try_from(b).ok());
+            let claimed = super::parse_address(&g.signer);
+            match (sig, claimed) {
+                (Some(sig), Some(claimed)) => match recover(digest, &sig) {
+                    Ok(addr) if addr == claimed => Outcome::Signed(addr, sig),
+                    Ok(_) => Outcome::Failed(
+                        "its signature is not by the signer it names, or not over this batch"
+                            .into(),
+                    ),
+                    Err(e) => Outcome::Failed(format!("its signature is unusable: {e}")),
+                },
+                _ => Outcome::Failed("its answer is not a signature".into()),
+            }
+        }
+        409 => {
+            #[derive(Deserialize)]
+            struct Body {
+                refused: Vec<Refused>,
+            }
+            match serde_json::from_slice::<Body>(&r.body) {
+                Ok(b) if !b.refused.is_empty() => Outcome::Refused(b.refused),
+                _ => Outcome::Failed("it refused without naming a record".into()),
+            }
+        }
+        s => {
+            let msg = serde_json::from_slice::<serde_json::Value>(&r.body)
+                .ok()
+                .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            Outcome::Failed(format!("http-{s} {msg}").trim().to_string())
+        }
+    }
+}
+
+/// This sentinel's judgement of one proposed record (see the module
+/// docs): `Err(why)` when it would not sign it.
+pub fn judge_record(
+    engine: &Engine,
+    tolerance_bps: u16,
+    min_trust: u8,
+    r: &Record,
+    now: UnixMillis,
+) -> Result<(), String> {
+    let epoch = epoch_of(now);
+    if r.epoch != epoch && r.epoch + 1 != epoch {
+        return Err(format!(
+            "epoch {} is not this sentinel's ({epoch}) nor the one before",
+            r.epoch
+        ));
+    }
+    if r.expiry_s != (r.epoch + 2).saturating_mul(EPOCH_MS) / 1000 {
+        return Err(format!("expiry {} is not epoch {}'s", r.expiry_s, r.epoch));
+    }
+    in_service(engine, &r.provider)?;
+    let own = engine
+        .attestation_record(&r.provider, r.epoch.saturating_mul(EPOCH_MS))
+        .ok_or_else(|| "this sentinel has no reputation for it yet".to_string())?;
+    let gap = own.score_bps.abs_diff(r.score_bps);
+    if gap > tolerance_bps {
+        return Err(format!(
+            "score {} is {gap} bps from this sentinel's {} (tolerance {tolerance_bps})",
+            r.score_bps, own.score_bps
+        ));
+    }
+    let earned = crate::lifecycle::trust_level(
+        crate::score::Bps::new(u32::from(r.score_bps)),
+        Some(u64::MAX),
+        0,
+        &engine.config().policy.trust,
+    );
+    let earned = crate::attest::trust_code(earned);
+    if r.trust != earned || r.trust < min_trust {
+        return Err(format!(
+            "trust {} is not what score {} earns here ({earned}, at least {min_trust} to anchor)",
+            r.trust, r.score_bps
+        ));
+    }
+    Ok(())
+}
+
+fn in_service(engine: &Engine, id: &ProviderId) -> Result<(), String> {
+    match engine.state().providers.get(id).map(|p| p.lifecycle) {
+        Some(Lifecycle::Active | Lifecycle::Standby | Lifecycle::Recovering) => Ok(()),
+        Some(other) => Err(format!("it is {} here", other.as_str())),
+        None => Err("this sentinel does not know it".into()),
+    }
+}
+
+/// Whether this sentinel would revoke `provider` (see the module docs).
+pub fn judge_revoke(
+    engine: &Engine,
+    min_trust: u8,
+    provider: &ProviderId,
+    epoch: u64,
+    now: UnixMillis,
+) -> Result<(), String> {
+    let current = epoch_of(now);
+    if epoch != current && epoch + 1 != current {
+        return Err(format!("epoch {epoch} is not this sentinel's ({current})"));
+    }
+    if !engine.state().providers.contains_key(provider) {
+        return Err("this sentinel does not know it".into());
+    }
+    let failing = in_service(engine, provider).is_err();
+    let below = engine
+        .attestation_record(provider, now)
+        .is_none_or(|r| r.trust < min_trust);
+    if failing || below {
+        Ok(())
+    } else {
+        Err("it is in service here and still earns its level".into())
+    }
+}
+
+/// Answers a co-signing request (authenticated by the caller) with this
+/// sentinel's signature, a `409` naming what it refuses, or a `400`.
+pub fn answer(
+    engine: &Engine,
+    anchor: &super::Anchor,
+    body: &[u8],
+    now: UnixMillis,
+) -> ApiResponse {
+    let req: CosignRequest = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => {
+            return ApiResponse::error(
+                400,
+                "bad-request",
+                &format!("not a co-signing request: {e}"),
+            )
+        }
+    };
+    let contract = super::parse_address(&req.contract);
+    if req.chain_id != anchor.domain.chain_id || contract != Some(anchor.domain.contract) {
+        return ApiResponse::error(
+            409,
+            "wrong-domain",
+            &format!(
+                "this sentinel anchors on chain {} at {}, not chain {} at {}",
+                anchor.domain.chain_id,
+                super::hex0x(&anchor.domain.contract),
+                req.chain_id,
+                req.contract
+            ),
+        );
+    }
+    let cfg = &anchor.config;
+    let refused: Vec<Refused> = match &req.ask {
+        Ask::Batch { records } => {
+            if records.is_empty() || records.len() > super::MAX_BATCH as usize {
+                return ApiResponse::error(400, "bad-request", "a batch holds 1 to 1024 records");
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            records
+                .iter()
+                .filter_map(|r| {
+                    let why = if seen.insert(&r.provider) {
+                        judge_record(engine, cfg.tolerance_bps, cfg.min_trust, r, now).err()
+                    } else {
+                        Some("it is in the batch twice".into())
+                    };
+                    why.map(|why| Refused {
+                        provider: r.provider.clone(),
+                        why,
+                    })
+                })
+                .collect()
+        }
+        Ask::Revoke { provider, epoch } => {
+            judge_revoke(engine, cfg.min_trust, provider, *epoch, now)
+                .err()
+                .map(|why| Refused {
+                    provider: provider.clone(),
+                    why,
+                })
+                .into_iter()
+                .collect()
+        }
+    };
+    if !refused.is_empty() {
+        let body = serde_json::json!({
+            "error": {"code": "refused", "message": format!("{} of the records are not signed here", refused.len())},
+            "refused": refused,
+        });
+        return ApiResponse::json(409, &body);
+    }
+    match anchor.signer.sign(&req.ask.digest(&anchor.domain)) {
+        Ok(sig) => ApiResponse::json(
+            200,
+            &Given {
+                signer: super::hex0x(&anchor.signer.address()),
+                signature: super::hex0x(&sig),
+            },
+        ),
+        Err(e) => ApiResponse::error(500, "internal", &format!("cannot sign: {e}")),
+    }
+}
