@@ -284,6 +284,11 @@ async fn real_main(cli: Cli) -> Result<()> {
                     {
                         println!("warning: {e} (in this environment; `sentinel run` will not start without it)");
                     }
+                    if let Err(e) =
+                        sentinel_core::chain::Anchor::from_config(&cfg, |k| std::env::var(k).ok())
+                    {
+                        println!("warning: {e} (in this environment; `sentinel run` will not start without it)");
+                    }
                     if key.is_none() || sealed.0.is_empty() {
                         println!(
                             "{}: ok ({} services, {providers} providers)",

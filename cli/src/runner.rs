@@ -59,6 +59,9 @@ pub enum RunError {
     /// A peer's shared secret is missing or unusable.
     #[error("{0}")]
     Peers(String),
+    /// `[chain]` is configured and its key is missing or unusable.
+    #[error(transparent)]
+    Anchor(#[from] sentinel_core::chain::AnchorSetupError),
 }
 
 impl From<TickError<StoreError>> for RunError {
@@ -170,6 +173,9 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
         // (`SENTINEL_PEER_SECRET_<ID>` or `SENTINEL_PEER_SECRET`).
         peer_secrets: sentinel_core::peer::secrets_from(&config, |k| std::env::var(k).ok())
             .map_err(RunError::Peers)?,
+        // The key that signs attestation records and pays for their
+        // transactions (`SENTINEL_CHAIN_KEY`), when `[chain]` is set.
+        anchor: sentinel_core::chain::Anchor::from_config(&config, |k| std::env::var(k).ok())?,
         ..HostOptions::default()
     };
     let (host, mut sentinel) = Host::open(config, store, client, host_opts, now_ms()).await?;

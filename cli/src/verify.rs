@@ -274,7 +274,13 @@ pub async fn verify(args: &VerifyArgs) -> Result<Verdict, VerifyError> {
             .map_err(|e| VerifyError::Remote(format!("{url}: the answer broke off: {e}")))?;
         let v: Value = serde_json::from_slice(&v)
             .map_err(|e| VerifyError::Remote(format!("{url} did not answer JSON: {e}")))?;
-        let details = v.pointer("/error/details").unwrap_or(&v);
+        // A sentinel that anchored the record serves it under `anchored`
+        // with the evidence frozen when it landed; otherwise the record
+        // it would sign now (in `error.details` of a 404).
+        let details = v
+            .get("anchored")
+            .or_else(|| v.pointer("/error/details"))
+            .unwrap_or(&v);
         let record: Option<RecordDto> = serde_json::from_value(details["record"].clone()).ok();
         let evidence: Option<EvidenceDto> =
             serde_json::from_value(details["evidence"].clone()).ok();

@@ -37,7 +37,7 @@ pub enum AppError {
     /// Settings or config.
     #[error(transparent)]
     Settings(#[from] SettingsError),
-    /// A peer's shared secret is missing or unusable.
+    /// A peer's shared secret, or the chain key, is missing or unusable.
     #[error("{0}")]
     Peers(String),
     /// The state cannot be opened or committed.
@@ -61,6 +61,10 @@ pub struct App {
     /// seen by this instance (replay protection across invocations).
     peer_secrets: Vec<(sentinel_core::SentinelId, sentinel_core::peer::PeerSecret)>,
     peer_nonces: Arc<std::sync::Mutex<sentinel_core::peer::auth::NonceWindow>>,
+    /// Anchoring (`[chain]` and `SENTINEL_CHAIN_KEY`), and when this
+    /// instance looks at the chain again.
+    anchor: Option<sentinel_core::chain::Anchor>,
+    anchor_memory: Arc<std::sync::Mutex<sentinel_core::chain::driver::Memory>>,
     seq: std::sync::atomic::AtomicU64,
 }
 
@@ -106,7 +110,11 @@ impl App {
         let seq = std::sync::atomic::AtomicU64::new(clock() << 16);
         let peer_secrets = sentinel_core::peer::secrets_from(&config, |k| std::env::var(k).ok())
             .map_err(AppError::Peers)?;
+        let anchor = sentinel_core::chain::Anchor::from_config(&config, |k| std::env::var(k).ok())
+            .map_err(|e| AppError::Peers(e.to_string()))?;
         Ok(App {
+            anchor,
+            anchor_memory: Arc::default(),
             peer_secrets,
             peer_nonces: Arc::default(),
             config,
@@ -144,6 +152,8 @@ impl App {
             proxy_tokens: self.settings.proxy_tokens.clone(),
             peer_secrets: self.peer_secrets.clone(),
             peer_nonces: self.peer_nonces.clone(),
+            anchor: self.anchor.clone(),
+            anchor_memory: self.anchor_memory.clone(),
         };
         Host::open(self.config.clone(), store, self.client.clone(), opts, now)
             .await

@@ -99,7 +99,79 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// What an [`Ask`] is about: two asks with the same key would race on
+/// chain (the second reverts after paying for it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Key {
+    /// The records of an epoch.
+    Batch(u64),
+    /// A provider's revocation.
+    Revoke(ProviderId),
+}
+
+/// Who is sending what, as this sentinel knows: what it is proposing
+/// itself right now, and what it co-signed for a peer lately (that peer
+/// is sending it: proposing the same here would race it). Shared by the
+/// anchoring driver and the co-signing route of one process.
+#[derive(Debug, Default)]
+pub struct Claims {
+    proposing: Option<Key>,
+    yielded: Vec<(Key, SentinelId, UnixMillis)>,
+    due: Option<(Key, UnixMillis)>,
+}
+
+impl Claims {
+    /// The peer this sentinel co-signed `key` for, until its time is up.
+    pub fn yielded_to(&self, key: &Key, now: UnixMillis) -> Option<&SentinelId> {
+        self.yielded
+            .iter()
+            .find(|(k, _, until)| k == key && *until > now)
+            .map(|(_, who, _)| who)
+    }
+
+    /// Since when `key` has been seen due here (from now, if it is new).
+    pub fn due_since(&mut self, key: Key, now: UnixMillis) -> UnixMillis {
+        match &self.due {
+            Some((k, since)) if *k == key => *since,
+            _ => {
+                self.due = Some((key, now));
+                now
+            }
+        }
+    }
+
+    /// Marks `key` as proposed here (`None`: done).
+    pub fn set_proposing(&mut self, key: Option<Key>) {
+        self.proposing = key;
+    }
+
+    fn yield_to(&mut self, key: Key, who: SentinelId, until: UnixMillis, now: UnixMillis) {
+        self.yielded.retain(|(k, _, u)| *u > now && *k != key);
+        self.yielded.push((key, who, until));
+    }
+}
+
 impl Ask {
+    /// A short description.
+    pub fn describe(&self) -> String {
+        match self {
+            Ask::Batch { records } => format!(
+                "{} record(s) of epoch {}",
+                records.len(),
+                records.first().map_or(0, |r| r.epoch)
+            ),
+            Ask::Revoke { provider, epoch } => format!("revoking {provider} from epoch {epoch}"),
+        }
+    }
+
+    /// What it is about.
+    pub fn key(&self) -> Key {
+        match self {
+            Ask::Batch { records } => Key::Batch(records.first().map_or(0, |r| r.epoch)),
+            Ask::Revoke { provider, .. } => Key::Revoke(provider.clone()),
+        }
+    }
+
     /// The digest to sign under `domain`.
     pub fn digest(&self, domain: &crate::attest::Domain) -> [u8; 32] {
         match self {
@@ -271,11 +343,17 @@ pub fn judge_revoke(
     }
 }
 
-/// Answers a co-signing request (authenticated by the caller) with this
-/// sentinel's signature, a `409` naming what it refuses, or a `400`.
+/// Answers a co-signing request from peer `caller` (authenticated) with
+/// this sentinel's signature, a `409` naming what it refuses, or a `400`.
+/// A signature given is remembered in `claims`: the caller is sending it
+/// for `replace_after`, and this sentinel does not propose the same
+/// meanwhile. Two sentinels proposing the same at once: the smaller id
+/// keeps its proposal and refuses; the other yields and signs.
 pub fn answer(
     engine: &Engine,
     anchor: &super::Anchor,
+    caller: &SentinelId,
+    claims: &std::sync::Mutex<Claims>,
     body: &[u8],
     now: UnixMillis,
 ) -> ApiResponse {
@@ -301,6 +379,43 @@ pub fn answer(
                 req.chain_id,
                 req.contract
             ),
+        );
+    }
+    // Sending the same thing itself: two transactions would race, and
+    // the second would revert after paying for it.
+    if let Some(p) = &engine.state().anchoring.pending {
+        let same = match (&p.kind, &req.ask) {
+            (super::PendingKind::Batch { records: mine, .. }, Ask::Batch { records }) => {
+                mine.first().map(|r| r.epoch) == records.first().map(|r| r.epoch)
+            }
+            (super::PendingKind::Revoke { provider: mine, .. }, Ask::Revoke { provider, .. }) => {
+                mine == provider
+            }
+            _ => false,
+        };
+        if same {
+            return ApiResponse::error(
+                409,
+                "already-sending",
+                &format!(
+                    "this sentinel is sending the same itself ({}, tx {}): asking again after it settles",
+                    p.kind.describe(),
+                    super::hex0x(&p.hash())
+                ),
+            );
+        }
+    }
+    let key = req.ask.key();
+    let me = &engine.config().sentinel.id;
+    let proposing_too = claims
+        .lock()
+        .map(|c| c.proposing.as_ref() == Some(&key))
+        .unwrap_or(false);
+    if proposing_too && me < caller {
+        return ApiResponse::error(
+            409,
+            "proposing-itself",
+            "this sentinel is proposing the same right now (the smaller id proposes): asking again later",
         );
     }
     let cfg = &anchor.config;
@@ -344,13 +459,23 @@ pub fn answer(
         return ApiResponse::json(409, &body);
     }
     match anchor.signer.sign(&req.ask.digest(&anchor.domain)) {
-        Ok(sig) => ApiResponse::json(
-            200,
-            &Given {
-                signer: super::hex0x(&anchor.signer.address()),
-                signature: super::hex0x(&sig),
-            },
-        ),
+        Ok(sig) => {
+            if let Ok(mut c) = claims.lock() {
+                c.yield_to(
+                    key,
+                    caller.clone(),
+                    now.saturating_add(cfg.replace_after.as_ms()),
+                    now,
+                );
+            }
+            ApiResponse::json(
+                200,
+                &Given {
+                    signer: super::hex0x(&anchor.signer.address()),
+                    signature: super::hex0x(&sig),
+                },
+            )
+        }
         Err(e) => ApiResponse::error(500, "internal", &format!("cannot sign: {e}")),
     }
 }

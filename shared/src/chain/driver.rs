@@ -28,10 +28,17 @@
 //!   transaction is in flight at a time.
 //!
 //! Who proposes: the sentinel with the smallest id among itself and the
-//! peers that are up. The others only co-sign — unless the epoch is
-//! [`FOLLOWER_GRACE_MS`] old and records are still due (the proposer is
-//! up but not anchoring): then they propose too, and the contract keeps
-//! the first.
+//! peers not known to be down (a peer not heard from yet counts: a
+//! sentinel that just started defers rather than races). The others read
+//! the chain and co-sign — and propose only once the same thing has been
+//! due for [`FOLLOWER_GRACE_MS`] here (the proposer is up but cannot
+//! anchor: its endpoint is dead, its key has no funds). Two proposers
+//! never race the same thing: a sentinel that co-signed something does
+//! not propose it while the other sends it, a sentinel sending it refuses
+//! to co-sign it for another, and two proposing at once settle it by id
+//! ([`cosign::Claims`]); the contract refuses a stale epoch in any case,
+//! and `eth_estimateGas` runs against the pending block, so a duplicate
+//! is caught before it is paid for.
 //!
 //! Gas is booked as the sentinel's own `gas` usage, so the ladder applies:
 //! at *scale down* only revocations and records about to expire are
@@ -57,12 +64,8 @@ use std::collections::BTreeMap;
 
 /// Time allowed for each JSON-RPC request.
 pub const RPC_TIMEOUT_MS: u64 = 10_000;
-/// Wait after a failure (unreachable endpoint, missing co-signers).
-pub const RETRY_MS: u64 = 60_000;
-/// Longest wait between two reads of the chain when nothing was due.
-pub const RECHECK_MS: u64 = 10 * 60_000;
-/// How old an epoch is before a sentinel that is not the proposer
-/// proposes the records still due.
+/// How long something has been due here before a sentinel that is not
+/// the proposer proposes it itself.
 pub const FOLLOWER_GRACE_MS: u64 = 15 * 60_000;
 /// Gas added to the estimate (the estimate is exact for the state it ran
 /// on; a block between estimate and inclusion can change a slot from
@@ -72,8 +75,27 @@ const GAS_MARGIN: u64 = 20_000;
 /// What a process remembers between steps (not stored).
 #[derive(Clone, Debug, Default)]
 pub struct Memory {
-    /// No step before.
+    /// No step before (unless a revocation is due here).
     pub not_before: UnixMillis,
+    /// No step at all before (after a failure).
+    pub failed_until: UnixMillis,
+    /// Whether a revocation due here may cut the wait short (not while
+    /// another sentinel is the one to propose it).
+    pub may_hurry: bool,
+    /// Who is sending what (shared with the co-signing route).
+    pub claims: std::sync::Arc<std::sync::Mutex<cosign::Claims>>,
+}
+
+/// How long to wait after a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wait {
+    /// Step again at the next wake-up.
+    Now,
+    /// A failure: wait `retry_after`.
+    Retry,
+    /// Nothing due: wait up to `recheck`, or until this instant if
+    /// sooner (the next epoch).
+    Recheck(UnixMillis),
 }
 
 /// What a step did.
@@ -100,21 +122,44 @@ pub async fn step<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
     clock: &C,
 ) -> Result<StepOutcome, TickError<S::Error>> {
     let now = clock();
-    if now < memory.not_before {
+    let due = now >= memory.not_before
+        || (memory.may_hurry
+            && now >= memory.failed_until
+            && revocation_due(sentinel, anchor, now));
+    if !due {
         return Ok(StepOutcome::NotDue);
     }
     let pending = sentinel.engine().state().anchoring.pending.clone();
     let (attempt, wait) = match pending {
         Some(p) => settle(sentinel, anchor, p, clock).await?,
-        None => match propose(sentinel, anchor, clock).await? {
+        None => match propose(sentinel, anchor, &memory.claims, clock).await? {
             Proposed::NotProposer(who, until) => {
                 memory.not_before = until;
+                memory.may_hurry = false;
                 return Ok(StepOutcome::NotProposer(who));
             }
             Proposed::Done(a, wait) => (a, wait),
         },
     };
-    memory.not_before = clock().saturating_add(wait);
+    let after = clock();
+    let cfg = &anchor.config;
+    memory.may_hurry = true;
+    match wait {
+        Wait::Now => {
+            memory.not_before = after;
+            memory.failed_until = 0;
+        }
+        Wait::Retry => {
+            memory.not_before = after.saturating_add(cfg.retry_after.as_ms());
+            memory.failed_until = memory.not_before;
+        }
+        Wait::Recheck(until) => {
+            memory.not_before = after
+                .saturating_add(cfg.recheck.as_ms())
+                .min(until.max(after));
+            memory.failed_until = 0;
+        }
+    }
     if attempt.ok {
         tracing::info!(what = %attempt.what, "anchoring");
     } else {
@@ -134,6 +179,21 @@ pub async fn step<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
             .await?;
     }
     Ok(StepOutcome::Attempt(attempt))
+}
+
+/// Whether this sentinel sees a provider it anchored that it would
+/// revoke now (failed, or fallen below `min_trust`): looked at without
+/// waiting for the next read of the chain.
+fn revocation_due<S: Store, P: Prober>(
+    sentinel: &Sentinel<S, P>,
+    anchor: &Anchor,
+    now: UnixMillis,
+) -> bool {
+    let engine = sentinel.engine();
+    engine.state().anchoring.anchored.iter().any(|(id, a)| {
+        a.record.expiry_s.saturating_mul(1000) > now
+            && cosign::judge_revoke(engine, anchor.config.min_trust, id, epoch_of(now), now).is_ok()
+    })
 }
 
 fn attempt(at: UnixMillis, ok: bool, what: impl Into<String>) -> Attempt {
@@ -237,7 +297,7 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
     anchor: &Anchor,
     p: Pending,
     clock: &C,
-) -> Result<(Attempt, u64), TickError<S::Error>> {
+) -> Result<(Attempt, Wait), TickError<S::Error>> {
     let now = clock();
     let from = hex0x(&anchor.signer.address());
     let mut calls: Vec<Call> = p
@@ -259,7 +319,7 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         Err(e) => {
             return Ok((
                 attempt(now, false, format!("{what}: pending, not confirmed: {e}")),
-                RETRY_MS,
+                Wait::Retry,
             ))
         }
     };
@@ -270,7 +330,7 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         }
         let r = match receipt(v) {
             Ok(r) => r,
-            Err(e) => return Ok((attempt(now, false, format!("{what}: {e}")), RETRY_MS)),
+            Err(e) => return Ok((attempt(now, false, format!("{what}: {e}")), Wait::Retry)),
         };
         let hash = p.hashes[i];
         let a = if r.success {
@@ -346,14 +406,14 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                 }
             })
             .await?;
-        return Ok((a, 0));
+        return Ok((a, Wait::Now));
     }
     let mined = match answers[n].clone().and_then(|v| rpc::quantity_u64(&v)) {
         Ok(m) => m,
         Err(e) => {
             return Ok((
                 attempt(now, false, format!("{what}: pending: {e}")),
-                RETRY_MS,
+                Wait::Retry,
             ))
         }
     };
@@ -374,7 +434,7 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                 st.last = Some(last.clone());
             })
             .await?;
-        return Ok((a, 0));
+        return Ok((a, Wait::Now));
     }
     let broadcast = &answers[n + 3];
     if now.saturating_sub(p.signed_at) < anchor.config.replace_after.as_ms() {
@@ -395,7 +455,7 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                 format!("{what}: the node does not take it: {e}"),
             ),
         };
-        return Ok((a, 0));
+        return Ok((a, Wait::Now));
     }
     // Unmined for `replace_after`: the same nonce with higher fees.
     let f = match fees(&answers[n + 1], &answers[n + 2]) {
@@ -403,7 +463,7 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         Err(e) => {
             return Ok((
                 attempt(now, false, format!("{what}: pending: {e}")),
-                RETRY_MS,
+                Wait::Retry,
             ))
         }
     };
@@ -421,7 +481,7 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                     anchor.config.max_fee_gwei
                 ),
             ),
-            0,
+            Wait::Retry,
         ));
     }
     let tx = Eip1559 {
@@ -439,7 +499,7 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         Err(e) => {
             return Ok((
                 attempt(now, false, format!("{what}: cannot sign: {e}")),
-                RETRY_MS,
+                Wait::Retry,
             ))
         }
     };
@@ -484,7 +544,7 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
             format!("{what}: the replacement was not taken: {e}"),
         ),
     };
-    Ok((a, 0))
+    Ok((a, Wait::Now))
 }
 
 /// What one read of the chain found.
@@ -536,19 +596,32 @@ fn read_chain(
 
 enum Proposed {
     NotProposer(String, UnixMillis),
-    Done(Attempt, u64),
+    Done(Attempt, Wait),
+}
+
+/// Whether peer `id` is known to be down (a peer not checked yet is not:
+/// a sentinel that just started defers to a proposer it has not heard
+/// from rather than race it).
+fn peer_down<S: Store, P: Prober>(sentinel: &Sentinel<S, P>, id: &crate::SentinelId) -> bool {
+    let after = sentinel.config().quorum.peer_down_after;
+    sentinel
+        .engine()
+        .state()
+        .peering
+        .peers
+        .get(id)
+        .is_some_and(|s| s.is_down(after))
 }
 
 /// Who proposes at `now` (see the module docs).
 fn proposer<S: Store, P: Prober>(sentinel: &Sentinel<S, P>) -> crate::SentinelId {
     let me = sentinel.config().sentinel.id.clone();
-    let peering = &sentinel.engine().state().peering;
     sentinel
         .config()
         .peers
         .iter()
         .filter(|p| sentinel.peer_secret(&p.id).is_some())
-        .filter(|p| peering.peers.get(&p.id).is_some_and(|s| s.is_up()))
+        .filter(|p| !peer_down(sentinel, &p.id))
         .map(|p| p.id.clone())
         .chain(std::iter::once(me))
         .min()
@@ -558,6 +631,20 @@ fn proposer<S: Store, P: Prober>(sentinel: &Sentinel<S, P>) -> crate::SentinelId
 async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
     sentinel: &mut Sentinel<S, P>,
     anchor: &Anchor,
+    claims: &std::sync::Mutex<cosign::Claims>,
+    clock: &C,
+) -> Result<Proposed, TickError<S::Error>> {
+    let result = propose_inner(sentinel, anchor, claims, clock).await;
+    if let Ok(mut c) = claims.lock() {
+        c.set_proposing(None);
+    }
+    result
+}
+
+async fn propose_inner<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
+    sentinel: &mut Sentinel<S, P>,
+    anchor: &Anchor,
+    claims: &std::sync::Mutex<cosign::Claims>,
     clock: &C,
 ) -> Result<Proposed, TickError<S::Error>> {
     let now = clock();
@@ -572,16 +659,7 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                 false,
                 "not anchoring: the sentinel's own budget is spent (footprint at its stop step)",
             ),
-            RECHECK_MS,
-        ));
-    }
-    let leader = proposer(sentinel);
-    let me = sentinel.config().sentinel.id.clone();
-    let grace_over = now >= epoch_start.saturating_add(FOLLOWER_GRACE_MS);
-    if leader != me && !grace_over {
-        return Ok(Proposed::NotProposer(
-            format!("{leader} proposes this epoch"),
-            epoch_start.saturating_add(FOLLOWER_GRACE_MS),
+            Wait::Recheck(UnixMillis::MAX),
         ));
     }
     let from = hex0x(&anchor.signer.address());
@@ -614,7 +692,7 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         Err(e) => {
             return Ok(Proposed::Done(
                 attempt(now, false, format!("cannot read the chain: {e}")),
-                RETRY_MS,
+                Wait::Retry,
             ))
         }
     };
@@ -630,7 +708,7 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         Err(e) => {
             return Ok(Proposed::Done(
                 attempt(now, false, format!("cannot read the chain: {e}")),
-                RETRY_MS,
+                Wait::Retry,
             ))
         }
     };
@@ -644,7 +722,7 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                     anchor.domain.chain_id
                 ),
             ),
-            RECHECK_MS,
+            Wait::Recheck(UnixMillis::MAX),
         ));
     }
     if quorum == 0 {
@@ -654,7 +732,7 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                 false,
                 format!("the contract at {to} has no quorum set (not deployed or not configured)"),
             ),
-            RECHECK_MS,
+            Wait::Recheck(UnixMillis::MAX),
         ));
     }
     // What the chain says is what the state's trust level rests on (a
@@ -671,11 +749,30 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
             (have != until && (live || have.is_some())).then(|| (p.clone(), until))
         })
         .collect();
-    if !attested.is_empty() {
+    let revoked: Vec<ProviderId> = sentinel
+        .engine()
+        .state()
+        .anchoring
+        .anchored
+        .iter()
+        .filter(|(p, a)| {
+            chain
+                .get(*p)
+                .is_some_and(|c| c.revoked && c.epoch >= a.record.epoch)
+        })
+        .map(|(p, _)| p.clone())
+        .collect();
+    if !attested.is_empty() || !revoked.is_empty() {
         sentinel
             .change(now, |e| {
                 for (p, until) in &attested {
                     e.set_attested(p, *until);
+                }
+                if !revoked.is_empty() {
+                    let st = e.anchoring_mut();
+                    for p in &revoked {
+                        st.anchored.remove(p);
+                    }
                 }
             })
             .await?;
@@ -706,9 +803,41 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
     } else {
         return Ok(Proposed::Done(
             attempt(now, true, "up to date: every record due is on chain"),
-            RECHECK_MS.min(next_epoch.saturating_sub(now).saturating_add(1_000)),
+            Wait::Recheck(next_epoch.saturating_add(1_000)),
         ));
     };
+    // Not the proposer: step in only once the proposer has had
+    // FOLLOWER_GRACE_MS since this sentinel first saw the same thing due.
+    let leader = proposer(sentinel);
+    let me = sentinel.config().sentinel.id.clone();
+    let since = claims
+        .lock()
+        .map(|mut c| c.due_since(ask.key(), now))
+        .unwrap_or(now);
+    if leader != me && now < since.saturating_add(FOLLOWER_GRACE_MS) {
+        return Ok(Proposed::NotProposer(
+            format!("{leader} proposes ({} is due)", ask.describe()),
+            since
+                .saturating_add(FOLLOWER_GRACE_MS)
+                .min(now.saturating_add(cfg.recheck.as_ms())),
+        ));
+    }
+    let yielded = |claims: &std::sync::Mutex<cosign::Claims>, key: &cosign::Key| {
+        claims
+            .lock()
+            .ok()
+            .and_then(|c| c.yielded_to(key, clock()).cloned())
+    };
+    let key = ask.key();
+    if let Some(who) = yielded(claims, &key) {
+        return Ok(Proposed::Done(
+            attempt(now, true, format!("{who} is sending it (co-signed here)")),
+            Wait::Retry,
+        ));
+    }
+    if let Ok(mut c) = claims.lock() {
+        c.set_proposing(Some(key.clone()));
+    }
     let (ask, sigs, notes) = gather(sentinel, anchor, ask, quorum, clock).await;
     if (sigs.len() as u64) < quorum {
         let mut what = format!(
@@ -718,7 +847,7 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         if !notes.is_empty() {
             what.push_str(&format!(" ({})", notes.join("; ")));
         }
-        return Ok(Proposed::Done(attempt(now, false, what), RETRY_MS));
+        return Ok(Proposed::Done(attempt(now, false, what), Wait::Retry));
     }
     let mut sigs = sigs;
     sigs.sort_by_key(|(addr, _)| *addr);
@@ -739,7 +868,7 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                                     r.provider
                                 ),
                             ),
-                            RETRY_MS,
+                            Wait::Retry,
                         ))
                     }
                 }
@@ -764,9 +893,12 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
     let estimate = rpc(
         sentinel,
         anchor,
+        // Against the pending block: a transaction of another sentinel
+        // still in the pool that anchors the same epoch makes this one
+        // revert here, for free, rather than on chain.
         &[Call::new(
             "eth_estimateGas",
-            json!([{"from": from, "to": to, "data": hex0x(&input)}]),
+            json!([{"from": from, "to": to, "data": hex0x(&input)}, "pending"]),
         )],
         clock(),
     )
@@ -778,7 +910,7 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
             Err(e) => {
                 return Ok(Proposed::Done(
                     attempt(now, false, format!("{what}: {e}")),
-                    RETRY_MS,
+                    Wait::Retry,
                 ))
             }
         },
@@ -793,13 +925,13 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                     false,
                     format!("{what}: the contract refuses it: {reason}; nothing sent"),
                 ),
-                RECHECK_MS,
+                Wait::Recheck(UnixMillis::MAX),
             ));
         }
         Ok(Err(e)) | Err(e) => {
             return Ok(Proposed::Done(
                 attempt(now, false, format!("{what}: cannot estimate its gas: {e}")),
-                RETRY_MS,
+                Wait::Retry,
             ))
         }
     };
@@ -820,7 +952,7 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                     cfg.max_fee_gwei
                 ),
             ),
-            RETRY_MS,
+            Wait::Retry,
         ));
     }
     let tx = Eip1559 {
@@ -838,7 +970,7 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         Err(e) => {
             return Ok(Proposed::Done(
                 attempt(now, false, format!("{what}: cannot sign: {e}")),
-                RETRY_MS,
+                Wait::Retry,
             ))
         }
     };
@@ -854,6 +986,12 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         first_at: now,
         signed_at: now,
     };
+    if let Some(who) = yielded(claims, &key) {
+        return Ok(Proposed::Done(
+            attempt(now, true, format!("{who} is sending it (co-signed here)")),
+            Wait::Retry,
+        ));
+    }
     // Stored first: from here on, the next step broadcasts these bytes
     // again rather than signing anything new for this nonce.
     sentinel
@@ -888,14 +1026,22 @@ async fn propose<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         ),
         Ok(Err(e)) => {
             // Refused outright (funds, fees): it will never be mined.
-            let a = attempt(now, false, format!("{what}: the node refused it: {e}"));
+            let a = attempt(
+                now,
+                false,
+                format!(
+                    "{what}: the node refused it: {e} (nonce {nonce}, gas limit {}, up to {} per gas)",
+                    tx.gas_limit,
+                    gwei(max_fee)
+                ),
+            );
             sentinel
                 .change(clock(), |e| e.anchoring_mut().pending = None)
                 .await?;
-            return Ok(Proposed::Done(a, RETRY_MS));
+            return Ok(Proposed::Done(a, Wait::Retry));
         }
     };
-    Ok(Proposed::Done(a, 0))
+    Ok(Proposed::Done(a, Wait::Now))
 }
 
 type Signatures = Vec<([u8; 20], [u8; 65])>;
@@ -912,7 +1058,6 @@ async fn gather<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
 ) -> (cosign::Ask, Signatures, Vec<String>) {
     let me = sentinel.config().sentinel.id.clone();
     let allow = sentinel.config().sentinel.allow_private_targets;
-    let peering = sentinel.engine().state().peering.clone();
     let mut notes = Vec::new();
     for round in 0..2 {
         notes.clear();
@@ -935,7 +1080,7 @@ async fn gather<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         };
         let mut jobs = Vec::new();
         for peer in sentinel.config().peers.clone() {
-            if !peering.peers.get(&peer.id).is_some_and(|s| s.is_up()) {
+            if peer_down(sentinel, &peer.id) {
                 notes.push(format!("{} is down", peer.id));
                 continue;
             }

@@ -76,6 +76,15 @@ pub struct ChainConfig {
     /// again with higher fees (same nonce). Default 3m.
     #[serde(default = "defaults::anchor_replace_after")]
     pub replace_after: Span,
+    /// How long to wait after a failed step (an unreachable endpoint,
+    /// missing co-signers) before trying again. Default 1m.
+    #[serde(default = "defaults::anchor_retry_after")]
+    pub retry_after: Span,
+    /// Longest time between two reads of the chain when nothing was due
+    /// (records are due once per epoch; a revocation this sentinel needs
+    /// is looked at without waiting for it). Default 10m.
+    #[serde(default = "defaults::anchor_recheck")]
+    pub recheck: Span,
 }
 
 /// A peer sentinel. Its shared secret is a platform secret
@@ -582,6 +591,12 @@ pub(crate) mod defaults {
     }
     pub fn anchor_replace_after() -> Span {
         Span::mins(3)
+    }
+    pub fn anchor_retry_after() -> Span {
+        Span::mins(1)
+    }
+    pub fn anchor_recheck() -> Span {
+        Span::mins(10)
     }
     pub fn full_confidence() -> u32 {
         200

@@ -449,6 +449,18 @@ impl crate::config::ChainConfig {
             "must be 0 to 10000",
         );
         e.check(
+            (1_000..=3_600_000).contains(&self.retry_after.as_ms()),
+            "chain.retry_after",
+            self.retry_after,
+            "must be 1s to 1h",
+        );
+        e.check(
+            (1_000..=3_600_000).contains(&self.recheck.as_ms()),
+            "chain.recheck",
+            self.recheck,
+            "must be 1s to 1h (records are due every hour)",
+        );
+        e.check(
             self.replace_after.as_ms() >= 10_000,
             "chain.replace_after",
             self.replace_after,

@@ -100,6 +100,9 @@ pub struct HostOptions {
     /// Anchoring on chain (`[chain]` with its key,
     /// [`crate::chain::Anchor::from_config`]); `None`: not anchored.
     pub anchor: Option<crate::chain::Anchor>,
+    /// When the anchoring driver looks again: a shell that opens a host
+    /// per invocation keeps one for its instance, like `peer_nonces`.
+    pub anchor_memory: Arc<Mutex<crate::chain::driver::Memory>>,
 }
 
 impl Default for HostOptions {
@@ -113,6 +116,7 @@ impl Default for HostOptions {
             peer_secrets: Vec::new(),
             peer_nonces: Arc::default(),
             anchor: None,
+            anchor_memory: Arc::default(),
         }
     }
 }
@@ -231,7 +235,7 @@ pub struct Host<S, O, T> {
     /// Anchoring settings and key.
     anchor: Option<crate::chain::Anchor>,
     /// When the anchoring driver looks again.
-    anchor_memory: Mutex<crate::chain::driver::Memory>,
+    anchor_memory: Arc<Mutex<crate::chain::driver::Memory>>,
 }
 
 impl<S, O, T> std::fmt::Debug for Host<S, O, T> {
@@ -313,7 +317,7 @@ where
             peer_secrets: opts.peer_secrets,
             nonces: opts.peer_nonces,
             anchor: opts.anchor,
-            anchor_memory: Mutex::new(crate::chain::driver::Memory::default()),
+            anchor_memory: opts.anchor_memory,
         };
         Ok((host, sentinel))
     }
@@ -617,10 +621,13 @@ where
                 &mut window,
             )
         };
-        if let Err(refusal) = verified {
-            tracing::warn!(peer = presented.peer.unwrap_or("-"), %refusal, "co-signing request refused");
-            return ApiResponse::error(401, "unauthorized", &refusal.to_string());
-        }
+        let caller = match verified {
+            Ok(v) => v.peer,
+            Err(refusal) => {
+                tracing::warn!(peer = presented.peer.unwrap_or("-"), %refusal, "co-signing request refused");
+                return ApiResponse::error(401, "unauthorized", &refusal.to_string());
+            }
+        };
         let Some(anchor) = &self.anchor else {
             return ApiResponse::error(
                 409,
@@ -628,7 +635,8 @@ where
                 "this sentinel has no [chain] configured (or no SENTINEL_CHAIN_KEY): it signs no records",
             );
         };
-        let resp = crate::chain::cosign::answer(engine, anchor, &req.body, now);
+        let claims = lock(&self.anchor_memory).claims.clone();
+        let resp = crate::chain::cosign::answer(engine, anchor, &caller, &claims, &req.body, now);
         tracing::info!(
             peer = presented.peer.unwrap_or("-"),
             status = resp.status,

@@ -31,6 +31,9 @@ thread_local! {
     /// across the invocations it serves).
     static PEER_NONCES: std::sync::Arc<std::sync::Mutex<sentinel_core::peer::auth::NonceWindow>> =
         std::sync::Arc::default();
+    /// When this isolate's anchoring driver looks at the chain again.
+    static ANCHOR_MEMORY: std::sync::Arc<std::sync::Mutex<sentinel_core::chain::driver::Memory>> =
+        std::sync::Arc::default();
 }
 
 /// Why the Worker cannot serve.
@@ -127,6 +130,10 @@ async fn open(
         peer_secrets: sentinel_core::peer::secrets_from(&config, |k| secret(env, k))
             .map_err(StartError::Binding)?,
         peer_nonces: PEER_NONCES.with(|n| n.clone()),
+        // `wrangler secret put SENTINEL_CHAIN_KEY`, when `[chain]` is set.
+        anchor: sentinel_core::chain::Anchor::from_config(&config, |k| secret(env, k))
+            .map_err(|e| StartError::Binding(e.to_string()))?,
+        anchor_memory: ANCHOR_MEMORY.with(|m| m.clone()),
     };
     Host::open(config, store, client, opts, now)
         .await
