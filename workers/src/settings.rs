@@ -48,10 +48,12 @@ pub mod free_plan {
 
 /// Probes one tick may send: the free plan's 50 subrequests per
 /// invocation, less room for the canary rounds a decision may ask for
-/// (they are probes too) and the webhook deliveries after the tick.
+/// (they are probes too), the webhook deliveries after the tick and the
+/// anchoring step (at most three JSON-RPC requests, plus one co-signing
+/// request per peer).
 /// Probes beyond it stay due and run at the next tick, routed providers
 /// first ([`sentinel_core::engine::Engine::plan`]).
-pub const PROBE_BUDGET: u32 = 35;
+pub const PROBE_BUDGET: u32 = 31;
 
 /// Errors in the Worker's settings. Messages never contain a secret.
 #[derive(Debug, thiserror::Error)]
