@@ -479,3 +479,209 @@ pub fn answer(
         Err(e) => ApiResponse::error(500, "internal", &format!("cannot sign: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::time::DAY;
+    use std::sync::Mutex;
+
+    const KEY: &str = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+    const CONTRACT: &str = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
+
+    fn setup(id: &str) -> (Engine, super::super::Anchor, UnixMillis) {
+        let now = 20_000 * DAY + 10 * 60_000;
+        let cfg = Config::from_toml(&format!(
+            "[sentinel]\nid = \"{id}\"\nallow_private_targets = true\n[policy.trust]\nverified_above = 5000\ntrusted_above = 4000\ntesting_above = 3000\n[chain]\nrpc = \"http://127.0.0.1:8545\"\nchain_id = 31337\ncontract = \"{CONTRACT}\"\n[[service]]\nid = \"svc\"\nkind = \"api\"\n[[service.provider]]\nid = \"a\"\nendpoint = \"http://127.0.0.1:1\"\ninitial = \"active\"\n[[service.provider]]\nid = \"b\"\nendpoint = \"http://127.0.0.1:2\"\n"
+        ))
+        .unwrap();
+        let anchor = super::super::Anchor::from_config(&cfg, |_| Some(KEY.into()))
+            .unwrap()
+            .unwrap();
+        let mut e = Engine::new(cfg, crate::State::default(), now).unwrap();
+        e.decide(now);
+        (e, anchor, now)
+    }
+
+    fn body(records: Vec<Record>) -> Vec<u8> {
+        serde_json::to_vec(&CosignRequest {
+            chain_id: 31337,
+            contract: CONTRACT.into(),
+            ask: Ask::Batch { records },
+        })
+        .unwrap()
+    }
+
+    fn peer() -> SentinelId {
+        SentinelId::new("z").unwrap()
+    }
+
+    fn id(s: &str) -> ProviderId {
+        ProviderId::new(s).unwrap()
+    }
+
+    #[test]
+    fn a_batch_this_sentinel_agrees_with_is_signed_and_remembered() {
+        let (e, anchor, now) = setup("a-sentinel");
+        let records: Vec<Record> = ["a", "b"]
+            .iter()
+            .map(|p| e.attestation_record(&id(p), now).unwrap())
+            .collect();
+        let claims = Mutex::new(Claims::default());
+        let r = answer(&e, &anchor, &peer(), &claims, &body(records.clone()), now);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let result: crate::probe::ProbeResult = Ok(crate::probe::ProbeResponse {
+            status: 200,
+            latency_ms: 1,
+            body: r.body.clone(),
+            truncated: false,
+            retry_after_s: None,
+            signature: None,
+        });
+        let digest = anchor.domain.batch_digest(&records);
+        match outcome(&result, &digest) {
+            Outcome::Signed(addr, _) => assert_eq!(addr, anchor.signer.address()),
+            other => panic!("{other:?}"),
+        }
+        // The same signature is no good for another batch.
+        let other = anchor.domain.batch_digest(&records[..1]);
+        assert!(matches!(outcome(&result, &other), Outcome::Failed(_)));
+        // The caller is sending it: this sentinel does not propose it.
+        let key = Ask::Batch { records }.key();
+        assert_eq!(claims.lock().unwrap().yielded_to(&key, now), Some(&peer()));
+    }
+
+    #[test]
+    fn records_this_sentinel_disagrees_with_are_refused_by_name() {
+        let (e, anchor, now) = setup("a-sentinel");
+        let good = e.attestation_record(&id("a"), now).unwrap();
+        let claims = Mutex::new(Claims::default());
+        let b = e.attestation_record(&id("b"), now).unwrap();
+        let mut far = b.clone();
+        far.score_bps = far.score_bps.saturating_sub(2_000);
+        // A level its score does not earn (here: one below).
+        let mut overclaim = b.clone();
+        overclaim.trust = b.trust - 1;
+        let mut old = b.clone();
+        old.epoch -= 2;
+        old.expiry_s = (old.epoch + 2) * 3600;
+        let mut expiry = b.clone();
+        expiry.expiry_s += 1;
+        let mut unknown = b.clone();
+        unknown.provider = id("nobody");
+        for (bad, why) in [
+            (far, "tolerance"),
+            (overclaim, "earns"),
+            (old, "epoch"),
+            (expiry, "expiry"),
+            (unknown, "does not know"),
+        ] {
+            let r = answer(
+                &e,
+                &anchor,
+                &peer(),
+                &claims,
+                &body(vec![good.clone(), bad.clone()]),
+                now,
+            );
+            assert_eq!(r.status, 409, "{why}");
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            let refused = v["refused"].as_array().unwrap();
+            assert_eq!(refused.len(), 1, "{v}");
+            assert_eq!(refused[0]["provider"], bad.provider.as_str());
+            assert!(refused[0]["why"].as_str().unwrap().contains(why), "{v}");
+        }
+        // Twice in one batch.
+        let r = answer(
+            &e,
+            &anchor,
+            &peer(),
+            &claims,
+            &body(vec![good.clone(), good.clone()]),
+            now,
+        );
+        assert_eq!(r.status, 409);
+        // Nothing was signed, so nothing is yielded.
+        assert_eq!(
+            claims
+                .lock()
+                .unwrap()
+                .yielded_to(&Key::Batch(good.epoch), now),
+            None
+        );
+    }
+
+    #[test]
+    fn a_wrong_domain_or_a_malformed_request_is_refused() {
+        let (e, anchor, now) = setup("a-sentinel");
+        let claims = Mutex::new(Claims::default());
+        let rec = e.attestation_record(&id("a"), now).unwrap();
+        let other_chain = serde_json::to_vec(&CosignRequest {
+            chain_id: 1,
+            contract: CONTRACT.into(),
+            ask: Ask::Batch { records: vec![rec] },
+        })
+        .unwrap();
+        assert_eq!(
+            answer(&e, &anchor, &peer(), &claims, &other_chain, now).status,
+            409
+        );
+        assert_eq!(
+            answer(&e, &anchor, &peer(), &claims, b"{not json", now).status,
+            400
+        );
+        assert_eq!(
+            answer(&e, &anchor, &peer(), &claims, &body(Vec::new()), now).status,
+            400
+        );
+    }
+
+    #[test]
+    fn a_revocation_is_signed_only_when_this_sentinel_would_revoke() {
+        let (mut e, anchor, now) = setup("a-sentinel");
+        let claims = Mutex::new(Claims::default());
+        let ask = |p: &str| {
+            serde_json::to_vec(&CosignRequest {
+                chain_id: 31337,
+                contract: CONTRACT.into(),
+                ask: Ask::Revoke {
+                    provider: id(p),
+                    epoch: crate::attest::epoch_of(now),
+                },
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            answer(&e, &anchor, &peer(), &claims, &ask("a"), now).status,
+            409
+        );
+        if let Some(ps) = e.state_mut().providers.get_mut(&id("a")) {
+            ps.lifecycle = Lifecycle::Failed;
+        }
+        assert_eq!(
+            answer(&e, &anchor, &peer(), &claims, &ask("a"), now).status,
+            200
+        );
+    }
+
+    #[test]
+    fn two_proposing_at_once_settle_by_id() {
+        let (e, anchor, now) = setup("a-sentinel");
+        let records = vec![e.attestation_record(&id("a"), now).unwrap()];
+        let key = Ask::Batch {
+            records: records.clone(),
+        }
+        .key();
+        let claims = Mutex::new(Claims::default());
+        claims.lock().unwrap().set_proposing(Some(key.clone()));
+        // "a-sentinel" < "z": it keeps its proposal.
+        let r = answer(&e, &anchor, &peer(), &claims, &body(records.clone()), now);
+        assert_eq!(r.status, 409, "{}", String::from_utf8_lossy(&r.body));
+        // Asked by a smaller id, it yields and signs.
+        let first = SentinelId::new("a").unwrap();
+        let r = answer(&e, &anchor, &first, &claims, &body(records), now);
+        assert_eq!(r.status, 200);
+        assert_eq!(claims.lock().unwrap().yielded_to(&key, now), Some(&first));
+    }
+}
