@@ -1028,7 +1028,7 @@ fn paths() -> Map<String, Value> {
         get(
             "getAttestation",
             "trust",
-            "The latest on-chain attestation of a provider. Until on-chain attestation is configured, 404 not-attested with the provider's trust and score in details, and the record this sentinel would sign for the current epoch (provider_hash, score_bps, trust, epoch, expiry, evidence_hash) with its evidence report and the report's canonical bytes (keccak256 of them is evidence_hash).",
+            "The latest on-chain attestation of a provider: once this sentinel saw a record of it land, 200 with `anchored` (the record as anchored, its evidence report frozen when it landed with the report's canonical bytes — keccak256 of them is evidence_hash — the transaction and its block), the record it would sign for the current epoch, and `anchoring` (chain, contract, the transaction in flight, the last step's outcome, gas used). Otherwise 404 not-attested with the provider's trust and score in details, the record this sentinel would sign for the current epoch (provider_hash, score_bps, trust, epoch, expiry, evidence_hash) with its evidence report, and `anchoring` (null when no [chain] is configured).",
             vec![path_param("id", "Provider id.")],
             responses(
                 (
@@ -1063,6 +1063,48 @@ fn paths() -> Map<String, Value> {
         g.insert("security".into(), json!([{ "bearer": [] }, { "peer": [] }]));
     }
     p.insert("/v1/observations".into(), obs);
+    let record_schema = json!({
+        "type": "object",
+        "required": ["provider", "score_bps", "trust", "epoch", "expiry_s", "evidence"],
+        "properties": {
+            "provider": { "type": "string" },
+            "score_bps": { "type": "integer", "minimum": 0, "maximum": 10000 },
+            "trust": { "type": "integer", "minimum": 0, "maximum": 3 },
+            "epoch": { "type": "integer", "minimum": 0 },
+            "expiry_s": { "type": "integer", "minimum": 0 },
+            "evidence": { "type": "array", "items": { "type": "integer", "minimum": 0, "maximum": 255 }, "minItems": 32, "maxItems": 32 }
+        }
+    });
+    p.insert(
+        "/v1/attestations/cosign".into(),
+        json!({ "post": {
+            "operationId": "cosign", "tags": ["trust"],
+            "summary": "A peer sentinel asks this one to co-sign a batch of attestation records (or a revocation) for the chain and contract both anchor on. Signed only if, for every record, this sentinel's own view agrees: its epoch (or the one before), the provider in service here, the score within chain.tolerance_bps of its own and the trust level the score earns. Peers only (x-sentinel-* request signature).",
+            "security": [{ "peer": [] }],
+            "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                "type": "object",
+                "required": ["chain_id", "contract", "ask"],
+                "properties": {
+                    "chain_id": { "type": "integer", "minimum": 1 },
+                    "contract": { "type": "string", "pattern": "^0x[0-9a-fA-F]{40}$" },
+                    "ask": { "oneOf": [
+                        { "type": "object", "required": ["kind", "records"], "properties": { "kind": { "type": "string", "enum": ["batch"] }, "records": { "type": "array", "minItems": 1, "maxItems": 1024, "items": record_schema } } },
+                        { "type": "object", "required": ["kind", "provider", "epoch"], "properties": { "kind": { "type": "string", "enum": ["revoke"] }, "provider": { "type": "string" }, "epoch": { "type": "integer", "minimum": 0 } } }
+                    ] }
+                }
+            } } } },
+            "responses": {
+                "200": { "description": "The EIP-712 signature (r ‖ s ‖ v, low s) and the signer's address.", "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["signer", "signature"],
+                    "properties": { "signer": { "type": "string" }, "signature": { "type": "string" } }
+                } } } },
+                "400": { "description": "Not a co-signing request.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                "401": { "description": "Not a peer, or a peer request whose signature, timestamp or nonce is refused (the message says which).", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                "409": { "description": "Refused: another chain or contract (wrong-domain), no [chain] here (not-anchoring), sending the same itself (already-sending, proposing-itself), or records it disagrees with (refused, each named with why).", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                "413": { "description": "The body is too large.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+            }
+        } }),
+    );
     let proxy_op = |method: &str| {
         json!({
             "operationId": format!("proxy{method}"), "tags": ["proxy"],
