@@ -351,6 +351,10 @@ async fn two_sentinels_anchor_once_through_a_dropped_transaction_a_restart_and_a
     })
     .await;
     let record = &landed["anchored"]["record"];
+    eprintln!(
+        "landed: {}",
+        anchoring(&landed)["last"]["what"].as_str().unwrap_or("")
+    );
     if epoch_now() == epoch {
         assert_eq!(
             landed["anchored"]["tx"],

@@ -26,6 +26,8 @@ alloy_sol_types::sol! {
         bytes32 evidence;
     }
     function submit(SolRecord[] records, bytes[] signatures) external;
+    function submitIndexed(SolRecord[] records, bytes[] signatures, uint32[] indices) external;
+    function indexOf(bytes32 provider) external view returns (uint256);
     function revoke(bytes32 provider, uint64 epoch, bytes[] signatures) external;
     function latest(bytes32 provider) external view
         returns (uint16 score, uint8 trust, uint64 epoch, uint64 expiry, bool revoked);
@@ -197,6 +199,19 @@ fn check_submit(records: &[Record], sigs: &[[u8; 65]]) {
     }
     .abi_encode();
     assert_eq!(abi::submit_calldata(records, sigs), reference);
+    let indices: Vec<u32> = (0..records.len() as u32)
+        .map(|i| i.wrapping_mul(0x9E37_79B9))
+        .collect();
+    let reference = submitIndexedCall {
+        records: records.iter().map(sol_record).collect(),
+        signatures: sol_sigs(sigs),
+        indices: indices.clone(),
+    }
+    .abi_encode();
+    assert_eq!(
+        abi::submit_indexed_calldata(records, sigs, &indices),
+        reference
+    );
 }
 
 fn check_revoke(provider: &ProviderId, epoch: u64, sigs: &[[u8; 65]]) {
@@ -212,6 +227,23 @@ fn check_revoke(provider: &ProviderId, epoch: u64, sigs: &[[u8; 65]]) {
 #[test]
 fn calldata_matches_sol() {
     assert_eq!(abi::selector(abi::SUBMIT), submitCall::SELECTOR);
+    assert_eq!(
+        abi::selector(abi::SUBMIT_INDEXED),
+        submitIndexedCall::SELECTOR
+    );
+    let p = ProviderId::new("p").unwrap();
+    assert_eq!(
+        abi::index_of_calldata(&p),
+        indexOfCall {
+            provider: B256::from(keccak256("p"))
+        }
+        .abi_encode()
+    );
+    let seven = indexOfCall::abi_encode_returns(&U256::from(7u8));
+    assert_eq!(abi::decode_index(&seven), Ok(7));
+    let huge = indexOfCall::abi_encode_returns(&U256::from(1u64 << 32));
+    assert!(abi::decode_index(&huge).is_err());
+    assert!(abi::decode_index(&seven[..31]).is_err());
     assert_eq!(abi::selector(abi::REVOKE), revokeCall::SELECTOR);
     assert_eq!(abi::selector(abi::LATEST), latestCall::SELECTOR);
 

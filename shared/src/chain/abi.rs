@@ -31,6 +31,12 @@ pub const SUBMIT: &str = "submit((bytes32,uint16,uint8,uint64,uint64,bytes32)[],
 pub const REVOKE: &str = "revoke(bytes32,uint64,bytes[])";
 /// `latest(bytes32 provider)`.
 pub const LATEST: &str = "latest(bytes32)";
+/// `submitIndexed(Record[] records, bytes[] signatures, uint32[] indices)`.
+pub const SUBMIT_INDEXED: &str =
+    "submitIndexed((bytes32,uint16,uint8,uint64,uint64,bytes32)[],bytes[],uint32[])";
+/// `indexOf(bytes32 provider)`: the provider's 1-based slot index (0: not
+/// registered yet).
+pub const INDEX_OF: &str = "indexOf(bytes32)";
 
 /// The length of `latest`'s return data: five words.
 const LATEST_LEN: usize = 5 * 32;
@@ -119,6 +125,56 @@ pub fn submit_calldata(records: &[Record], signatures: &[[u8; 65]]) -> Vec<u8> {
     }
     encode_signatures(&mut out, signatures);
     out
+}
+
+/// Calldata of `submitIndexed(records, signatures, indices)`: as
+/// [`submit_calldata`], with each record's `indexOf` hint (0: look it up,
+/// registering a new provider). The cheap path of the contract: no
+/// mapping read per record, and records ordered by index share slots.
+pub fn submit_indexed_calldata(
+    records: &[Record],
+    signatures: &[[u8; 65]],
+    indices: &[u32],
+) -> Vec<u8> {
+    let records_len = 32 + 6 * 32 * records.len();
+    let sigs_len = 32 + (32 + 128) * signatures.len();
+    let mut out = Vec::with_capacity(4 + 96 + records_len + sigs_len + 32 * (1 + indices.len()));
+    out.extend_from_slice(&selector(SUBMIT_INDEXED));
+    out.extend_from_slice(&len_word(96));
+    out.extend_from_slice(&len_word(96 + records_len));
+    out.extend_from_slice(&len_word(96 + records_len + sigs_len));
+    out.extend_from_slice(&len_word(records.len()));
+    for r in records {
+        out.extend_from_slice(&r.encode());
+    }
+    encode_signatures(&mut out, signatures);
+    out.extend_from_slice(&len_word(indices.len()));
+    for i in indices {
+        out.extend_from_slice(&word(u64::from(*i)));
+    }
+    out
+}
+
+/// Calldata of `indexOf(keccak256(provider))`.
+pub fn index_of_calldata(provider: &ProviderId) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + 32);
+    out.extend_from_slice(&selector(INDEX_OF));
+    out.extend_from_slice(&keccak256(provider.as_str()));
+    out
+}
+
+/// Decodes `indexOf`'s return word (one word, a `uint32`-sized value: the
+/// contract holds at most 2^32 providers' hints).
+pub fn decode_index(ret: &[u8]) -> Result<u32, AbiError> {
+    let bad = || AbiError::OutOfRange {
+        field: "indexOf",
+        ty: "uint32",
+        word: hex(ret),
+    };
+    if ret.len() != 32 || ret[..28].iter().any(|b| *b != 0) {
+        return Err(bad());
+    }
+    Ok(u32::from_be_bytes([ret[28], ret[29], ret[30], ret[31]]))
 }
 
 /// Calldata of `revoke(keccak256(provider), epoch, signatures)`.

@@ -554,6 +554,8 @@ struct ChainRead {
     nonce: u64,
     fees: Fees,
     records: BTreeMap<ProviderId, OnChain>,
+    /// Each provider's `indexOf` (0: not registered yet).
+    indices: BTreeMap<ProviderId, u32>,
 }
 
 /// Index of the first `latest` answer in the read batch.
@@ -585,12 +587,19 @@ fn read_chain(
         let on = abi::decode_latest(&ret).map_err(|e| format!("latest({p}): {e}"))?;
         records.insert(p.clone(), on);
     }
+    let mut indices = BTreeMap::new();
+    for (i, p) in providers.iter().enumerate() {
+        let ret = rpc::data(q(HEAD + providers.len() + i)?).map_err(|e| e.to_string())?;
+        let index = abi::decode_index(&ret).map_err(|e| format!("indexOf({p}): {e}"))?;
+        indices.insert(p.clone(), index);
+    }
     Ok(ChainRead {
         chain_id,
         quorum,
         nonce,
         fees,
         records,
+        indices,
     })
 }
 
@@ -687,6 +696,12 @@ async fn propose_inner<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
             json!([{"to": to, "data": hex0x(&abi::latest_calldata(p))}, "latest"]),
         ));
     }
+    for p in &providers {
+        calls.push(Call::new(
+            "eth_call",
+            json!([{"to": to, "data": hex0x(&abi::index_of_calldata(p))}, "latest"]),
+        ));
+    }
     let answers = match rpc(sentinel, anchor, &calls, now).await {
         Ok(a) => a,
         Err(e) => {
@@ -703,6 +718,7 @@ async fn propose_inner<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         nonce,
         fees: f,
         records: chain,
+        indices,
     } = match read {
         Ok(r) => r,
         Err(e) => {
@@ -791,6 +807,12 @@ async fn propose_inner<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                 .is_none_or(|c| c.revoked || c.expiry_s <= soon)
         });
     }
+    // Registered providers first, in index order (neighbours share a
+    // storage slot), then new ones (registered in this order).
+    plan.records.sort_by_key(|r| {
+        let i = indices.get(&r.provider).copied().unwrap_or(0);
+        (i == 0, i)
+    });
     let ask = if let Some(p) = plan.revocations.first() {
         cosign::Ask::Revoke {
             provider: p.clone(),
@@ -873,8 +895,12 @@ async fn propose_inner<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                     }
                 }
             }
+            let hints: Vec<u32> = records
+                .iter()
+                .map(|r| indices.get(&r.provider).copied().unwrap_or(0))
+                .collect();
             (
-                abi::submit_calldata(records, &raw_sigs),
+                abi::submit_indexed_calldata(records, &raw_sigs, &hints),
                 PendingKind::Batch {
                     records: records.clone(),
                     evidence,
