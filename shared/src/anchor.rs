@@ -14,8 +14,12 @@
 //!   recovering: a provider in testing has not earned a claim yet).
 //! - A provider with a live record on chain (not revoked, not expired, at
 //!   or above `min_trust`) is revoked when it fell below `min_trust` or
-//!   failed: a degraded provider must not stay verified until its record
-//!   expires.
+//!   failed, or — within the record's own epoch, which cannot be anchored
+//!   again — when it no longer earns the level the record claims even with
+//!   `margin_bps` in its favour (a hysteresis: a score hovering at a
+//!   threshold is not revoked and re-anchored every hour). A degraded
+//!   provider must not keep its level until its record expires; from the
+//!   next epoch, its new record replaces the old one.
 //! - A chain record from a later epoch than this sentinel's clock says
 //!   (a skewed clock here) is left alone.
 //! - At most `max_batch` records are planned (gas per transaction); the
@@ -71,6 +75,7 @@ impl crate::Engine {
         chain: &BTreeMap<ProviderId, OnChain>,
         min_trust: u8,
         max_batch: usize,
+        margin_bps: u16,
     ) -> AnchorPlan {
         let epoch = epoch_of(now);
         let mut plan = AnchorPlan {
@@ -96,6 +101,13 @@ impl crate::Engine {
                     } else {
                         plan.deferred += 1;
                     }
+                }
+                Some(r)
+                    if on_chain.live(now, min_trust)
+                        && self.trust_claim(r.score_bps.saturating_add(margin_bps).min(10_000))
+                            < on_chain.trust =>
+                {
+                    plan.revocations.push(id.clone())
                 }
                 Some(_) => {}
                 None if on_chain.live(now, min_trust) => plan.revocations.push(id.clone()),
@@ -153,23 +165,57 @@ mod tests {
         let now = 20_000 * DAY;
         let e = engine(now);
         let mut chain = BTreeMap::new();
-        let plan = e.anchor_plan(now, &chain, 2, 100);
+        let plan = e.anchor_plan(now, &chain, 2, 100, 500);
         let ids: Vec<&str> = plan.records.iter().map(|r| r.provider.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c"]);
         assert!(plan.revocations.is_empty());
         land(&mut chain, &plan);
         // Again in the same epoch (a restart, another sentinel): nothing.
-        let again = e.anchor_plan(now + 1_000, &chain, 2, 100);
+        let again = e.anchor_plan(now + 1_000, &chain, 2, 100, 500);
         assert!(
             again.records.is_empty() && again.revocations.is_empty(),
             "{again:?}"
         );
         // The next epoch: all again.
-        let next = e.anchor_plan(now + crate::attest::EPOCH_MS, &chain, 2, 100);
+        let next = e.anchor_plan(now + crate::attest::EPOCH_MS, &chain, 2, 100, 500);
         assert_eq!(next.records.len(), 3);
         // A batch cap defers the rest.
-        let capped = e.anchor_plan(now + crate::attest::EPOCH_MS, &chain, 2, 2);
+        let capped = e.anchor_plan(now + crate::attest::EPOCH_MS, &chain, 2, 2, 500);
         assert_eq!((capped.records.len(), capped.deferred), (2, 1));
+    }
+
+    #[test]
+    fn a_provider_below_the_level_it_holds_this_epoch_is_revoked_with_a_margin() {
+        let now = 20_000 * DAY;
+        let cfg = Config::from_toml(
+            "[sentinel]\nid = \"s\"\nallow_private_targets = true\n[policy.trust]\nverified_above = 9000\ntrusted_above = 4000\ntesting_above = 3000\n[[service]]\nid = \"svc\"\nkind = \"api\"\n[[service.provider]]\nid = \"a\"\nendpoint = \"http://127.0.0.1:1\"\ninitial = \"active\"\n",
+        )
+        .unwrap();
+        let mut e = crate::Engine::new(cfg, crate::State::default(), now).unwrap();
+        e.decide(now);
+        let own = e.attestation_record(&id("a"), now).unwrap();
+        assert_eq!(own.trust, 2, "the prior earns trusted here: {own:?}");
+        // Another sentinel anchored it verified this epoch.
+        let epoch = crate::attest::epoch_of(now);
+        let chain = BTreeMap::from([(
+            id("a"),
+            OnChain {
+                score_bps: 9_100,
+                trust: 3,
+                epoch,
+                expiry_s: own.expiry_s,
+                revoked: false,
+            },
+        )]);
+        let gap = 9_001 - own.score_bps;
+        let tight = e.anchor_plan(now, &chain, 2, 100, gap - 1);
+        assert_eq!(tight.revocations, vec![id("a")], "{tight:?}");
+        let lenient = e.anchor_plan(now, &chain, 2, 100, gap);
+        assert!(lenient.revocations.is_empty(), "{lenient:?}");
+        // Next epoch: replaced by its own record, not revoked.
+        let next = e.anchor_plan(now + crate::attest::EPOCH_MS, &chain, 2, 100, 0);
+        assert!(next.revocations.is_empty());
+        assert_eq!(next.records.len(), 1);
     }
 
     #[test]
@@ -177,7 +223,7 @@ mod tests {
         let now = 20_000 * DAY;
         let mut e = engine(now);
         let mut chain = BTreeMap::new();
-        let first = e.anchor_plan(now, &chain, 2, 100);
+        let first = e.anchor_plan(now, &chain, 2, 100, 500);
         land(&mut chain, &first);
         // b fails.
         let later = now + crate::attest::EPOCH_MS;
@@ -186,17 +232,23 @@ mod tests {
         }
         // c's record on chain is from an epoch ahead of this clock.
         chain.get_mut(&id("c")).unwrap().epoch = crate::attest::epoch_of(later) + 5;
-        let plan = e.anchor_plan(later, &chain, 2, 100);
+        let plan = e.anchor_plan(later, &chain, 2, 100, 500);
         assert_eq!(plan.revocations, vec![id("b")]);
         let ids: Vec<&str> = plan.records.iter().map(|r| r.provider.as_str()).collect();
         assert_eq!(ids, ["a"]);
         land(&mut chain, &plan);
         // Revoked once; not again.
-        let again = e.anchor_plan(later + 1_000, &chain, 2, 100);
+        let again = e.anchor_plan(later + 1_000, &chain, 2, 100, 500);
         assert!(again.revocations.is_empty(), "{again:?}");
         // Asking for verified only: nothing below it is anchored, and a
         // provider never anchored is not revoked.
-        let strict = e.anchor_plan(later + crate::attest::EPOCH_MS, &BTreeMap::new(), 3, 100);
+        let strict = e.anchor_plan(
+            later + crate::attest::EPOCH_MS,
+            &BTreeMap::new(),
+            3,
+            100,
+            500,
+        );
         assert!(strict.records.iter().all(|r| r.trust == 3));
         assert!(strict.revocations.is_empty());
     }

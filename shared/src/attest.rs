@@ -384,6 +384,18 @@ impl crate::Engine {
         Some(Record::new(id, epoch, &rep, trust))
     }
 
+    /// The trust level (0–3) a record with `score_bps` claims under this
+    /// sentinel's policy (the attestation itself being what verified
+    /// waits for).
+    pub fn trust_claim(&self, score_bps: u16) -> u8 {
+        trust_code(crate::lifecycle::trust_level(
+            crate::score::Bps::new(u32::from(score_bps)),
+            Some(u64::MAX),
+            0,
+            &self.config().policy.trust,
+        ))
+    }
+
     /// The evidence report behind [`crate::Engine::attestation_record`].
     pub fn attestation_evidence(&self, id: &ProviderId, now: UnixMillis) -> Option<Evidence> {
         let epoch = epoch_of(now);

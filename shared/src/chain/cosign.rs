@@ -67,6 +67,11 @@ pub enum Ask {
         provider: ProviderId,
         /// From this epoch.
         epoch: u64,
+        /// The level the record revoked claims on chain, when it is
+        /// revoked for having degraded below it (not signed: it tells the
+        /// co-signer what to judge).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        level: Option<u8>,
     },
 }
 
@@ -160,7 +165,9 @@ impl Ask {
                 records.len(),
                 records.first().map_or(0, |r| r.epoch)
             ),
-            Ask::Revoke { provider, epoch } => format!("revoking {provider} from epoch {epoch}"),
+            Ask::Revoke {
+                provider, epoch, ..
+            } => format!("revoking {provider} from epoch {epoch}"),
         }
     }
 
@@ -176,7 +183,9 @@ impl Ask {
     pub fn digest(&self, domain: &crate::attest::Domain) -> [u8; 32] {
         match self {
             Ask::Batch { records } => domain.batch_digest(records),
-            Ask::Revoke { provider, epoch } => domain.revoke_digest(provider, *epoch),
+            Ask::Revoke {
+                provider, epoch, ..
+            } => domain.revoke_digest(provider, *epoch),
         }
     }
 }
@@ -293,13 +302,7 @@ pub fn judge_record(
             r.score_bps, own.score_bps
         ));
     }
-    let earned = crate::lifecycle::trust_level(
-        crate::score::Bps::new(u32::from(r.score_bps)),
-        Some(u64::MAX),
-        0,
-        &engine.config().policy.trust,
-    );
-    let earned = crate::attest::trust_code(earned);
+    let earned = engine.trust_claim(r.score_bps);
     if r.trust != earned || r.trust < min_trust {
         return Err(format!(
             "trust {} is not what score {} earns here ({earned}, at least {min_trust} to anchor)",
@@ -317,11 +320,16 @@ fn in_service(engine: &Engine, id: &ProviderId) -> Result<(), String> {
     }
 }
 
-/// Whether this sentinel would revoke `provider` (see the module docs).
+/// Whether this sentinel would revoke `provider` (see the module docs):
+/// failed here, below `min_trust`, or — when the record revoked claims
+/// `level` — no longer earning that level even with `margin_bps` in its
+/// favour.
 pub fn judge_revoke(
     engine: &Engine,
     min_trust: u8,
+    margin_bps: u16,
     provider: &ProviderId,
+    level: Option<u8>,
     epoch: u64,
     now: UnixMillis,
 ) -> Result<(), String> {
@@ -333,10 +341,15 @@ pub fn judge_revoke(
         return Err("this sentinel does not know it".into());
     }
     let failing = in_service(engine, provider).is_err();
-    let below = engine
-        .attestation_record(provider, now)
-        .is_none_or(|r| r.trust < min_trust);
-    if failing || below {
+    let own = engine.attestation_record(provider, now);
+    let below = own.as_ref().is_none_or(|r| r.trust < min_trust);
+    let degraded = level.is_some_and(|l| {
+        own.as_ref().is_some_and(|r| {
+            let lenient = r.score_bps.saturating_add(margin_bps).min(10_000);
+            engine.trust_claim(lenient) < l
+        })
+    });
+    if failing || below || degraded {
         Ok(())
     } else {
         Err("it is in service here and still earns its level".into())
@@ -440,16 +453,26 @@ pub fn answer(
                 })
                 .collect()
         }
-        Ask::Revoke { provider, epoch } => {
-            judge_revoke(engine, cfg.min_trust, provider, *epoch, now)
-                .err()
-                .map(|why| Refused {
-                    provider: provider.clone(),
-                    why,
-                })
-                .into_iter()
-                .collect()
-        }
+        Ask::Revoke {
+            provider,
+            epoch,
+            level,
+        } => judge_revoke(
+            engine,
+            cfg.min_trust,
+            cfg.tolerance_bps,
+            provider,
+            *level,
+            *epoch,
+            now,
+        )
+        .err()
+        .map(|why| Refused {
+            provider: provider.clone(),
+            why,
+        })
+        .into_iter()
+        .collect(),
     };
     if !refused.is_empty() {
         let body = serde_json::json!({
@@ -648,6 +671,7 @@ mod tests {
                 ask: Ask::Revoke {
                     provider: id(p),
                     epoch: crate::attest::epoch_of(now),
+                    level: None,
                 },
             })
             .unwrap()

@@ -182,8 +182,8 @@ pub async fn step<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
 }
 
 /// Whether this sentinel sees a provider it anchored that it would
-/// revoke now (failed, or fallen below `min_trust`): looked at without
-/// waiting for the next read of the chain.
+/// revoke now (failed, fallen below `min_trust`, or below the level it
+/// anchored): looked at without waiting for the next read of the chain.
 fn revocation_due<S: Store, P: Prober>(
     sentinel: &Sentinel<S, P>,
     anchor: &Anchor,
@@ -192,7 +192,16 @@ fn revocation_due<S: Store, P: Prober>(
     let engine = sentinel.engine();
     engine.state().anchoring.anchored.iter().any(|(id, a)| {
         a.record.expiry_s.saturating_mul(1000) > now
-            && cosign::judge_revoke(engine, anchor.config.min_trust, id, epoch_of(now), now).is_ok()
+            && cosign::judge_revoke(
+                engine,
+                anchor.config.min_trust,
+                anchor.config.tolerance_bps,
+                id,
+                Some(a.record.trust),
+                epoch_of(now),
+                now,
+            )
+            .is_ok()
     })
 }
 
@@ -418,6 +427,22 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         }
     };
     if mined > p.nonce {
+        // A receipt the node could not give (geth while it indexes, a
+        // lagging backend behind a load balancer) is no proof that
+        // another transaction took the nonce: ask again.
+        if let Some(Err(e)) = answers[..n].iter().find(|a| a.is_err()) {
+            return Ok((
+                attempt(
+                    now,
+                    false,
+                    format!(
+                        "{what}: nonce {} is used; cannot read the receipt: {e}",
+                        p.nonce
+                    ),
+                ),
+                Wait::Retry,
+            ));
+        }
         let a = attempt(
             now,
             false,
@@ -794,10 +819,13 @@ async fn propose_inner<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
             .await?;
     }
     let cfg = &anchor.config;
-    let mut plan =
-        sentinel
-            .engine()
-            .anchor_plan(now, &chain, cfg.min_trust, cfg.max_batch as usize);
+    let mut plan = sentinel.engine().anchor_plan(
+        now,
+        &chain,
+        cfg.min_trust,
+        cfg.max_batch as usize,
+        cfg.tolerance_bps,
+    );
     if step >= Step::ScaleDown {
         // Only what is about to lapse: a record lives two epochs.
         let soon = now / 1000 + EPOCH_MS / 1000;
@@ -817,6 +845,7 @@ async fn propose_inner<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         cosign::Ask::Revoke {
             provider: p.clone(),
             epoch: plan.epoch,
+            level: chain.get(p).map(|c| c.trust),
         }
     } else if !plan.records.is_empty() {
         cosign::Ask::Batch {
@@ -907,7 +936,9 @@ async fn propose_inner<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                 },
             )
         }
-        cosign::Ask::Revoke { provider, epoch } => (
+        cosign::Ask::Revoke {
+            provider, epoch, ..
+        } => (
             abi::revoke_calldata(provider, *epoch, &raw_sigs),
             PendingKind::Revoke {
                 provider: provider.clone(),
