@@ -600,6 +600,44 @@ pub fn render(engine: &Engine, now: UnixMillis) -> String {
                 .nano_usd,
         ),
     );
+    if engine.config().chain.is_some() {
+        let a = &st.anchoring;
+        Family::new(
+            o,
+            "sentinel_anchor_transactions_landed_total",
+            "counter",
+            "Anchoring transactions this sentinel sent that were mined (reverted ones included).",
+        )
+        .push(&[], a.landed);
+        Family::new(
+            o,
+            "sentinel_anchor_gas_used_total",
+            "counter",
+            "Gas used by the anchoring transactions this sentinel sent.",
+        )
+        .push(&[], a.gas_used);
+        Family::new(
+            o,
+            "sentinel_anchor_pending",
+            "gauge",
+            "1 while an anchoring transaction is sent and not yet mined.",
+        )
+        .push(&[], u8::from(a.pending.is_some()));
+        Family::new(
+            o,
+            "sentinel_anchor_last_ok",
+            "gauge",
+            "1 if the last anchoring step went as it should, 0 if it failed (see /v1/attestations/{id} anchoring.last).",
+        )
+        .push(&[], u8::from(a.last.as_ref().is_none_or(|l| l.ok)));
+        Family::new(
+            o,
+            "sentinel_anchor_records",
+            "gauge",
+            "Providers whose last record this sentinel saw land (not revoked since).",
+        )
+        .push(&[], a.anchored.len());
+    }
     out
 }
 

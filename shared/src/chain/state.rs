@@ -166,3 +166,51 @@ impl Anchoring {
         self.anchored.retain(|id, _| known(id));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::Action;
+    use crate::config::Config;
+    use crate::time::{DAY, MINUTE};
+
+    fn alerts(d: &crate::Decision) -> Vec<(String, bool)> {
+        d.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Alert { key, firing, .. } if key == "anchoring" => {
+                    Some((key.clone(), *firing))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_failing_anchoring_alerts_after_ten_minutes_and_resolves() {
+        let t0 = 20_000 * DAY;
+        let cfg = Config::from_toml(
+            "[sentinel]\nid = \"s\"\nallow_private_targets = true\n[chain]\nrpc = \"http://127.0.0.1:8545\"\nchain_id = 31337\ncontract = \"0x5fbdb2315678afecb367f032d93f642f64180aa3\"\n[[service]]\nid = \"svc\"\nkind = \"api\"\n[[service.provider]]\nid = \"a\"\nendpoint = \"http://127.0.0.1:1\"\ninitial = \"active\"\n",
+        )
+        .unwrap();
+        let mut e = crate::Engine::new(cfg, crate::State::default(), t0).unwrap();
+        e.decide(t0);
+        e.state_mut().anchoring.last = Some(Attempt {
+            at: t0,
+            ok: false,
+            what: "cannot read the chain: unreachable".into(),
+        });
+        assert!(alerts(&e.decide(t0 + 5 * MINUTE)).is_empty());
+        let fired = e.decide(t0 + 11 * MINUTE);
+        assert_eq!(alerts(&fired), vec![("anchoring".to_string(), true)]);
+        e.state_mut().anchoring.last = Some(Attempt {
+            at: t0 + 12 * MINUTE,
+            ok: true,
+            what: "up to date".into(),
+        });
+        assert_eq!(
+            alerts(&e.decide(t0 + 12 * MINUTE)),
+            vec![("anchoring".to_string(), false)]
+        );
+    }
+}

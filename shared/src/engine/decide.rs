@@ -41,6 +41,7 @@ impl Engine {
         self.provider_alerts(&ids, &mut firing);
         self.chain_alerts(now, &mut firing);
         self.schedule_alert(&mut firing);
+        self.anchoring_alert(now, &mut firing);
         self.apply_alerts(now, firing, &mut d);
         for (id, rep) in &reps {
             if let Some(ps) = self.state.providers.get_mut(id) {
@@ -752,6 +753,32 @@ impl Engine {
             "; raise the shell's capacity or probe_budget_per_tick, or lengthen probe_interval",
         );
         firing.insert("schedule-behind".into(), (Severity::Warning, message));
+    }
+
+    /// `anchoring`: anchoring on chain has been failing for 10 minutes (a
+    /// missing co-signer or one lost round with the endpoint is not worth
+    /// a page; an hour's records going unanchored is). The step records
+    /// when its outcome last changed, so that is when the failure began;
+    /// the alert resolves with the next step that goes as it should.
+    fn anchoring_alert(&self, now: UnixMillis, firing: &mut Firing) {
+        const AFTER: UnixMillis = 10 * 60_000;
+        let Some(last) = &self.state.anchoring.last else {
+            return;
+        };
+        if self.config.chain.is_none() || last.ok || now.saturating_sub(last.at) < AFTER {
+            return;
+        }
+        firing.insert(
+            "anchoring".into(),
+            (
+                Severity::Warning,
+                format!(
+                    "anchoring on chain has been failing for {}: {}",
+                    crate::words::duration(now.saturating_sub(last.at)),
+                    last.what
+                ),
+            ),
+        );
     }
 
     fn apply_alerts(&mut self, now: UnixMillis, firing: Firing, d: &mut Decision) {
