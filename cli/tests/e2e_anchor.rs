@@ -367,6 +367,9 @@ async fn two_sentinels_anchor_once_through_a_dropped_transaction_a_restart_and_a
         attested.values().all(|n| *n == 1),
         "one record per provider and epoch: {attested:?}"
     );
+    // The dashboard says so.
+    let (_, page) = get(&c, &format!("{}/", a.base)).await.unwrap();
+    assert!(page.contains("data-anchoring=\"ok\""), "{page}");
     for p in ["p1", "p2", "p3"] {
         let topic = hex(&keccak256(p));
         assert!(

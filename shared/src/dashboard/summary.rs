@@ -262,6 +262,8 @@ pub(super) struct Summary {
     /// suspects its own network.
     pub(super) peers: Vec<crate::dto::PeerDto>,
     pub(super) isolated: bool,
+    /// Anchoring on chain (`null`: no `[chain]`).
+    pub(super) anchoring: Option<crate::dto::AnchoringDto>,
     #[serde(skip)]
     ladder: Ladder,
     #[serde(skip)]
@@ -408,6 +410,7 @@ impl Summary {
             footprint: FootprintDto::build(engine, now),
             peers: crate::dto::PeerList::build(engine, now).peers,
             isolated: st.peering.isolated,
+            anchoring: crate::dto::AnchoringDto::of(engine),
             ladder: engine.config().ladder.clone(),
             now,
         }
@@ -460,6 +463,23 @@ impl Summary {
             if self.isolated {
                 out.push_str(" <span class=\"badge down\">isolated: acting on no failure</span>");
             }
+        }
+        if let Some(a) = &self.anchoring {
+            let (class, word) = match (&a.pending, &a.last) {
+                (Some(_), _) => ("degraded", "sending"),
+                (None, Some(l)) if !l.ok => ("down", "failing"),
+                (None, Some(_)) => ("up", "ok"),
+                (None, None) => ("unknown", "not yet"),
+            };
+            let title = a.last.as_ref().map_or_else(String::new, |l| l.what.clone());
+            let _ = write!(
+                out,
+                " · on chain {}: <span class=\"badge {class}\" data-anchoring=\"{word}\" title=\"{}\">{word}</span> ({} landed, {} gas)",
+                a.chain_id,
+                escape(&title),
+                a.landed,
+                a.gas_used,
+            );
         }
     }
 
