@@ -825,6 +825,15 @@ fn a_nonce_taken_by_another_transaction_drops_the_pending_one() {
     let p = h.send_first();
     h.node().nonce_taken();
     h.advance(30 * SECOND);
+    // Once is not proof (a load-balanced endpoint may answer the count
+    // from a backend ahead of the one answering receipts): ask again.
+    let a = h.step();
+    assert!(
+        a.ok && a.what.contains("no receipt of ours is seen yet"),
+        "{a:?}"
+    );
+    assert!(h.pending().is_some());
+    h.advance(MINUTE);
     let a = h.step();
     assert!(
         !a.ok && a.what.contains("nonce 0 was used by another transaction"),
@@ -841,6 +850,59 @@ fn a_nonce_taken_by_another_transaction_drops_the_pending_one() {
     let again = h.pending().unwrap();
     assert_eq!(again.nonce, 1);
     assert_eq!(batch_records(&again), batch_records(&p));
+}
+
+#[test]
+fn a_batch_whose_records_expired_unmined_is_cancelled_not_paid_for() {
+    let mut h = Harness::new("");
+    let p = h.send_first();
+    let expiry = batch_records(&p)
+        .iter()
+        .map(|r| r.expiry_s * 1000)
+        .max()
+        .unwrap();
+    h.net.now.set(expiry + SECOND);
+    let a = h.step();
+    assert!(a.ok && a.what.contains("cancelled"), "{a:?}");
+    let c = h.pending().unwrap();
+    assert!(c.cancelling());
+    assert_eq!((c.nonce, c.hashes.len()), (p.nonce, 2));
+    let tx = decoded(&h, c.hash());
+    assert_eq!(tx.nonce, p.nonce);
+    assert!(
+        tx.records.is_empty(),
+        "a transfer of nothing, not the batch"
+    );
+    assert!(tx.max_fee * 8 >= p.max_fee * 9);
+    // The cancellation is mined: nothing is anchored, its gas is booked.
+    h.node().mine(c.hash());
+    h.advance(15 * SECOND);
+    let a = h.step();
+    assert!(
+        !a.ok && a.what.contains("cancelled, its records having expired"),
+        "{a:?}"
+    );
+    let st = &h.s.engine().state().anchoring;
+    assert!(st.pending.is_none() && st.anchored.is_empty());
+    assert!(st.gas_used >= 21_000, "{}", st.gas_used);
+}
+
+#[test]
+fn the_first_version_is_never_forgotten() {
+    let mut h = Harness::new("");
+    let first = h.send_first();
+    for _ in 0..12 {
+        h.advance(3 * MINUTE);
+        let a = h.step();
+        assert!(a.ok && a.what.contains("replaced with"), "{a:?}");
+    }
+    let p = h.pending().unwrap();
+    assert_eq!(p.hashes.len(), sentinel_core::chain::state::MAX_VERSIONS);
+    assert_eq!(p.hashes[0], first.hash(), "the first version is kept");
+    // The first is the one mined, after all.
+    h.mine_and_settle(first.hash());
+    let st = &h.s.engine().state().anchoring;
+    assert!(st.anchored.values().all(|a| a.tx == first.hash()));
 }
 
 #[test]

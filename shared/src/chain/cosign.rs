@@ -123,6 +123,7 @@ pub struct Claims {
     proposing: Option<Key>,
     yielded: Vec<(Key, SentinelId, UnixMillis)>,
     due: Option<(Key, UnixMillis)>,
+    nonce_gone: Option<u64>,
 }
 
 impl Claims {
@@ -143,6 +144,15 @@ impl Claims {
                 now
             }
         }
+    }
+
+    /// Notes that the chain says the pending nonce is used with no
+    /// receipt of ours; `true` when it said so at the previous step too
+    /// (`None`: it did not say so now).
+    pub fn nonce_gone(&mut self, nonce: Option<u64>) -> bool {
+        let again = nonce.is_some() && self.nonce_gone == nonce;
+        self.nonce_gone = nonce;
+        again
     }
 
     /// Marks `key` as proposed here (`None`: done).

@@ -131,7 +131,7 @@ pub async fn step<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
     }
     let pending = sentinel.engine().state().anchoring.pending.clone();
     let (attempt, wait) = match pending {
-        Some(p) => settle(sentinel, anchor, p, clock).await?,
+        Some(p) => settle(sentinel, anchor, p, &memory.claims, clock).await?,
         None => match propose(sentinel, anchor, &memory.claims, clock).await? {
             Proposed::NotProposer(who, until) => {
                 memory.not_before = until;
@@ -305,6 +305,7 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
     sentinel: &mut Sentinel<S, P>,
     anchor: &Anchor,
     p: Pending,
+    claims: &std::sync::Mutex<cosign::Claims>,
     clock: &C,
 ) -> Result<(Attempt, Wait), TickError<S::Error>> {
     let now = clock();
@@ -342,7 +343,20 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
             Err(e) => return Ok((attempt(now, false, format!("{what}: {e}")), Wait::Retry)),
         };
         let hash = p.hashes[i];
-        let a = if r.success {
+        let cancelled = p.cancels.contains(&hash);
+        let a = if cancelled {
+            attempt(
+                now,
+                false,
+                format!(
+                    "{what}: cancelled, its records having expired unmined (nonce {} freed in block {}, {} gas), tx {}; the chain is read again",
+                    p.nonce,
+                    r.block,
+                    r.gas_used,
+                    hex0x(&hash)
+                ),
+            )
+        } else if r.success {
             attempt(
                 now,
                 true,
@@ -385,7 +399,7 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                     .wei_spent
                     .saturating_add(u128::from(r.gas_used).saturating_mul(r.price));
                 st.last = Some(last.clone());
-                if !r.success {
+                if !r.success || cancelled {
                     return;
                 }
                 st.landed += 1;
@@ -426,7 +440,12 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
             ))
         }
     };
-    if mined > p.nonce {
+    let gone = mined > p.nonce;
+    let seen_before = claims
+        .lock()
+        .map(|mut c| c.nonce_gone(gone.then_some(p.nonce)))
+        .unwrap_or(true);
+    if gone {
         // A receipt the node could not give (geth while it indexes, a
         // lagging backend behind a load balancer) is no proof that
         // another transaction took the nonce: ask again.
@@ -437,6 +456,23 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                     false,
                     format!(
                         "{what}: nonce {} is used; cannot read the receipt: {e}",
+                        p.nonce
+                    ),
+                ),
+                Wait::Retry,
+            ));
+        }
+        // Behind a load balancer, the count and the receipts may come
+        // from different backends: a fresh count with a receipt not
+        // indexed yet looks like a foreign transaction. Believe it when
+        // two steps in a row say so.
+        if !seen_before {
+            return Ok((
+                attempt(
+                    now,
+                    true,
+                    format!(
+                        "{what}: nonce {} is used and no receipt of ours is seen yet; asking again",
                         p.nonce
                     ),
                 ),
@@ -462,7 +498,19 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         return Ok((a, Wait::Now));
     }
     let broadcast = &answers[n + 3];
-    if now.saturating_sub(p.signed_at) < anchor.config.replace_after.as_ms() {
+    // A batch whose records all expired would revert if mined: cancel it
+    // (same nonce, higher fees, nothing sent to this sentinel itself).
+    let expired = match &p.kind {
+        PendingKind::Batch { records, .. } => {
+            !records.is_empty()
+                && records
+                    .iter()
+                    .all(|r| r.expiry_s.saturating_mul(1000) <= now)
+        }
+        PendingKind::Revoke { .. } => false,
+    };
+    let cancel_now = expired && !p.cancelling();
+    if !cancel_now && now.saturating_sub(p.signed_at) < anchor.config.replace_after.as_ms() {
         let a = match broadcast {
             Ok(_) => attempt(
                 now,
@@ -509,15 +557,29 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
             Wait::Retry,
         ));
     }
-    let tx = Eip1559 {
-        chain_id: anchor.domain.chain_id,
-        nonce: p.nonce,
-        max_priority_fee_per_gas: tip,
-        max_fee_per_gas: max_fee,
-        gas_limit: p.gas_limit,
-        to: anchor.domain.contract,
-        value: 0,
-        input: p.input.clone(),
+    let cancel = cancel_now || p.cancelling();
+    let tx = if cancel {
+        Eip1559 {
+            chain_id: anchor.domain.chain_id,
+            nonce: p.nonce,
+            max_priority_fee_per_gas: tip,
+            max_fee_per_gas: max_fee,
+            gas_limit: 21_000,
+            to: anchor.signer.address(),
+            value: 0,
+            input: Vec::new(),
+        }
+    } else {
+        Eip1559 {
+            chain_id: anchor.domain.chain_id,
+            nonce: p.nonce,
+            max_priority_fee_per_gas: tip,
+            max_fee_per_gas: max_fee,
+            gas_limit: p.gas_limit,
+            to: anchor.domain.contract,
+            value: 0,
+            input: p.input.clone(),
+        }
     };
     let signed = match tx.sign(&anchor.signer) {
         Ok(s) => s,
@@ -532,10 +594,7 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
     next.max_fee = max_fee;
     next.priority_fee = tip;
     next.raw = signed.raw.clone();
-    next.hashes.push(signed.hash);
-    if next.hashes.len() > super::state::MAX_VERSIONS {
-        next.hashes.remove(0);
-    }
+    next.push_version(signed.hash, cancel);
     next.signed_at = now;
     sentinel
         .change(now, |e| e.anchoring_mut().pending = Some(next.clone()))
@@ -555,7 +614,12 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
             now,
             true,
             format!(
-                "{what}: replaced with {} per gas (nonce {})",
+                "{what}: {} with {} per gas (nonce {})",
+                if cancel {
+                    "its records expired unmined: cancelled"
+                } else {
+                    "replaced"
+                },
                 gwei(max_fee),
                 p.nonce
             ),
@@ -1040,6 +1104,7 @@ async fn propose_inner<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
         priority_fee: tip,
         raw: signed.raw.clone(),
         hashes: vec![signed.hash],
+        cancels: Vec::new(),
         first_at: now,
         signed_at: now,
     };

@@ -60,8 +60,13 @@ pub struct Pending {
     pub priority_fee: u128,
     /// The newest version's signed bytes.
     pub raw: Vec<u8>,
-    /// Hashes of every version sent, oldest first (the newest last).
+    /// Hashes of every version sent, oldest first (the newest last; past
+    /// [`MAX_VERSIONS`], the second oldest is forgotten, never the first).
     pub hashes: Vec<[u8; 32]>,
+    /// The versions among them that cancel it (a transfer of nothing to
+    /// this sentinel's own address at the same nonce): a batch still
+    /// unmined when its records expired would only revert, paying for it.
+    pub cancels: Vec<[u8; 32]>,
     /// When it was first signed.
     pub first_at: UnixMillis,
     /// When the newest version was signed.
@@ -72,6 +77,23 @@ impl Pending {
     /// The newest version's hash.
     pub fn hash(&self) -> [u8; 32] {
         self.hashes.last().copied().unwrap_or_default()
+    }
+
+    /// Whether the newest version cancels it.
+    pub fn cancelling(&self) -> bool {
+        self.hashes.last().is_some_and(|h| self.cancels.contains(h))
+    }
+
+    /// Records a new version (keeping the first and the newest ones).
+    pub fn push_version(&mut self, hash: [u8; 32], cancel: bool) {
+        self.hashes.push(hash);
+        if cancel {
+            self.cancels.push(hash);
+        }
+        if self.hashes.len() > MAX_VERSIONS {
+            let gone = self.hashes.remove(1);
+            self.cancels.retain(|h| *h != gone);
+        }
     }
 }
 
