@@ -186,7 +186,7 @@ fn dispatch(endpoint: Endpoint, req: &ApiRequest, ctx: &ApiContext<'_>, auth: &A
             crate::metrics::render(engine, now).into_bytes(),
         ),
         Endpoint::OpenApi => {
-            ApiResponse::with_body(200, JSON, super::openapi::openapi_json().into_bytes())
+            ApiResponse::with_body(200, JSON, super::openapi::OPENAPI_JSON.as_bytes().to_vec())
         }
         Endpoint::Providers if req.method == "POST" => return submit(req, engine, auth),
         Endpoint::Providers => match provider_query(&req.query, engine) {
