@@ -1,11 +1,12 @@
 //! `sentinel verify`: whether a provider's on-chain attestation holds,
 //! checked by anyone, trusting neither this sentinel's API nor its store.
 //!
-//! 1. The chain is read over plain JSON-RPC: `eth_chainId`,
-//!    `SentinelTrust.latest(keccak256(id))` and `isVerified(…)` by
-//!    `eth_call`, and the newest `Attested` event of the provider by
-//!    `eth_getLogs` (the event carries the evidence hash; storage keeps
-//!    only what queries need).
+//! 1. The chain is read through alloy (not the core's own encoders: the
+//!    verifier should not share code with what signed the records it
+//!    checks): `eth_chainId`, `SentinelTrust.latest(keccak256(id))` and
+//!    `isVerified(…)` by `eth_call`, and the newest `Attested` event of
+//!    the provider by `eth_getLogs` (the event carries the evidence hash;
+//!    storage keeps only what queries need).
 //! 2. With `--sentinel URL`, the evidence report is fetched from
 //!    `GET /v1/attestations/{id}`: its canonical bytes must hash (keccak256)
 //!    to the event's evidence hash, and the report's total must be the
@@ -18,7 +19,7 @@
 
 use sentinel_core::api::dto::{EvidenceDto, RecordDto};
 use sentinel_core::attest::keccak256;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -83,75 +84,28 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn word(v: u64) -> [u8; 32] {
-    let mut w = [0u8; 32];
-    w[24..].copy_from_slice(&v.to_be_bytes());
-    w
-}
-
-fn selector(sig: &str) -> [u8; 4] {
-    let h = keccak256(sig);
-    [h[0], h[1], h[2], h[3]]
-}
-
-fn u64_of(w: &[u8]) -> Option<u64> {
-    if w.len() != 32 || w[..24].iter().any(|b| *b != 0) {
-        return None;
+alloy::sol! {
+    /// What `verify` reads of `SentinelTrust` (contracts/src/SentinelTrust.sol).
+    #[sol(rpc)]
+    interface ISentinelTrust {
+        function latest(bytes32 provider) external view
+            returns (uint16 score, uint8 trust, uint64 epoch, uint64 expiry, bool revoked);
+        function isVerified(bytes32 provider, uint16 minScore, uint64 maxAge) external view returns (bool);
+        event Attested(bytes32 indexed provider, uint16 score, uint8 trust, uint64 epoch, uint64 expiry, bytes32 evidence);
     }
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&w[24..]);
-    Some(u64::from_be_bytes(b))
 }
 
-struct Rpc {
-    http: reqwest::Client,
-    url: String,
-}
-
-impl Rpc {
-    async fn call(&self, method: &str, params: Value) -> Result<Value, VerifyError> {
-        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
-        let resp = self
-            .http
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .map_err(|e| {
-                VerifyError::Remote(format!("the RPC at {} does not answer: {e}", self.url))
-            })?;
-        let bytes = resp.bytes().await.map_err(|e| {
-            VerifyError::Remote(format!("the RPC's answer to {method} broke off: {e}"))
-        })?;
-        let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            VerifyError::Remote(format!("the RPC's answer to {method} is not JSON: {e}"))
-        })?;
-        if let Some(err) = v.get("error") {
-            return Err(VerifyError::Remote(format!(
-                "the RPC refused {method}: {err}"
-            )));
-        }
-        v.get("result").cloned().ok_or_else(|| {
-            VerifyError::Remote(format!("the RPC's answer to {method} has no result"))
-        })
-    }
-
-    async fn eth_call(&self, to: &str, data: &[u8]) -> Result<Vec<u8>, VerifyError> {
-        let r = self
-            .call(
-                "eth_call",
-                json!([{ "to": to, "data": hex(data) }, "latest"]),
-            )
-            .await?;
-        r.as_str()
-            .and_then(unhex)
-            .ok_or_else(|| VerifyError::Remote("eth_call returned no hex data".into()))
-    }
+fn remote(what: &str, e: impl std::fmt::Display) -> VerifyError {
+    VerifyError::Remote(format!("{what}: {e}"))
 }
 
 /// Runs the checks.
 pub async fn verify(args: &VerifyArgs) -> Result<Verdict, VerifyError> {
+    use alloy::primitives::{Address, B256};
+    use alloy::providers::{Provider, ProviderBuilder};
+    use alloy::rpc::types::{BlockNumberOrTag, Filter};
+    use alloy::sol_types::SolEvent;
+
     let id = sentinel_core::ProviderId::new(args.provider.clone())
         .map_err(|e| VerifyError::Arg(format!("provider id: {e}")))?;
     let contract = unhex(&args.contract)
@@ -163,57 +117,56 @@ pub async fn verify(args: &VerifyArgs) -> Result<Verdict, VerifyError> {
             ))
         })?;
     let to = hex(&contract);
-    let http = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .build()
-        .map_err(|e| VerifyError::Remote(e.to_string()))?;
-    let rpc = Rpc {
-        http: http.clone(),
-        url: args.rpc.clone(),
-    };
+    let address = Address::from_slice(&contract);
+    let url = args
+        .rpc
+        .parse()
+        .map_err(|e| VerifyError::Arg(format!("`{}` is not an RPC URL: {e}", args.rpc)))?;
+    let chain = ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .connect_http(url);
+    let trust_contract = ISentinelTrust::new(address, &chain);
     let provider = keccak256(id.as_str());
+    let word = B256::from(provider);
     let mut lines = Vec::new();
-    let chain = rpc.call("eth_chainId", json!([])).await?;
+    let chain_id = tokio::time::timeout(TIMEOUT, chain.get_chain_id())
+        .await
+        .map_err(|_| VerifyError::Remote(format!("the RPC at {} does not answer", args.rpc)))?
+        .map_err(|e| remote(&format!("the RPC at {} does not answer", args.rpc), e))?;
     lines.push(format!(
-        "chain {} · contract {to} · provider {id} = {}",
-        chain.as_str().unwrap_or("?"),
+        "chain {chain_id} · contract {to} · provider {id} = {}",
         hex(&provider)
     ));
 
-    // latest(bytes32) → (uint16, uint8, uint64, uint64, bool)
-    let mut data = selector("latest(bytes32)").to_vec();
-    data.extend_from_slice(&provider);
-    let out = rpc.eth_call(&to, &data).await?;
-    let words: Vec<Option<u64>> = out.chunks(32).map(u64_of).collect();
-    let [Some(score), Some(trust), Some(epoch), Some(expiry), Some(revoked)] = words[..] else {
-        return Err(VerifyError::Remote(format!(
-            "latest() returned {} bytes, not five words: is {to} a SentinelTrust contract?",
-            out.len()
-        )));
-    };
-    if epoch == 0 {
+    let latest = tokio::time::timeout(TIMEOUT, trust_contract.latest(word).call())
+        .await
+        .map_err(|_| VerifyError::Remote("latest() did not answer in time".into()))?
+        .map_err(|e| remote(&format!("latest() at {to} (is it a SentinelTrust contract?)"), e))?;
+    if latest.epoch == 0 {
         lines.push(format!("no record of {id} on chain"));
         return Ok(Verdict {
             holds: false,
             lines,
         });
     }
+    let score = u64::from(latest.score);
     lines.push(format!(
-        "on chain: score {score} bps, trust {trust}, epoch {epoch}, valid until {expiry} (Unix s){}",
-        if revoked != 0 { ", REVOKED" } else { "" }
+        "on chain: score {score} bps, trust {}, epoch {}, valid until {} (Unix s){}",
+        latest.trust,
+        latest.epoch,
+        latest.expiry,
+        if latest.revoked { ", REVOKED" } else { "" }
     ));
 
-    let mut data = selector("isVerified(bytes32,uint16,uint64)").to_vec();
-    data.extend_from_slice(&provider);
-    data.extend_from_slice(&word(u64::from(args.min_score)));
-    data.extend_from_slice(&word(args.max_age_s));
-    let verified = rpc
-        .eth_call(&to, &data)
-        .await?
-        .chunks(32)
-        .next()
-        .and_then(u64_of)
-        == Some(1);
+    let verified = tokio::time::timeout(
+        TIMEOUT,
+        trust_contract
+            .isVerified(word, args.min_score, args.max_age_s)
+            .call(),
+    )
+    .await
+    .map_err(|_| VerifyError::Remote("isVerified() did not answer in time".into()))?
+    .map_err(|e| remote("isVerified()", e))?;
     lines.push(format!(
         "isVerified(min score {}, max age {} s): {verified}",
         args.min_score, args.max_age_s
@@ -221,29 +174,25 @@ pub async fn verify(args: &VerifyArgs) -> Result<Verdict, VerifyError> {
     let mut holds = verified;
 
     // The newest Attested event of this provider: its evidence hash.
-    let topic = hex(&keccak256(
-        "Attested(bytes32,uint16,uint8,uint64,uint64,bytes32)",
-    ));
-    let head = rpc
-        .call("eth_blockNumber", json!([]))
-        .await?
-        .as_str()
-        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
-        .unwrap_or(0);
-    let logs = rpc
-        .call(
-            "eth_getLogs",
-            json!([{ "address": to, "fromBlock": format!("0x{:x}", head.saturating_sub(LOG_RANGE)), "toBlock": "latest", "topics": [topic, hex(&provider)] }]),
-        )
-        .await?;
-    let event = logs
-        .as_array()
-        .and_then(|l| {
-            l.iter()
-                .rev()
-                .find_map(|e| e.get("data")?.as_str().and_then(unhex))
-        })
-        .filter(|d| d.len() == 5 * 32);
+    let head = tokio::time::timeout(TIMEOUT, chain.get_block_number())
+        .await
+        .map_err(|_| VerifyError::Remote("eth_blockNumber did not answer in time".into()))?
+        .map_err(|e| remote("eth_blockNumber", e))?;
+    let filter = Filter::new()
+        .address(address)
+        .event_signature(ISentinelTrust::Attested::SIGNATURE_HASH)
+        .topic1(word)
+        .from_block(head.saturating_sub(LOG_RANGE))
+        .to_block(BlockNumberOrTag::Latest);
+    let logs = tokio::time::timeout(TIMEOUT, chain.get_logs(&filter))
+        .await
+        .map_err(|_| VerifyError::Remote("eth_getLogs did not answer in time".into()))?
+        .map_err(|e| remote("eth_getLogs", e))?;
+    let event = logs.iter().rev().find_map(|l| {
+        l.log_decode::<ISentinelTrust::Attested>()
+            .ok()
+            .map(|d| d.inner.data)
+    });
     let Some(event) = event else {
         lines.push(format!(
             "no Attested event of {id} in the last {LOG_RANGE} blocks"
@@ -253,13 +202,17 @@ pub async fn verify(args: &VerifyArgs) -> Result<Verdict, VerifyError> {
             lines,
         });
     };
-    let ev_epoch = u64_of(&event[64..96]).unwrap_or(0);
-    let evidence_hash = &event[128..160];
+    let ev_epoch = event.epoch;
+    let evidence_hash: &[u8] = event.evidence.as_slice();
     lines.push(format!(
         "anchored evidence hash {} (epoch {ev_epoch})",
         hex(evidence_hash)
     ));
 
+    let http = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .build()
+        .map_err(|e| VerifyError::Remote(e.to_string()))?;
     if let Some(base) = &args.sentinel {
         let url = format!("{}/v1/attestations/{id}", base.trim_end_matches('/'));
         let v = http
