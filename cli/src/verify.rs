@@ -141,7 +141,12 @@ pub async fn verify(args: &VerifyArgs) -> Result<Verdict, VerifyError> {
     let latest = tokio::time::timeout(TIMEOUT, trust_contract.latest(word).call())
         .await
         .map_err(|_| VerifyError::Remote("latest() did not answer in time".into()))?
-        .map_err(|e| remote(&format!("latest() at {to} (is it a SentinelTrust contract?)"), e))?;
+        .map_err(|e| {
+            remote(
+                &format!("latest() at {to} (is it a SentinelTrust contract?)"),
+                e,
+            )
+        })?;
     if latest.epoch == 0 {
         lines.push(format!("no record of {id} on chain"));
         return Ok(Verdict {
