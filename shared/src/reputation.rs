@@ -72,8 +72,47 @@ pub struct Component {
     pub score: Option<Bps>,
     /// The configured weight in basis points.
     pub weight: u32,
-    /// Named inputs (counts, milliseconds, basis points).
-    pub inputs: BTreeMap<String, u64>,
+    /// Named inputs (counts, milliseconds, basis points). The names are
+    /// static ([`INPUT_NAMES`]): a reputation is computed for every
+    /// provider at every tick, and owned keys cost an allocation each.
+    #[serde(deserialize_with = "static_inputs")]
+    pub inputs: BTreeMap<&'static str, u64>,
+}
+
+/// Every input name a component carries.
+pub const INPUT_NAMES: [&str; 15] = [
+    "ok_30d",
+    "probes_30d",
+    "quality_24h",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "target_ms",
+    "timeouts_24h",
+    "probes_24h",
+    "errors_24h",
+    "retries_ok",
+    "retries",
+    "data_loss_incidents_30d",
+    "security_incidents_30d",
+    "cost_score",
+];
+
+/// Reads inputs keyed by name, each name one of [`INPUT_NAMES`].
+fn static_inputs<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<&'static str, u64>, D::Error> {
+    let owned = BTreeMap::<String, u64>::deserialize(d)?;
+    owned
+        .into_iter()
+        .map(|(k, v)| {
+            INPUT_NAMES
+                .iter()
+                .find(|n| **n == k)
+                .map(|n| (*n, v))
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown input `{k}`")))
+        })
+        .collect()
 }
 
 /// A provider's reputation at one moment.
@@ -177,7 +216,11 @@ impl Reputation {
                     (Some(now), Some(before)) => Some(now.delta(before)),
                     _ => None,
                 },
-                inputs: c.inputs.clone(),
+                inputs: c
+                    .inputs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), *v))
+                    .collect(),
             })
             .collect::<Vec<_>>();
         let mut moved: Vec<_> = components
@@ -262,8 +305,8 @@ pub struct ComponentExplanation {
     pub inputs: BTreeMap<String, u64>,
 }
 
-fn inputs<const N: usize>(pairs: [(&str, u64); N]) -> BTreeMap<String, u64> {
-    pairs.iter().map(|(k, v)| ((*k).to_string(), *v)).collect()
+fn inputs<const N: usize>(pairs: [(&'static str, u64); N]) -> BTreeMap<&'static str, u64> {
+    BTreeMap::from(pairs)
 }
 
 /// `1 − k·rate`, floored at zero.
@@ -375,10 +418,8 @@ pub fn score(i: &Inputs, policy: &Policy) -> Reputation {
         weight: w.data_quality,
         inputs: BTreeMap::new(),
     };
-    dq.inputs.insert(
-        "quality_24h".into(),
-        i.quality.map_or(0, |q| u64::from(q.get())),
-    );
+    dq.inputs
+        .insert("quality_24h", i.quality.map_or(0, |q| u64::from(q.get())));
     let mut perf = performance(i.latency, i.target_ms, &i.last_24h);
     perf.weight = w.performance;
     // Cost is only meaningful once the provider has been seen at all.
@@ -455,6 +496,28 @@ mod tests {
         assert!(r.total < Bps::percent(52), "{:?}", r.total);
         let r = score(&healthy(400), &p);
         assert_eq!(r.total, Bps::MAX);
+    }
+
+    #[test]
+    fn a_reputation_round_trips_with_every_input_name_known() {
+        let r = score(&healthy(400), &Policy::default());
+        let names: Vec<&str> = [
+            &r.uptime,
+            &r.data_quality,
+            &r.performance,
+            &r.cost,
+            &r.reliability,
+        ]
+        .iter()
+        .flat_map(|c| c.inputs.keys().copied())
+        .collect();
+        assert!(names.len() >= 14, "{names:?}");
+        assert!(names.iter().all(|n| INPUT_NAMES.contains(n)), "{names:?}");
+        let json = serde_json::to_string(&r).unwrap();
+        let back: Reputation = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        let bad = json.replacen("ok_30d", "not_an_input", 1);
+        assert!(serde_json::from_str::<Reputation>(&bad).is_err());
     }
 
     #[test]

@@ -172,12 +172,11 @@ impl Engine {
         ids: &[ProviderId],
         d: &mut Decision,
     ) -> BTreeMap<ProviderId, Reputation> {
-        let policy = &self.config.policy;
         let mut reps = BTreeMap::new();
-        for id in ids {
-            let Some(rep) = self.reputation(id, now) else {
-                continue;
-            };
+        let computed = self.reputations(ids, now);
+        let policy = &self.config.policy;
+        for (id, rep) in computed {
+            let id = &id;
             let Some(ps) = self.state.providers.get_mut(id) else {
                 continue;
             };

@@ -90,13 +90,44 @@ impl Engine {
     /// A provider's reputation now.
     pub fn reputation(&self, id: &ProviderId, now: UnixMillis) -> Option<Reputation> {
         let rt = self.registry.provider(id.as_str())?;
+        let costs = self.cost_scores(&rt.service, now);
+        self.reputation_with(id, now, &costs)
+    }
+
+    /// The reputation of every provider in `ids` now: the cost scores of
+    /// each service are computed once, not once per provider (each is a
+    /// pass over the service's books).
+    pub(crate) fn reputations(
+        &self,
+        ids: &[ProviderId],
+        now: UnixMillis,
+    ) -> Vec<(ProviderId, Reputation)> {
+        let mut costs: std::collections::BTreeMap<&ServiceId, Vec<(ProviderId, Bps)>> =
+            std::collections::BTreeMap::new();
+        ids.iter()
+            .filter_map(|id| {
+                let rt = self.registry.provider(id.as_str())?;
+                let c = costs
+                    .entry(&rt.service)
+                    .or_insert_with(|| self.cost_scores(&rt.service, now));
+                Some((id.clone(), self.reputation_with(id, now, c)?))
+            })
+            .collect()
+    }
+
+    fn reputation_with(
+        &self,
+        id: &ProviderId,
+        now: UnixMillis,
+        costs: &[(ProviderId, Bps)],
+    ) -> Option<Reputation> {
+        let rt = self.registry.provider(id.as_str())?;
         let ps = self.state.providers.get(id)?;
         let svc = self.registry.service(rt.service.as_str())?;
-        let cost = self
-            .cost_scores(&rt.service, now)
-            .into_iter()
+        let cost = costs
+            .iter()
             .find(|(p, _)| p == id)
-            .map_or(Bps::MAX, |(_, c)| c);
+            .map_or(Bps::MAX, |(_, c)| *c);
         let daily: Vec<_> = ps
             .daily
             .iter_aged(now, DAY, 30)
