@@ -246,7 +246,9 @@ impl Engine {
             // latency histogram); streaks and the latest probe stay with
             // the newer observation.
             let key = obs.key();
-            let applied = self.state.applied.entry(obs.provider.clone()).or_default();
+            let Some(applied) = slot(&mut self.state.applied, &obs.provider) else {
+                continue;
+            };
             if applied.contains(key) {
                 report.duplicates += 1;
                 continue;
@@ -282,11 +284,9 @@ impl Engine {
             ps.recent_failures = (ps.recent_failures << 1) | u64::from(!up);
             ps.recent_probes = ps.recent_probes.saturating_add(1).min(64);
             if up {
-                self.state
-                    .recent_latency
-                    .entry(obs.provider.clone())
-                    .or_default()
-                    .push(obs.at, obs.latency_ms);
+                if let Some(r) = slot(&mut self.state.recent_latency, &obs.provider) {
+                    r.push(obs.at, obs.latency_ms);
+                }
                 ps.latency.record(u64::from(obs.latency_ms));
                 ps.recent_latency_ms = ewma(
                     ps.recent_latency_ms,
@@ -387,10 +387,12 @@ impl Engine {
             if obs.purpose == Purpose::Scheduled {
                 let due = ps.next_due;
                 let sched = &mut self.state.schedule;
-                if let Some(prev) = sched.last_scheduled.insert(obs.provider.clone(), obs.at) {
-                    sched
-                        .interval_ms
-                        .insert(obs.provider.clone(), obs.at.saturating_sub(prev));
+                if let Some(prev) = upsert(&mut sched.last_scheduled, &obs.provider, obs.at) {
+                    upsert(
+                        &mut sched.interval_ms,
+                        &obs.provider,
+                        obs.at.saturating_sub(prev),
+                    );
                 }
                 // A provider's first probe has no due time to be late for.
                 let lag = if due == 0 {
@@ -398,7 +400,7 @@ impl Engine {
                 } else {
                     obs.at.saturating_sub(due)
                 };
-                sched.lag_ms.insert(obs.provider.clone(), lag);
+                upsert(&mut sched.lag_ms, &obs.provider, lag);
                 let effective = self.effective_interval(&obs.provider, interval);
                 ps_next_due(&mut self.state, &obs.provider, obs.at, interval, effective);
             }
@@ -871,4 +873,26 @@ fn ps_next_due(
     let earliest = at.saturating_add(effective).saturating_sub(base / 2);
     let k = earliest.saturating_sub(phase).div_ceil(base.max(1));
     ps.next_due = phase.saturating_add(k.saturating_mul(base));
+}
+
+/// Sets `map[key]` to `v` and returns the old value, cloning the key only
+/// when it is new (the per-observation maps already hold every provider:
+/// an `insert` would allocate a key to drop it).
+fn upsert<V>(map: &mut BTreeMap<ProviderId, V>, key: &ProviderId, v: V) -> Option<V> {
+    match map.get_mut(key) {
+        Some(slot) => Some(std::mem::replace(slot, v)),
+        None => map.insert(key.clone(), v),
+    }
+}
+
+/// `map[key]`, created with its default if absent (the key cloned only
+/// then).
+fn slot<'a, V: Default>(
+    map: &'a mut BTreeMap<ProviderId, V>,
+    key: &ProviderId,
+) -> Option<&'a mut V> {
+    if !map.contains_key(key) {
+        map.insert(key.clone(), V::default());
+    }
+    map.get_mut(key)
 }
