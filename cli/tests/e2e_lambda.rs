@@ -57,28 +57,7 @@ async fn the_lambda_anchors_its_records() {
     let a = FakeApi::spawn("a").await.unwrap();
     let b = FakeApi::spawn("b").await.unwrap();
     let base = api_config_text(&[a.clone(), b.clone()], 2, "");
-    let mut config = base.replacen(
-        "max_tick_gap = \"1s\"",
-        "max_tick_gap = \"1s\"\nfootprint = { quotas = [{ metric = \"gas\", limit = 50000000, period = \"month\" }] }",
-        1,
-    );
-    assert_ne!(config, base, "support::api_config_text changed");
-    config.push_str(&format!(
-        r#"
-[policy.trust]
-verified_above = 3000
-trusted_above = 2000
-testing_above = 1000
-
-[chain]
-rpc = "{}"
-chain_id = 31337
-contract = "{contract}"
-retry_after = "1s"
-recheck = "2s"
-"#,
-        node.url()
-    ));
+    let config = chain::anchoring_config(&base, &node.url(), &contract);
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().unwrap();
     let env = [
@@ -107,61 +86,13 @@ recheck = "2s"
         "lambda: anchored after {ticks} ticks, {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    assert_eq!(anchored["anchored"]["record"]["trust"], 3, "{anchored:#}");
-    let tx = anchored["anchored"]["tx"].as_str().unwrap().to_string();
-    let (ok, out) = chain::cast(&[
-        "call",
-        "--rpc-url",
-        &node.url(),
-        &contract,
-        "isVerified(bytes32,uint16,uint64)(bool)",
-        &chain::hex(&sentinel_core::attest::keccak256("a")),
-        "0",
-        "7200",
-    ]);
-    assert!(ok && out == "true", "{out}");
-    // The transaction is the Lambda's, signed by its key.
-    let (ok, out) = chain::cast(&["tx", "--rpc-url", &node.url(), &tx, "from"]);
-    assert!(
-        ok && out.eq_ignore_ascii_case(&chain::hex(&signer.address())),
-        "{out}"
-    );
-    // Its gas is in the footprint.
-    let budget = get_json(&c, &format!("{}/v1/budget", l.base))
-        .await
-        .unwrap();
-    let gas = budget["sentinel"]["quotas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|q| q["metric"] == "gas")
-        .cloned()
-        .unwrap_or_else(|| panic!("{budget:#}"));
-    let used = gas["used"].as_u64().or_else(|| gas["usage"].as_u64());
-    assert!(used.is_some_and(|u| u > 20_000), "{gas:#}");
-    // Later scheduled invocations in the same epoch send nothing.
-    let epoch = anchored["anchored"]["record"]["epoch"].as_u64().unwrap();
+    let epoch =
+        chain::assert_anchored(&c, &l.base, &anchored, &node.url(), &contract, &signer).await;
     let from = chain::hex(&signer.address());
     for _ in 0..3 {
         l.tick().await;
     }
-    let now_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 3600;
-    if now_epoch == epoch {
-        let body = node
-            .rpc(
-                "eth_getTransactionCount",
-                &format!(r#"["{from}","latest"]"#),
-            )
-            .await
-            .unwrap();
-        assert!(body.contains("\"0x1\""), "one transaction: {body}");
-    } else {
-        eprintln!("lambda: the hour changed ({epoch} → {now_epoch}): the nonce is not checked");
-    }
+    chain::assert_one_transaction(&node, &from, epoch).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -104,28 +104,7 @@ async fn the_worker_signs_in_wasm_and_anchors_over_fetch() {
     let a = FakeApi::spawn("a").await.unwrap();
     let b = FakeApi::spawn("b").await.unwrap();
     let base = api_config_text(&[a.clone(), b.clone()], 2, "");
-    let mut config = base.replacen(
-        "max_tick_gap = \"1s\"",
-        "max_tick_gap = \"1s\"\nfootprint = { quotas = [{ metric = \"gas\", limit = 50000000, period = \"month\" }] }",
-        1,
-    );
-    assert_ne!(config, base, "support::api_config_text changed");
-    config.push_str(&format!(
-        r#"
-[policy.trust]
-verified_above = 3000
-trusted_above = 2000
-testing_above = 1000
-
-[chain]
-rpc = "{}"
-chain_id = 31337
-contract = "{contract}"
-retry_after = "1s"
-recheck = "2s"
-"#,
-        node.url()
-    ));
+    let config = chain::anchoring_config(&base, &node.url(), &contract);
     let dir = tempfile::tempdir().unwrap();
     let secrets = [
         ("SENTINEL_TOKEN", "admin-e2e"),
@@ -143,59 +122,13 @@ recheck = "2s"
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let anchored = anchored.unwrap_or_else(|| panic!("nothing anchored:\n{}", w.tail()));
-    assert_eq!(anchored["anchored"]["record"]["trust"], 3, "{anchored:#}");
-    let tx = anchored["anchored"]["tx"].as_str().unwrap().to_string();
-    let (ok, out) = chain::cast(&[
-        "call",
-        "--rpc-url",
-        &node.url(),
-        &contract,
-        "isVerified(bytes32,uint16,uint64)(bool)",
-        &chain::hex(&sentinel_core::attest::keccak256("a")),
-        "0",
-        "7200",
-    ]);
-    assert!(ok && out == "true", "{out}");
-    // The transaction is the Worker's, signed by its key.
-    let (ok, out) = chain::cast(&["tx", "--rpc-url", &node.url(), &tx, "from"]);
-    assert!(
-        ok && out.eq_ignore_ascii_case(&chain::hex(&signer.address())),
-        "{out}"
-    );
-    // Its gas is in the footprint.
-    let budget = get_json(&c, &format!("{}/v1/budget", w.base))
-        .await
-        .unwrap();
-    let gas = budget["sentinel"]["quotas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|q| q["metric"] == "gas")
-        .cloned()
-        .unwrap_or_else(|| panic!("{budget:#}"));
-    let used = gas["used"].as_u64().or_else(|| gas["usage"].as_u64());
-    assert!(used.is_some_and(|u| u > 20_000), "{gas:#}");
-    // Later wake-ups in the same epoch send nothing.
-    let epoch = anchored["anchored"]["record"]["epoch"].as_u64().unwrap();
+    let epoch =
+        chain::assert_anchored(&c, &w.base, &anchored, &node.url(), &contract, &signer).await;
     let from = chain::hex(&signer.address());
     for _ in 0..3 {
         w.tick().await;
     }
-    let now_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 3600;
-    if now_epoch == epoch {
-        let body = node
-            .rpc(
-                "eth_getTransactionCount",
-                &format!(r#"["{from}","latest"]"#),
-            )
-            .await
-            .unwrap();
-        assert!(body.contains("\"0x1\""), "one transaction: {body}");
-    }
+    chain::assert_one_transaction(&node, &from, epoch).await;
     w.stop().await;
 }
 

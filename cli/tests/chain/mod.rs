@@ -89,3 +89,100 @@ pub fn verify_cmd(args: &[&str]) -> (bool, String) {
         ),
     )
 }
+
+/// A single-sentinel anchoring config over `base` (a
+/// `support::api_config_text`): a gas quota in the footprint, low trust
+/// thresholds (fresh providers earn verified), and `[chain]` on `rpc` and
+/// `contract` with short waits.
+pub fn anchoring_config(base: &str, rpc: &str, contract: &str) -> String {
+    let mut config = base.replacen(
+        "max_tick_gap = \"1s\"",
+        "max_tick_gap = \"1s\"\nfootprint = { quotas = [{ metric = \"gas\", limit = 50000000, period = \"month\" }] }",
+        1,
+    );
+    assert_ne!(config, base, "support::api_config_text changed");
+    config.push_str(&format!(
+        r#"
+[policy.trust]
+verified_above = 3000
+trusted_above = 2000
+testing_above = 1000
+
+[chain]
+rpc = "{rpc}"
+chain_id = 31337
+contract = "{contract}"
+retry_after = "1s"
+recheck = "2s"
+"#
+    ));
+    config
+}
+
+/// What a sentinel at `base` that anchored provider `a` with `signer`'s
+/// key must show: the record verified on chain (`cast call isVerified`),
+/// the transaction from its key (`cast tx`), the gas in its footprint.
+/// Returns the anchored epoch.
+pub async fn assert_anchored(
+    c: &reqwest::Client,
+    base: &str,
+    anchored: &serde_json::Value,
+    rpc: &str,
+    contract: &str,
+    signer: &sentinel_core::attest::Signer,
+) -> u64 {
+    assert_eq!(anchored["anchored"]["record"]["trust"], 3, "{anchored:#}");
+    let tx = anchored["anchored"]["tx"].as_str().unwrap().to_string();
+    let (ok, out) = cast(&[
+        "call",
+        "--rpc-url",
+        rpc,
+        contract,
+        "isVerified(bytes32,uint16,uint64)(bool)",
+        &hex(&sentinel_core::attest::keccak256("a")),
+        "0",
+        "7200",
+    ]);
+    assert!(ok && out == "true", "{out}");
+    // The transaction is this sentinel's, signed by its key.
+    let (ok, out) = cast(&["tx", "--rpc-url", rpc, &tx, "from"]);
+    assert!(
+        ok && out.eq_ignore_ascii_case(&hex(&signer.address())),
+        "{out}"
+    );
+    // Its gas is in the footprint.
+    let budget = super::support::get_json(c, &format!("{base}/v1/budget"))
+        .await
+        .unwrap();
+    let gas = budget["sentinel"]["quotas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["metric"] == "gas")
+        .cloned()
+        .unwrap_or_else(|| panic!("{budget:#}"));
+    assert!(gas["used"].as_u64().is_some_and(|u| u > 20_000), "{gas:#}");
+    anchored["anchored"]["record"]["epoch"].as_u64().unwrap()
+}
+
+/// Whether `from` sent exactly one transaction, checked only while the
+/// hour is still `epoch` (a new epoch may legitimately anchor again).
+pub async fn assert_one_transaction(node: &sentinel_cli::testbed::Anvil, from: &str, epoch: u64) {
+    let now_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 3600;
+    if now_epoch != epoch {
+        eprintln!("the hour changed ({epoch} → {now_epoch}): the nonce is not checked");
+        return;
+    }
+    let body = node
+        .rpc(
+            "eth_getTransactionCount",
+            &format!(r#"["{from}","latest"]"#),
+        )
+        .await
+        .unwrap();
+    assert!(body.contains("\"0x1\""), "one transaction: {body}");
+}

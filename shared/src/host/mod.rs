@@ -529,28 +529,9 @@ where
         use crate::peer::auth;
         let presented = auth::Presented::find(&req.headers);
         let peer = if presented.any() {
-            let parts = auth::RequestParts {
-                method: &req.method,
-                path: &req.path,
-                query: &req.query,
-                body: &req.body,
-            };
-            let verified = {
-                let mut window = lock(&self.nonces);
-                auth::verify_request(
-                    &presented,
-                    &parts,
-                    now,
-                    |id| self.peer_secret(id),
-                    &mut window,
-                )
-            };
-            match verified {
+            match self.verify_peer(req, &presented, now) {
                 Ok(v) => Some(v),
-                Err(refusal) => {
-                    tracing::warn!(peer = presented.peer.unwrap_or("-"), %refusal, "peer request refused");
-                    return ApiResponse::error(401, "unauthorized", &refusal.to_string());
-                }
+                Err(refused) => return refused,
             }
         } else {
             if let Err(refused) = self.auth.check(req) {
@@ -605,28 +586,9 @@ where
                 "only a peer sentinel may ask for a co-signature: the request must carry its x-sentinel-* signature",
             );
         }
-        let parts = auth::RequestParts {
-            method: &req.method,
-            path: &req.path,
-            query: &req.query,
-            body: &req.body,
-        };
-        let verified = {
-            let mut window = lock(&self.nonces);
-            auth::verify_request(
-                &presented,
-                &parts,
-                now,
-                |id| self.peer_secret(id),
-                &mut window,
-            )
-        };
-        let caller = match verified {
+        let caller = match self.verify_peer(req, &presented, now) {
             Ok(v) => v.peer,
-            Err(refusal) => {
-                tracing::warn!(peer = presented.peer.unwrap_or("-"), %refusal, "co-signing request refused");
-                return ApiResponse::error(401, "unauthorized", &refusal.to_string());
-            }
+            Err(refused) => return refused,
         };
         let Some(anchor) = &self.anchor else {
             return ApiResponse::error(
@@ -643,6 +605,37 @@ where
             "co-signing request answered"
         );
         resp
+    }
+
+    /// Checks a peer's request signature (timestamp, nonce window, MAC):
+    /// the caller, or the `401` that names why not.
+    fn verify_peer(
+        &self,
+        req: &ApiRequest,
+        presented: &crate::peer::auth::Presented<'_>,
+        now: UnixMillis,
+    ) -> Result<crate::peer::auth::Verified, ApiResponse> {
+        use crate::peer::auth;
+        let parts = auth::RequestParts {
+            method: &req.method,
+            path: &req.path,
+            query: &req.query,
+            body: &req.body,
+        };
+        let verified = {
+            let mut window = lock(&self.nonces);
+            auth::verify_request(
+                presented,
+                &parts,
+                now,
+                |id| self.peer_secret(id),
+                &mut window,
+            )
+        };
+        verified.map_err(|refusal| {
+            tracing::warn!(peer = presented.peer.unwrap_or("-"), path = %req.path, %refusal, "peer request refused");
+            ApiResponse::error(401, "unauthorized", &refusal.to_string())
+        })
     }
 
     fn peer_secret(&self, id: &str) -> Option<crate::peer::PeerSecret> {
