@@ -1303,3 +1303,54 @@ fn a_default_timeout_fits_a_short_probe_interval() {
     let e = Config::from_toml(&text.replace("path = \"/health\"", "timeout = \"5s\"")).unwrap_err();
     assert_eq!(keys(&e), ["service.s.probe.timeout"], "{e}");
 }
+
+#[test]
+fn a_chain_section_is_checked_whole_and_its_defaults_documented() {
+    let good = format!(
+        "{MINIMAL}\n[chain]\nrpc = \"https://rpc.example\"\nchain_id = 8453\ncontract = \"0x5FbDB2315678afecb367f032d93F642f64180aa3\"\n"
+    );
+    let c = Config::from_toml(&good).unwrap();
+    let chain = c.chain.as_ref().unwrap();
+    assert_eq!(
+        (
+            chain.min_trust,
+            chain.max_batch,
+            chain.max_fee_gwei,
+            chain.tolerance_bps
+        ),
+        (2, 100, 100, 500)
+    );
+    assert_eq!(
+        (
+            chain.replace_after.as_ms(),
+            chain.retry_after.as_ms(),
+            chain.recheck.as_ms()
+        ),
+        (180_000, 60_000, 600_000)
+    );
+    let bad = format!(
+        "{MINIMAL}\n[chain]\nrpc = \"ftp://x\"\nchain_id = 0\ncontract = \"0x123\"\nmin_trust = 4\nmax_batch = 5000\nmax_fee_gwei = 0\ntolerance_bps = 20000\nreplace_after = \"1s\"\nretry_after = \"2h\"\nrecheck = \"0s\"\n"
+    );
+    let e = Config::from_toml(&bad).unwrap_err();
+    let mut got = keys(&e);
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        [
+            "chain.chain_id",
+            "chain.contract",
+            "chain.max_batch",
+            "chain.max_fee_gwei",
+            "chain.min_trust",
+            "chain.recheck",
+            "chain.replace_after",
+            "chain.retry_after",
+            "chain.rpc",
+            "chain.tolerance_bps",
+        ],
+        "{e}"
+    );
+    // The key is a secret, never the config.
+    let e = Config::from_toml(&format!("{good}key = \"0xabc\"\n")).unwrap_err();
+    assert!(e.to_string().contains("key"), "{e}");
+}
