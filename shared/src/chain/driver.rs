@@ -596,21 +596,8 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
     next.raw = signed.raw.clone();
     next.push_version(signed.hash, cancel);
     next.signed_at = now;
-    sentinel
-        .change(now, |e| e.anchoring_mut().pending = Some(next.clone()))
-        .await?;
-    let sent = rpc(
-        sentinel,
-        anchor,
-        &[Call::new(
-            "eth_sendRawTransaction",
-            json!([hex0x(&signed.raw)]),
-        )],
-        clock(),
-    )
-    .await;
-    let a = match sent.map(|mut v| v.remove(0)) {
-        Ok(Ok(_)) => attempt(
+    let a = match store_then_send(sentinel, anchor, &next, clock).await? {
+        Sent::Taken => attempt(
             now,
             true,
             format!(
@@ -624,16 +611,57 @@ async fn settle<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
                 p.nonce
             ),
         ),
-        Ok(Err(e)) if known(&e) => {
-            attempt(now, true, format!("{what}: replaced (nonce {})", p.nonce))
-        }
-        Ok(Err(e)) | Err(e) => attempt(
+        Sent::Unreachable(e) | Sent::Refused(e) => attempt(
             now,
             false,
             format!("{what}: the replacement was not taken: {e}"),
         ),
     };
     Ok((a, Wait::Now))
+}
+
+/// How a broadcast went.
+enum Sent {
+    /// The node took it (or already had it).
+    Taken,
+    /// The endpoint did not answer: the stored transaction is sent again
+    /// at the next step.
+    Unreachable(RpcError),
+    /// The node refused it.
+    Refused(RpcError),
+}
+
+/// Stores `pending` as the transaction in flight, **then** broadcasts its
+/// newest version: from the moment it is stored, a crash leaves bytes
+/// the next step sends again, never a second transaction for the nonce.
+async fn store_then_send<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
+    sentinel: &mut Sentinel<S, P>,
+    anchor: &Anchor,
+    pending: &Pending,
+    clock: &C,
+) -> Result<Sent, TickError<S::Error>> {
+    sentinel
+        .change(clock(), |e| {
+            e.anchoring_mut().pending = Some(pending.clone())
+        })
+        .await?;
+    let sent = rpc(
+        sentinel,
+        anchor,
+        &[Call::new(
+            "eth_sendRawTransaction",
+            json!([hex0x(&pending.raw)]),
+        )],
+        clock(),
+    )
+    .await
+    .map(|mut v| v.remove(0));
+    Ok(match sent {
+        Ok(Ok(_)) => Sent::Taken,
+        Ok(Err(e)) if known(&e) => Sent::Taken,
+        Ok(Err(e)) => Sent::Refused(e),
+        Err(e) => Sent::Unreachable(e),
+    })
 }
 
 /// What one read of the chain found.
@@ -1114,39 +1142,18 @@ async fn propose_inner<S: Store, P: Prober, C: Fn() -> UnixMillis + ?Sized>(
             Wait::Retry,
         ));
     }
-    // Stored first: from here on, the next step broadcasts these bytes
-    // again rather than signing anything new for this nonce.
-    sentinel
-        .change(now, |e| e.anchoring_mut().pending = Some(pending.clone()))
-        .await?;
-    let sent = rpc(
-        sentinel,
-        anchor,
-        &[Call::new(
-            "eth_sendRawTransaction",
-            json!([hex0x(&signed.raw)]),
-        )],
-        clock(),
-    )
-    .await
-    .map(|mut v| v.remove(0));
-    let a = match sent {
-        Ok(Ok(_)) => attempt(
+    let a = match store_then_send(sentinel, anchor, &pending, clock).await? {
+        Sent::Taken => attempt(
             now,
             true,
             format!("{what}: sent, tx {} (nonce {nonce})", hex0x(&signed.hash)),
         ),
-        Ok(Err(e)) if known(&e) => attempt(
-            now,
-            true,
-            format!("{what}: sent, tx {} (nonce {nonce})", hex0x(&signed.hash)),
-        ),
-        Err(e) => attempt(
+        Sent::Unreachable(e) => attempt(
             now,
             false,
             format!("{what}: stored, not broadcast yet ({e}); sent again next time"),
         ),
-        Ok(Err(e)) => {
+        Sent::Refused(e) => {
             // Refused outright (funds, fees): it will never be mined.
             let a = attempt(
                 now,
