@@ -378,31 +378,16 @@ async fn two_sentinels_anchor_once_through_a_dropped_transaction_a_restart_and_a
         );
     }
     let addr_a = hex(&addrs[0]);
-    let nonce = rpc(
-        &node,
-        "eth_getTransactionCount",
-        &format!(r#"["{addr_a}","latest"]"#),
-    )
-    .await;
+    let sent = nonce(&node, &addr_a).await;
     // (A new hour is a new epoch: anchoring it is a second transaction.)
     if epoch_now() == epoch {
-        assert_eq!(nonce, "0x1", "one transaction from the proposer");
+        assert_eq!(sent, "0x1", "one transaction from the proposer");
     }
 
     // Anyone can check: `cast call isVerified`, and `sentinel verify` with
     // the evidence the proposer froze when the record landed.
     assert_eq!(record["trust"], 3, "{landed:#}");
-    let (ok, out) = cast(&[
-        "call",
-        "--rpc-url",
-        &node.url(),
-        &contract,
-        "isVerified(bytes32,uint16,uint64)(bool)",
-        &hex(&keccak256("p1")),
-        "0",
-        "7200",
-    ]);
-    assert!(ok && out == "true", "{out}");
+    assert_eq!(is_verified(&node.url(), &contract, "p1"), "true");
     let (ok, out) = verify_cmd(&[
         "p1",
         "--rpc",
@@ -448,12 +433,7 @@ async fn two_sentinels_anchor_once_through_a_dropped_transaction_a_restart_and_a
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     if epoch_now() == epoch {
-        let again = rpc(
-            &node,
-            "eth_getTransactionCount",
-            &format!(r#"["{addr_a}","latest"]"#),
-        )
-        .await;
+        let again = nonce(&node, &addr_a).await;
         assert_eq!(again, "0x1", "nothing sent again after a restart");
     }
     let attested = events(&node, &contract, ATTESTED).await;
@@ -488,17 +468,7 @@ async fn two_sentinels_anchor_once_through_a_dropped_transaction_a_restart_and_a
         }
     })
     .await;
-    let (ok, out) = cast(&[
-        "call",
-        "--rpc-url",
-        &node.url(),
-        &contract,
-        "isVerified(bytes32,uint16,uint64)(bool)",
-        &p3,
-        "0",
-        "7200",
-    ]);
-    assert!(ok && out == "false", "{out}");
+    assert_eq!(is_verified(&node.url(), &contract, "p3"), "false");
     tokio::time::sleep(Duration::from_secs(4)).await;
     let revoked = events(&node, &contract, REVOKED).await;
     assert_eq!(revoked.len(), 1, "{revoked:?}");
@@ -516,13 +486,11 @@ async fn two_sentinels_anchor_once_through_a_dropped_transaction_a_restart_and_a
     // start, before it heard from the proposer, nor while the proposer
     // restarted).
     let addr_b = hex(&addrs[1]);
-    let nonce_b = rpc(
-        &node,
-        "eth_getTransactionCount",
-        &format!(r#"["{addr_b}","latest"]"#),
-    )
-    .await;
-    assert_eq!(nonce_b, "0x0", "the co-signer sent nothing");
+    assert_eq!(
+        nonce(&node, &addr_b).await,
+        "0x0",
+        "the co-signer sent nothing"
+    );
     b.kill();
     a.kill();
 }

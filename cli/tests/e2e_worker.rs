@@ -92,15 +92,9 @@ async fn the_worker_signs_in_wasm_and_anchors_over_fetch() {
     if !clouds::worker_available() {
         return;
     }
-    let (Some(anvil), Some(_)) = (sentinel_cli::testbed::find_anvil(), find_tool("cast")) else {
-        missing("anvil and cast");
+    let Some((node, signer, contract)) = chain::solo_chain().await else {
         return;
     };
-    let node = sentinel_cli::testbed::Anvil::spawn(&anvil, 31337, 1)
-        .await
-        .unwrap();
-    let signer = sentinel_core::attest::Signer::from_hex(chain::KEYS[1]).unwrap();
-    let contract = chain::deploy(&node.url(), &[signer.address()], 1);
     let a = FakeApi::spawn("a").await.unwrap();
     let b = FakeApi::spawn("b").await.unwrap();
     let base = api_config_text(&[a.clone(), b.clone()], 2, "");

@@ -133,17 +133,7 @@ pub async fn assert_anchored(
 ) -> u64 {
     assert_eq!(anchored["anchored"]["record"]["trust"], 3, "{anchored:#}");
     let tx = anchored["anchored"]["tx"].as_str().unwrap().to_string();
-    let (ok, out) = cast(&[
-        "call",
-        "--rpc-url",
-        rpc,
-        contract,
-        "isVerified(bytes32,uint16,uint64)(bool)",
-        &hex(&sentinel_core::attest::keccak256("a")),
-        "0",
-        "7200",
-    ]);
-    assert!(ok && out == "true", "{out}");
+    assert_eq!(is_verified(rpc, contract, "a"), "true");
     // The transaction is this sentinel's, signed by its key.
     let (ok, out) = cast(&["tx", "--rpc-url", rpc, &tx, "from"]);
     assert!(
@@ -177,6 +167,28 @@ pub async fn assert_one_transaction(node: &sentinel_cli::testbed::Anvil, from: &
         eprintln!("the hour changed ({epoch} → {now_epoch}): the nonce is not checked");
         return;
     }
+    assert_eq!(nonce(node, from).await, "0x1", "one transaction");
+}
+
+/// `isVerified(keccak256(provider), 0, 7200)` through `cast call`:
+/// `"true"` or `"false"`.
+pub fn is_verified(rpc: &str, contract: &str, provider: &str) -> String {
+    let (ok, out) = cast(&[
+        "call",
+        "--rpc-url",
+        rpc,
+        contract,
+        "isVerified(bytes32,uint16,uint64)(bool)",
+        &hex(&sentinel_core::attest::keccak256(provider)),
+        "0",
+        "7200",
+    ]);
+    assert!(ok, "{out}");
+    out
+}
+
+/// The count of `from`'s mined transactions (`0x…`).
+pub async fn nonce(node: &sentinel_cli::testbed::Anvil, from: &str) -> String {
     let body = node
         .rpc(
             "eth_getTransactionCount",
@@ -184,5 +196,29 @@ pub async fn assert_one_transaction(node: &sentinel_cli::testbed::Anvil, from: &
         )
         .await
         .unwrap();
-    assert!(body.contains("\"0x1\""), "one transaction: {body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["result"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_string()
+}
+
+/// anvil on a free port with `SentinelTrust` deployed for one signer
+/// (`KEYS[1]`, quorum 1): the node, the signer, the contract. `None` (the
+/// test skips, or fails under CI) without anvil and cast.
+pub async fn solo_chain() -> Option<(
+    sentinel_cli::testbed::Anvil,
+    sentinel_core::attest::Signer,
+    String,
+)> {
+    let (Some(anvil), Some(_)) = (sentinel_cli::testbed::find_anvil(), find_tool("cast")) else {
+        super::support::missing("anvil and cast");
+        return None;
+    };
+    let node = sentinel_cli::testbed::Anvil::spawn(&anvil, 31337, 1)
+        .await
+        .unwrap();
+    let signer = sentinel_core::attest::Signer::from_hex(KEYS[1]).unwrap();
+    let contract = deploy(&node.url(), &[signer.address()], 1);
+    Some((node, signer, contract))
 }
