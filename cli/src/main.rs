@@ -197,17 +197,12 @@ fn main() -> ExitCode {
 
 fn try_main() -> Result<()> {
     let cli = Cli::parse();
-    // Worker threads for the server and the proxy (the tick runs on the
-    // main thread). Default: one per core.
+    // The tick, probes and deliveries. `run` serves HTTP on threads of its
+    // own (`SENTINEL_WORKER_THREADS`, default one per core; see
+    // `server::Servers`), so this runtime needs only one worker.
     let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = std::env::var("SENTINEL_WORKER_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-    {
-        rt.worker_threads(n);
-    }
-    rt.enable_all()
+    rt.worker_threads(1)
+        .enable_all()
         .build()
         .context("cannot start the async runtime")?
         .block_on(real_main(cli))

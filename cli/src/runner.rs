@@ -17,14 +17,14 @@ use sentinel_core::proxy::ProxyPolicy;
 use sentinel_core::secret::SecretKey;
 use sentinel_core::tick::{TickError, TickReport};
 use sentinel_core::UnixMillis;
-use sentinel_native::{ReqwestOutbound, TokioTimer};
+use sentinel_native::{NativeOutbound, TokioTimer};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-type LocalSentinel = HostSentinel<Arc<RedbStore>, ReqwestOutbound, TokioTimer>;
+type LocalSentinel = HostSentinel<Arc<RedbStore>, NativeOutbound, TokioTimer>;
 
 /// Probes the local binary runs at once in one tick: enough for a few
 /// thousand providers on 30 s intervals, few enough to stay well under the
@@ -148,6 +148,15 @@ async fn background(host: Arc<LocalHost>) {
     tokio::join!(deliver, journal);
 }
 
+/// The number of server threads: `SENTINEL_WORKER_THREADS` when it is a
+/// positive number, else one per core.
+pub fn server_threads(var: impl Fn(&str) -> Option<String>) -> usize {
+    var("SENTINEL_WORKER_THREADS")
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// Runs the sentinel until stopped.
 ///
 /// The server's connection limits come from the environment
@@ -201,7 +210,18 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
         idle_timeout_ms = limits.idle_timeout_ms,
         "connection limits"
     );
-    let server = tokio::spawn(crate::server::serve_with(listener, host.clone(), limits));
+    let threads = server_threads(|k| std::env::var(k).ok());
+    tracing::info!(threads, "server threads");
+    let listener = listener.into_std().map_err(|source| RunError::Bind {
+        addr: opts.listen,
+        source,
+    })?;
+    let servers = crate::server::Servers::start(listener, host.clone(), limits, threads).map_err(
+        |source| RunError::Bind {
+            addr: opts.listen,
+            source,
+        },
+    )?;
     let delivery = tokio::spawn(background(host.clone()));
     let deadline = opts.stop_after.map(|d| tokio::time::Instant::now() + d);
     let external = opts.stop.take();
@@ -238,7 +258,13 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
     delivery.abort();
     let v = host.save(&mut sentinel, now_ms()).await?;
     tracing::info!(version = v, "state saved");
-    server.abort();
+    // Joining the server threads blocks; not on the runtime's own thread.
+    if tokio::task::spawn_blocking(move || servers.stop())
+        .await
+        .is_err()
+    {
+        tracing::error!("the server threads did not stop cleanly");
+    }
     Ok(())
 }
 

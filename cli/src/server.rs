@@ -30,6 +30,16 @@
 //! The accept loop itself never waits on a client: accepting, admitting
 //! and spawning are all it does, so `/healthz` on a fresh connection is
 //! answered at once however many slow connections are held.
+//!
+//! **One single-threaded runtime per core** ([`Servers`]), each accepting
+//! from the same listener, as nginx runs one worker process per core: a
+//! connection, its requests and the upstream connections its proxied
+//! requests use (the native client pools per thread) all live on the
+//! thread that accepted it, so an exchange never wakes another thread.
+//! With one multi-threaded runtime, the server task and the upstream
+//! connection task woke each other across threads on every request
+//! (BENCHMARKS.md § What would improve the sentinel's numbers). The
+//! admission caps are shared by every thread.
 
 use crate::clock::now_ms;
 use crate::store::RedbStore;
@@ -41,7 +51,7 @@ use hyper_util::rt::{TokioIo, TokioTimer as HyperTimer};
 use sentinel_core::api::ApiResponse;
 use sentinel_core::host::limits::{self, client_key, ConnectionLimits, Overload};
 use sentinel_core::host::{self, Host, MAX_BODY};
-use sentinel_native::{ReqwestOutbound, TokioTimer};
+use sentinel_native::{NativeOutbound, TokioTimer};
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
@@ -57,7 +67,7 @@ use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
 
 /// The host as the local shell instantiates it.
-pub type LocalHost = Host<Arc<RedbStore>, ReqwestOutbound, TokioTimer>;
+pub type LocalHost = Host<Arc<RedbStore>, NativeOutbound, TokioTimer>;
 
 /// Most refused connections closed lingeringly at once.
 pub const REFUSING: usize = 1_024;
@@ -285,27 +295,96 @@ struct Shared {
     last_warned: AtomicU64,
 }
 
-/// Accepts connections until the task is aborted, under the default
-/// limits.
-pub async fn serve(listener: TcpListener, host: Arc<LocalHost>) {
-    serve_with(listener, host, ConnectionLimits::default()).await;
+/// The server's threads, each a single-threaded runtime accepting from
+/// the same listener (see the module docs). Stop them with
+/// [`Servers::stop`]; dropping them without stopping leaves them serving.
+#[derive(Debug)]
+pub struct Servers {
+    stop: tokio::sync::watch::Sender<bool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
-/// Accepts connections until the task is aborted, under `limits`.
-pub async fn serve_with(listener: TcpListener, host: Arc<LocalHost>, limits: ConnectionLimits) {
-    let shared = Arc::new(Shared {
-        host,
-        limits,
-        gate: Gate::new(&limits),
-        refusing: Arc::new(Semaphore::new(REFUSING)),
-        refused_server: Bytes::from(limits::overloaded_http1(Overload::Server {
-            limit: limits.max_connections,
-        })),
-        refused_client: Bytes::from(limits::overloaded_http1(Overload::Client {
-            limit: limits.max_client_connections,
-        })),
-        last_warned: AtomicU64::new(0),
-    });
+/// How long a stopping server thread waits for its blocking tasks (name
+/// lookups in flight).
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+impl Servers {
+    /// Starts `threads` server threads (at least one) on `listener` under
+    /// `limits`.
+    pub fn start(
+        listener: std::net::TcpListener,
+        host: Arc<LocalHost>,
+        limits: ConnectionLimits,
+        threads: usize,
+    ) -> io::Result<Servers> {
+        listener.set_nonblocking(true)?;
+        let shared = Arc::new(Shared::new(host, limits));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut handles = Vec::new();
+        for i in 0..threads.max(1) {
+            let listener = listener.try_clone()?;
+            let shared = shared.clone();
+            let mut stopped = stopped.clone();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let thread = std::thread::Builder::new()
+                .name(format!("sentinel-http-{i}"))
+                .spawn(move || {
+                    rt.block_on(async move {
+                        let listener = match TcpListener::from_std(listener) {
+                            Ok(l) => l,
+                            Err(e) => {
+                                tracing::error!(error = %e, "a server thread cannot use the listener");
+                                return;
+                            }
+                        };
+                        tokio::select! {
+                            () = accept_loop(listener, shared) => {}
+                            _ = stopped.wait_for(|s| *s) => {}
+                        }
+                    });
+                    rt.shutdown_timeout(STOP_GRACE);
+                })?;
+            handles.push(thread);
+        }
+        Ok(Servers {
+            stop,
+            threads: handles,
+        })
+    }
+
+    /// Stops accepting, drops every connection and waits for the threads.
+    pub fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.threads {
+            if t.join().is_err() {
+                tracing::error!("a server thread panicked");
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn new(host: Arc<LocalHost>, limits: ConnectionLimits) -> Shared {
+        Shared {
+            host,
+            limits,
+            gate: Gate::new(&limits),
+            refusing: Arc::new(Semaphore::new(REFUSING)),
+            refused_server: Bytes::from(limits::overloaded_http1(Overload::Server {
+                limit: limits.max_connections,
+            })),
+            refused_client: Bytes::from(limits::overloaded_http1(Overload::Client {
+                limit: limits.max_client_connections,
+            })),
+            last_warned: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Accepts connections on this thread's runtime until stopped.
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,

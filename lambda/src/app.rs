@@ -22,11 +22,11 @@ use sentinel_core::engine::{Event, EventKind, UsageTarget};
 use sentinel_core::host::{self, Host, HostOptions, HostSentinel, MAX_BODY};
 use sentinel_core::proxy::ProxyPolicy;
 use sentinel_core::time::UnixMillis;
-use sentinel_native::{NativeClient, ReqwestOutbound, TokioTimer};
+use sentinel_native::{NativeClient, NativeOutbound, TokioTimer};
 use std::sync::Arc;
 
 type Store = Arc<DynamoStore>;
-type LambdaHost = Host<Store, ReqwestOutbound, TokioTimer>;
+type LambdaHost = Host<Store, NativeOutbound, TokioTimer>;
 
 /// The journal source of what invocations book.
 pub const SOURCE: &str = "lambda";
@@ -135,7 +135,7 @@ impl App {
         &self,
         now: UnixMillis,
         for_tick: bool,
-    ) -> Result<(LambdaHost, HostSentinel<Store, ReqwestOutbound, TokioTimer>), AppError> {
+    ) -> Result<(LambdaHost, HostSentinel<Store, NativeOutbound, TokioTimer>), AppError> {
         let store = Arc::new(
             DynamoStore::new(
                 self.dynamo.clone(),

@@ -1,6 +1,6 @@
 //! The native I/O of Bookkeeper Sentinel, shared by the local binary and
-//! the AWS Lambda: the core's [`Outbound`] over reqwest (rustls), the
-//! DNS-checking resolver of the SSRF guard, and [`Timer`] over tokio.
+//! the AWS Lambda: the core's [`Outbound`] over hyper's client (rustls),
+//! the DNS-checking resolver of the SSRF guard, and [`Timer`] over tokio.
 //!
 //! Everything a request needs decided — the URL guard, opened credentials,
 //! the timeout, the size cap, the redirect policy — arrives decided in the
@@ -9,47 +9,74 @@
 //!
 //! - a 3 s connect timeout and the request's total timeout from connecting
 //!   to the end of the body;
-//! - the body read incrementally and cut at `max_bytes` (`truncated`);
-//! - redirects judged hop by hop by the core's
-//!   [`guard::redirect_verdict`];
+//! - the body read frame by frame and cut at `max_bytes` (`truncated`);
+//! - redirects (301, 302, 303, 307, 308) followed here, hop by hop, each
+//!   judged by the core's [`guard::redirect_verdict`] (301–303 turn a
+//!   request other than GET and HEAD into a bodiless GET, as browsers and
+//!   reqwest do; a hop to another origin drops `authorization`, `cookie`
+//!   and every header marked sensitive);
 //! - [`GuardedResolver`] on every name a client resolves (with private
 //!   targets allowed it still refuses metadata and link-local addresses);
-//! - no environment proxies.
+//! - no environment proxies, `TCP_NODELAY` on every connection.
 //!
-//! reqwest fixes the redirect policy and the resolver per client, so one
-//! client is built per policy up front (pools fill lazily).
+//! It is hyper-util's pooled client with hyper-rustls, not reqwest: the
+//! proxy sends every request through here, and reqwest's layers (its own
+//! request type, a `Url` parse, a redirect and a retry service, header
+//! copies) cost about a fifth of the proxy's CPU per request (BENCHMARKS.md
+//! § What would improve the sentinel's numbers).
+//!
+//! **Pools are per thread.** A pooled connection is a task on the runtime
+//! that opened it; a request on another thread's connection wakes that
+//! thread twice per exchange. The local server runs one single-threaded
+//! runtime per core (as nginx runs one worker process per core), so each
+//! thread keeps its own pools ([`NativeOutbound`] builds them lazily, per
+//! instance and thread), and a proxied request never leaves the thread
+//! that accepted it.
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use reqwest::redirect::{Attempt, Policy};
+use bytes::Bytes;
+use http::header::{HeaderValue, LOCATION};
+use http::{HeaderMap, Method, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer as HyperTimer};
 use sentinel_core::host::guard::{self, GuardError, RedirectError};
 use sentinel_core::host::{
-    HostClient, Outbound, OutboundError, OutboundRequest, OutboundResponse, RedirectPolicy, Timer,
-    USER_AGENT,
+    HostClient, Outbound, OutboundError, OutboundRequest, OutboundResponse, Timer, USER_AGENT,
 };
 use sentinel_core::secret::SecretKey;
+use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// Time allowed to establish a connection (TCP and TLS).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long an idle pooled connection is kept.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum NativeError {
-    /// reqwest refused the configuration (e.g. no TLS roots).
+    /// The TLS configuration was refused (no usable protocol version).
     #[error("cannot build the HTTP client: {0}")]
     Build(String),
 }
 
-/// The shared client over reqwest and tokio: what the local binary and
-/// the Lambda hand to the core.
-pub type NativeClient = HostClient<ReqwestOutbound, TokioTimer>;
+/// The shared client over hyper and tokio: what the local binary and the
+/// Lambda hand to the core.
+pub type NativeClient = HostClient<NativeOutbound, TokioTimer>;
 
 /// Builds the shared client; `key` opens sealed credential headers.
 pub fn client(key: Option<SecretKey>) -> Result<NativeClient, NativeError> {
-    Ok(HostClient::new(ReqwestOutbound::new()?, TokioTimer, key))
+    Ok(HostClient::new(NativeOutbound::new()?, TokioTimer, key))
 }
 
 /// The tokio timer.
@@ -62,110 +89,153 @@ impl Timer for TokioTimer {
     }
 }
 
-/// A reqwest DNS resolver that refuses names resolving to refused
-/// addresses ([`guard::check_resolved`]): the addresses checked are the
-/// ones the client then connects to, which closes the DNS-rebinding gap.
-/// Every client has one: with private targets allowed it still refuses
-/// cloud metadata and link-local addresses.
+/// A DNS resolver that refuses names resolving to refused addresses
+/// ([`guard::check_resolved`]): the addresses checked are the ones the
+/// client then connects to, which closes the DNS-rebinding gap. Every
+/// client has one: with private targets allowed it still refuses cloud
+/// metadata and link-local addresses. (Address literals never reach a
+/// resolver; the core's [`guard::check_url`] judges them.)
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GuardedResolver {
     /// Whether private and loopback addresses pass.
     pub allow_private: bool,
 }
 
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_string();
+/// A resolution in progress.
+pub type Resolving = Pin<
+    Box<
+        dyn Future<
+                Output = Result<
+                    std::vec::IntoIter<SocketAddr>,
+                    Box<dyn std::error::Error + Send + Sync>,
+                >,
+            > + Send,
+    >,
+>;
+
+impl GuardedResolver {
+    /// Resolves `host` and checks every address.
+    pub fn resolve(&self, host: String) -> Resolving {
         let allow_private = self.allow_private;
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             guard::check_resolved(&host, &addrs, allow_private)?;
-            let it: Addrs = Box::new(addrs.into_iter());
-            Ok(it)
+            Ok(addrs.into_iter())
         })
     }
 }
 
-fn redirect_policy(p: RedirectPolicy) -> Policy {
-    if !p.follow {
-        return Policy::none();
+impl tower_service::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = Resolving;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
-    Policy::custom(move |attempt: Attempt| {
-        match guard::redirect_verdict(
-            attempt.previous(),
-            attempt.url(),
-            p.allow_private,
-            p.same_origin_only,
-        ) {
-            Ok(()) => attempt.follow(),
-            Err(e) => attempt.error(e),
-        }
-    })
+
+    fn call(&mut self, name: Name) -> Resolving {
+        self.resolve(name.as_str().to_string())
+    }
 }
 
-fn build(p: RedirectPolicy, fresh: bool) -> Result<reqwest::Client, NativeError> {
-    let mut b = reqwest::Client::builder()
-        .use_rustls_tls()
-        .user_agent(USER_AGENT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .no_proxy()
-        .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(30))
-        .redirect(redirect_policy(p));
+type Pool = Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>;
+
+/// The four pools of one [`NativeOutbound`] on one thread, indexed by
+/// `allow_private | fresh_connection << 1`.
+type Pools = Arc<[Pool; 4]>;
+
+fn pool(tls: &rustls::ClientConfig, allow_private: bool, fresh: bool) -> Pool {
+    let mut http = HttpConnector::new_with_resolver(GuardedResolver { allow_private });
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.clone())
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    let mut b = Client::builder(TokioExecutor::new());
+    b.pool_timer(HyperTimer::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT);
     if fresh {
-        // No pool: every request opens its own connection.
-        b = b.pool_max_idle_per_host(0);
+        // No idle connection is kept: every request opens its own.
+        b.pool_max_idle_per_host(0);
     }
-    b = b.dns_resolver(Arc::new(GuardedResolver {
-        allow_private: p.allow_private,
-    }));
-    b.build().map_err(|e| NativeError::Build(error_chain(&e)))
+    b.build(https)
 }
 
-/// The core's [`Outbound`] over reqwest; cheap to clone (shared pools).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's pools of every live [`NativeOutbound`], by its id.
+    static POOLS: RefCell<Vec<(u64, std::sync::Weak<Shared>, Pools)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
+/// What the clones of one [`NativeOutbound`] share.
+struct Shared {
+    id: u64,
+    tls: rustls::ClientConfig,
+}
+
+/// The core's [`Outbound`] over hyper-util's client with rustls; cheap to
+/// clone (clones share their pools).
 #[derive(Clone)]
-pub struct ReqwestOutbound {
-    /// Indexed by `allow_private`, `same_origin_only`, `follow`,
-    /// `fresh_connection`.
-    clients: Arc<Vec<reqwest::Client>>,
+pub struct NativeOutbound {
+    shared: Arc<Shared>,
 }
 
-impl fmt::Debug for ReqwestOutbound {
+impl fmt::Debug for NativeOutbound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReqwestOutbound").finish_non_exhaustive()
+        f.debug_struct("NativeOutbound")
+            .field("id", &self.shared.id)
+            .finish_non_exhaustive()
     }
 }
 
-fn index(p: RedirectPolicy, fresh: bool) -> usize {
-    usize::from(p.allow_private)
-        | usize::from(p.same_origin_only) << 1
-        | usize::from(p.follow) << 2
-        | usize::from(fresh) << 3
-}
-
-impl ReqwestOutbound {
-    /// Builds one client per redirect policy, pooled and not.
-    pub fn new() -> Result<ReqwestOutbound, NativeError> {
-        let clients = (0..16usize)
-            .map(|i| {
-                let p = RedirectPolicy {
-                    allow_private: i & 1 != 0,
-                    same_origin_only: i & 2 != 0,
-                    follow: i & 4 != 0,
-                };
-                build(p, i & 8 != 0)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(ReqwestOutbound {
-            clients: Arc::new(clients),
+impl NativeOutbound {
+    /// A client with the Mozilla root certificates (webpki-roots) and
+    /// rustls' ring provider; pools are opened lazily.
+    pub fn new() -> Result<NativeOutbound, NativeError> {
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| NativeError::Build(e.to_string()))?
+        .with_root_certificates(rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        })
+        .with_no_client_auth();
+        Ok(NativeOutbound {
+            shared: Arc::new(Shared {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                tls,
+            }),
         })
     }
 
-    /// The pooled client for a policy (tests use it to exercise one
-    /// policy).
-    pub fn client_for(&self, p: RedirectPolicy) -> &reqwest::Client {
-        &self.clients[index(p, false)]
+    /// This thread's pools (opened on first use; entries of dropped
+    /// clients are pruned then).
+    fn pools(&self) -> Pools {
+        POOLS.with(|cell| {
+            let mut all = cell.borrow_mut();
+            if let Some((_, _, p)) = all.iter().find(|(id, _, _)| *id == self.shared.id) {
+                return p.clone();
+            }
+            all.retain(|(_, w, _)| w.strong_count() > 0);
+            let tls = &self.shared.tls;
+            let p: Pools = Arc::new([
+                pool(tls, false, false),
+                pool(tls, true, false),
+                pool(tls, false, true),
+                pool(tls, true, true),
+            ]);
+            all.push((self.shared.id, Arc::downgrade(&self.shared), p.clone()));
+            p
+        })
     }
 }
 
@@ -200,10 +270,11 @@ const RESET_HINTS: &[&str] = &[
     "broken pipe",
 ];
 
-/// Classifies a reqwest error. The URL is stripped from the message (it
-/// may carry an API key in its path or query).
-pub fn classify(e: reqwest::Error) -> OutboundError {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+/// Classifies a client error by its chain: the guard's refusals, resets,
+/// TLS failures, connection failures (a connect timeout included: nothing
+/// was sent), anything else. The messages carry no URL.
+pub fn classify(e: &(dyn std::error::Error + 'static), connect: bool) -> OutboundError {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(g) = err.downcast_ref::<GuardError>() {
             return if g.is_blocked() {
@@ -219,87 +290,212 @@ pub fn classify(e: reqwest::Error) -> OutboundError {
                     | std::io::ErrorKind::ConnectionAborted
                     | std::io::ErrorKind::BrokenPipe
                     | std::io::ErrorKind::UnexpectedEof
-            ) {
+            ) && !connect
+            {
                 return OutboundError::Reset(io.to_string());
             }
         }
-        if let Some(r) = err.downcast_ref::<RedirectError>() {
-            return match r {
-                RedirectError::Guard(g) if g.is_blocked() => OutboundError::Blocked(g.to_string()),
-                other => OutboundError::Redirect(other.to_string()),
-            };
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() {
+                return OutboundError::Reset(h.to_string());
+            }
         }
         cur = err.source();
     }
-    if e.is_timeout() {
-        return OutboundError::Timeout;
-    }
-    let (is_connect, is_redirect) = (e.is_connect(), e.is_redirect());
-    let e = e.without_url();
-    let msg = error_chain(&e);
+    let msg = error_chain(e);
     let lower = msg.to_ascii_lowercase();
-    if is_redirect {
-        OutboundError::Redirect(msg)
-    } else if TLS_HINTS.iter().any(|h| lower.contains(h)) {
+    if TLS_HINTS.iter().any(|h| lower.contains(h)) {
         OutboundError::Tls(msg)
-    } else if is_connect {
+    } else if connect {
         OutboundError::Connect(msg)
     } else if RESET_HINTS.iter().any(|h| lower.contains(h)) {
-        // hyper reports a peer that closed mid-answer as an incomplete
-        // message, without an io::Error underneath.
         OutboundError::Reset(msg)
     } else {
         OutboundError::Protocol(msg)
     }
 }
 
-/// Reads at most `cap` bytes of the body; `true` when there was more.
-async fn read_capped(
-    mut resp: reqwest::Response,
-    cap: u64,
-) -> Result<(Vec<u8>, bool), reqwest::Error> {
-    let hint = resp.content_length().unwrap_or(0).min(cap).min(1 << 20);
-    let mut body = Vec::with_capacity(hint as usize);
-    while let Some(chunk) = resp.chunk().await? {
-        let room = usize::try_from(cap.saturating_sub(body.len() as u64)).unwrap_or(usize::MAX);
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            // Dropping the response closes the connection.
-            return Ok((body, true));
-        }
-        body.extend_from_slice(&chunk);
+fn redirect_error(e: RedirectError) -> OutboundError {
+    match e {
+        RedirectError::Guard(g) if g.is_blocked() => OutboundError::Blocked(g.to_string()),
+        other => OutboundError::Redirect(other.to_string()),
     }
-    Ok((body, false))
 }
 
-impl Outbound for ReqwestOutbound {
-    async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
-        let total = Duration::from_millis(req.timeout_ms.max(1));
-        let mut rb = self.clients[index(req.redirects, req.fresh_connection)]
-            .request(req.method, req.url)
-            .headers(req.headers)
-            .timeout(total);
-        if !req.body.is_empty() {
-            rb = rb.body(req.body);
+/// Reads at most `cap` bytes of the body; `true` when there was more. A
+/// body of one frame (the common case) is taken as it is, without a copy.
+async fn read_capped(
+    mut body: hyper::body::Incoming,
+    cap: u64,
+    hint: u64,
+) -> Result<(Vec<u8>, bool), hyper::Error> {
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+    let mut out: Vec<u8> = Vec::new();
+    let mut first = true;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue; // trailers
+        };
+        if first {
+            first = false;
+            out.reserve(usize::try_from(hint).unwrap_or(0).min(cap).min(1 << 20));
         }
-        let cap = req.max_bytes;
-        // The shell owns the clock; latency is a monotonic duration.
-        #[allow(clippy::disallowed_methods)]
-        let started = Instant::now();
-        let exchange = async {
-            let resp = rb.send().await.map_err(classify)?;
-            let status = resp.status().as_u16();
-            let headers = resp.headers().clone();
-            let (body, truncated) = read_capped(resp, cap).await.map_err(classify)?;
-            Ok(OutboundResponse {
-                status,
-                headers,
+        let room = cap.saturating_sub(out.len());
+        if data.len() > room {
+            out.extend_from_slice(&data[..room]);
+            // Dropping the body closes the connection.
+            return Ok((out, true));
+        }
+        out.extend_from_slice(&data);
+    }
+    Ok((out, false))
+}
+
+/// Whether `status` is a redirect this client follows.
+fn is_redirect(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+}
+
+/// The request for the next hop of a redirect (reqwest's and browsers'
+/// rules): 301, 302 and 303 turn a request other than GET and HEAD into a
+/// GET without a body; 307 and 308 keep method and body. A hop to another
+/// origin drops the credentials.
+fn follow(
+    status: StatusCode,
+    method: &mut Method,
+    body: &mut Bytes,
+    headers: &mut HeaderMap,
+    cross_origin: bool,
+) {
+    if matches!(status.as_u16(), 301..=303) {
+        if *method != Method::GET && *method != Method::HEAD {
+            *method = Method::GET;
+        }
+        *body = Bytes::new();
+        for h in [
+            http::header::TRANSFER_ENCODING,
+            http::header::CONTENT_ENCODING,
+            http::header::CONTENT_TYPE,
+            http::header::CONTENT_LENGTH,
+        ] {
+            headers.remove(h);
+        }
+    }
+    if cross_origin {
+        for h in [
+            http::header::AUTHORIZATION,
+            http::header::COOKIE,
+            http::header::PROXY_AUTHORIZATION,
+            http::header::WWW_AUTHENTICATE,
+        ] {
+            headers.remove(h);
+        }
+        let sensitive: Vec<http::HeaderName> = headers
+            .iter()
+            .filter(|(_, v)| v.is_sensitive())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for h in sensitive {
+            headers.remove(h);
+        }
+    }
+}
+
+impl NativeOutbound {
+    async fn exchange(
+        &self,
+        req: OutboundRequest,
+        started: Instant,
+    ) -> Result<OutboundResponse, OutboundError> {
+        let pools = self.pools();
+        let pool = &pools
+            [usize::from(req.redirects.allow_private) | usize::from(req.fresh_connection) << 1];
+        let OutboundRequest {
+            mut method,
+            mut url,
+            mut headers,
+            body,
+            max_bytes,
+            redirects,
+            ..
+        } = req;
+        if !headers.contains_key(http::header::USER_AGENT) {
+            headers.insert(
+                http::header::USER_AGENT,
+                HeaderValue::from_static(USER_AGENT),
+            );
+        }
+        let mut body = Bytes::from(body);
+        let mut visited: Vec<url::Url> = Vec::new();
+        loop {
+            let uri: http::Uri = url
+                .as_str()
+                .parse()
+                .map_err(|e| OutboundError::Protocol(format!("invalid URL: {e}")))?;
+            let mut r = http::Request::new(Full::new(body.clone()));
+            *r.method_mut() = method.clone();
+            *r.uri_mut() = uri;
+            *r.headers_mut() = headers.clone();
+            let resp = pool
+                .request(r)
+                .await
+                .map_err(|e| classify(&e, e.is_connect()))?;
+            let status = resp.status();
+            if redirects.follow && is_redirect(status) {
+                if let Some(location) = resp.headers().get(LOCATION) {
+                    let next = location
+                        .to_str()
+                        .ok()
+                        .and_then(|l| url.join(l).ok())
+                        .ok_or_else(|| {
+                            OutboundError::Redirect("a redirect to an invalid location".into())
+                        })?;
+                    visited.push(url);
+                    guard::redirect_verdict(
+                        &visited,
+                        &next,
+                        redirects.allow_private,
+                        redirects.same_origin_only,
+                    )
+                    .map_err(redirect_error)?;
+                    let cross_origin = visited
+                        .last()
+                        .is_some_and(|prev| prev.origin() != next.origin());
+                    follow(status, &mut method, &mut body, &mut headers, cross_origin);
+                    url = next;
+                    // The unread answer is dropped with its connection.
+                    drop(resp);
+                    continue;
+                }
+            }
+            let (parts, incoming) = resp.into_parts();
+            let hint = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let (body, truncated) = read_capped(incoming, max_bytes, hint)
+                .await
+                .map_err(|e| classify(&e, false))?;
+            return Ok(OutboundResponse {
+                status: status.as_u16(),
+                headers: parts.headers,
                 body,
                 truncated,
                 latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            })
-        };
-        match tokio::time::timeout(total, exchange).await {
+            });
+        }
+    }
+}
+
+impl Outbound for NativeOutbound {
+    async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+        let total = Duration::from_millis(req.timeout_ms.max(1));
+        // The shell owns the clock; latency is a monotonic duration.
+        #[allow(clippy::disallowed_methods)]
+        let started = Instant::now();
+        match tokio::time::timeout(total, self.exchange(req, started)).await {
             Ok(r) => r,
             Err(_) => Err(OutboundError::Timeout),
         }

@@ -2,6 +2,7 @@
 use super::test_server::{refused_port, serve, Reply, Request};
 use super::*;
 use sentinel_core::config::Method;
+use sentinel_core::host::RedirectPolicy;
 use sentinel_core::probe::{secret_header_aad, ProbeFailure, ProbeRequest, Purpose};
 use sentinel_core::proxy::{ProxyRequest, Target, Upstream, UpstreamError};
 use sentinel_core::secret::{self, SealedSecret};
@@ -39,6 +40,20 @@ fn probe(url: String) -> ProbeRequest {
         timeout_ms: 2_000,
         max_bytes: 64 * 1024,
         allow_private: true,
+    }
+}
+
+/// A GET for the shell's outbound alone.
+fn outbound_get(url: String, redirects: RedirectPolicy) -> OutboundRequest {
+    OutboundRequest {
+        method: http::Method::GET,
+        url: url::Url::parse(&url).unwrap(),
+        headers: http::HeaderMap::new(),
+        body: Vec::new(),
+        timeout_ms: 2_000,
+        max_bytes: 64 * 1024,
+        redirects,
+        fresh_connection: false,
     }
 }
 
@@ -182,22 +197,19 @@ async fn guard_refuses_private_targets() {
 
 #[tokio::test]
 async fn guarded_resolver_refuses_names_of_private_addresses() {
-    // The resolver alone (check_url lets ordinary names through):
-    // a guarded reqwest client as HttpClient builds it, but asked
-    // directly for a name that resolves to loopback.
+    // The resolver alone (check_url lets ordinary names through): the
+    // shell's outbound asked directly for a name that resolves to
+    // loopback, under a policy that refuses private targets.
     let (addr, srv) = serve(echo()).await;
-    let c = ReqwestOutbound::new().unwrap().client_for(GUARDED).clone();
-    // `localhost.` with a trailing dot still resolves on most systems;
-    // use the resolver directly on `localhost` to be independent of it.
-    let err = c
-        .get(format!("http://localhost:{}/", addr.port()))
-        .send()
+    let out = NativeOutbound::new().unwrap();
+    let err = out
+        .send(outbound_get(
+            format!("http://localhost:{}/", addr.port()),
+            GUARDED,
+        ))
         .await
         .unwrap_err();
-    assert!(matches!(
-        ProbeFailure::from(classify(err)),
-        ProbeFailure::Blocked(_)
-    ));
+    assert!(matches!(err, OutboundError::Blocked(_)), "{err:?}");
     srv.abort();
 }
 
@@ -219,22 +231,16 @@ async fn redirects_are_checked_per_hop() {
         }
     }))
     .await;
-    // A client whose redirect policy is guarded but whose first hop
-    // is not (the first hop is 127.0.0.1, which the guard refuses
-    // before any redirect could happen).
-    let policy_only = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(redirect_policy(GUARDED))
-        .build()
-        .unwrap();
+    // The shell's outbound under a guarded redirect policy, asked
+    // directly (the core's URL check, which refuses the 127.0.0.1 of the
+    // first hop, is not on this path): every hop is judged.
+    let out = NativeOutbound::new().unwrap();
     for path in ["/to-private", "/to-metadata", "/to-b"] {
-        let err = policy_only
-            .get(format!("http://{a}{path}"))
-            .send()
+        match out
+            .send(outbound_get(format!("http://{a}{path}"), GUARDED))
             .await
-            .unwrap_err();
-        match ProbeFailure::from(classify(err)) {
-            ProbeFailure::Blocked(m) => assert!(m.contains("not allowed"), "{m}"),
+        {
+            Err(OutboundError::Blocked(m)) => assert!(m.contains("not allowed"), "{m}"),
             other => panic!("{path}: {other:?}"),
         }
     }
