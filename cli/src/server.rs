@@ -484,7 +484,7 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>, permit: Permit) {
 }
 
 fn response(r: ApiResponse) -> Response<Full<Bytes>> {
-    host::to_http(r).map(|b| Full::new(Bytes::from(b)))
+    host::to_http(r).map(Full::new)
 }
 
 async fn handle(
@@ -507,10 +507,8 @@ async fn handle(
     // The body is in: the idle timeout stops applying until the answer
     // is ready.
     let _busy = Busy::new(busy);
-    let req = Request::from_parts(parts, bytes.to_vec());
-    host.handle(req, now_ms())
-        .await
-        .map(|b| Full::new(Bytes::from(b)))
+    let req = Request::from_parts(parts, bytes);
+    host.handle(req, now_ms()).await.map(Full::new)
 }
 
 #[cfg(test)]

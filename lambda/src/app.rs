@@ -270,7 +270,7 @@ impl App {
             }
         };
         let resp = host
-            .handle(http::Request::from_parts(parts, body), started)
+            .handle(http::Request::from_parts(parts, body.into()), started)
             .await;
         // Before answering: a Lambda is frozen once it has.
         if let Err(e) = host.flush_usage((self.clock)()).await {
@@ -303,9 +303,9 @@ fn json<T: serde::Serialize>(status: u16, v: &T) -> Response<Body> {
 
 /// Text bodies stay text (readable in logs); anything else is binary
 /// (lambda_http base64-encodes it for the Function URL).
-fn to_lambda(resp: http::Response<Vec<u8>>) -> Response<Body> {
+fn to_lambda(resp: http::Response<bytes::Bytes>) -> Response<Body> {
     let (parts, body) = resp.into_parts();
-    let body = match String::from_utf8(body) {
+    let body = match String::from_utf8(body.into()) {
         Ok(t) => Body::Text(t),
         Err(e) => Body::Binary(e.into_bytes()),
     };

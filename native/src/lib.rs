@@ -328,27 +328,47 @@ async fn read_capped(
     mut body: hyper::body::Incoming,
     cap: u64,
     hint: u64,
-) -> Result<(Vec<u8>, bool), hyper::Error> {
+) -> Result<(Bytes, bool), hyper::Error> {
     let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+    // The first frame is kept as it is; later ones are appended to a copy.
+    let mut first: Option<Bytes> = None;
     let mut out: Vec<u8> = Vec::new();
-    let mut first = true;
     while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else {
+        let Ok(mut data) = frame?.into_data() else {
             continue; // trailers
         };
-        if first {
-            first = false;
-            out.reserve(usize::try_from(hint).unwrap_or(0).min(cap).min(1 << 20));
+        let have = first.as_ref().map_or(0, Bytes::len) + out.len();
+        let room = cap.saturating_sub(have);
+        let over = data.len() > room;
+        if over {
+            data.truncate(room);
         }
-        let room = cap.saturating_sub(out.len());
-        if data.len() > room {
-            out.extend_from_slice(&data[..room]);
+        match &first {
+            None => first = Some(data),
+            Some(f) => {
+                if out.is_empty() {
+                    out.reserve(usize::try_from(hint).unwrap_or(0).min(cap).min(1 << 20));
+                    out.extend_from_slice(f);
+                }
+                out.extend_from_slice(&data);
+            }
+        }
+        if over {
             // Dropping the body closes the connection.
-            return Ok((out, true));
+            let body = if out.is_empty() {
+                first.unwrap_or_default()
+            } else {
+                out.into()
+            };
+            return Ok((body, true));
         }
-        out.extend_from_slice(&data);
     }
-    Ok((out, false))
+    let body = if out.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        out.into()
+    };
+    Ok((body, false))
 }
 
 /// Whether `status` is a redirect this client follows.
@@ -425,7 +445,7 @@ impl NativeOutbound {
                 HeaderValue::from_static(USER_AGENT),
             );
         }
-        let mut body = Bytes::from(body);
+        let mut body = body;
         let mut visited: Vec<url::Url> = Vec::new();
         loop {
             let uri: http::Uri = url

@@ -2,7 +2,7 @@
 use super::test_server::{refused_port, serve, Reply, Request};
 use super::*;
 use sentinel_core::config::Method;
-use sentinel_core::host::RedirectPolicy;
+use sentinel_core::host::{headers, RedirectPolicy};
 use sentinel_core::probe::{secret_header_aad, ProbeFailure, ProbeRequest, Purpose};
 use sentinel_core::proxy::{ProxyRequest, Target, Upstream, UpstreamError};
 use sentinel_core::secret::{self, SealedSecret};
@@ -49,7 +49,7 @@ fn outbound_get(url: String, redirects: RedirectPolicy) -> OutboundRequest {
         method: http::Method::GET,
         url: url::Url::parse(&url).unwrap(),
         headers: http::HeaderMap::new(),
-        body: Vec::new(),
+        body: bytes::Bytes::new(),
         timeout_ms: 2_000,
         max_bytes: 64 * 1024,
         redirects,
@@ -80,7 +80,7 @@ async fn ok_with_body() {
     let resp = client.probe(&req).await.unwrap();
     assert_eq!(resp.status, 200);
     assert!(!resp.truncated);
-    let text = String::from_utf8(resp.body).unwrap();
+    let text = String::from_utf8(resp.body.to_vec()).unwrap();
     assert!(text.starts_with("POST /health?x=1\n"), "{text}");
     assert!(
         text.contains(&format!("user-agent: {USER_AGENT}")),
@@ -250,7 +250,7 @@ async fn redirects_are_checked_per_hop() {
         .probe(&probe(format!("http://{a}/to-b")))
         .await
         .unwrap();
-    assert!(String::from_utf8(resp.body)
+    assert!(String::from_utf8(resp.body.to_vec())
         .unwrap()
         .starts_with("GET /landed"));
     let resp = client
@@ -320,7 +320,7 @@ async fn secret_headers_are_opened_and_never_shown() {
         sealed(&k, "p1", "authorization", SECRET),
     )];
     let resp = client.probe(&req).await.unwrap();
-    let text = String::from_utf8(resp.body).unwrap();
+    let text = String::from_utf8(resp.body.to_vec()).unwrap();
     assert!(text.contains(&format!("authorization: {SECRET}")), "{text}");
     for shown in [format!("{client:?}"), format!("{req:?}")] {
         assert!(
@@ -385,24 +385,28 @@ async fn upstream_forwards_and_strips_hop_by_hop() {
     let client = crate::client(Some(k.clone())).unwrap();
     let mut t = target(format!("http://{addr}/rpc?a=b"), true);
     t.secret_headers = vec![("x-api-key".into(), sealed(&k, "p1", "x-api-key", SECRET))];
+    // The client's headers as the host passes them on (stripped once,
+    // where the request enters: `Host::handle`).
+    let mut headers = headers::map_of(&[
+        ("Connection".into(), "keep-alive, X-Drop".into()),
+        ("TE".into(), "trailers".into()),
+        ("Upgrade".into(), "websocket".into()),
+        ("Proxy-Authorization".into(), "Basic Zm9v".into()),
+        ("Host".into(), "evil.example".into()),
+        ("Content-Length".into(), "999".into()),
+        ("X-Custom".into(), "kept".into()),
+        ("X-Drop".into(), "named by connection".into()),
+    ]);
+    headers::strip_request(&mut headers);
     let req = ProxyRequest {
-        method: "PATCH".into(),
+        method: http::Method::PATCH,
         path_and_query: "/rpc?a=b".into(),
-        headers: vec![
-            ("Connection".into(), "keep-alive, X-Drop".into()),
-            ("TE".into(), "trailers".into()),
-            ("Upgrade".into(), "websocket".into()),
-            ("Proxy-Authorization".into(), "Basic Zm9v".into()),
-            ("Host".into(), "evil.example".into()),
-            ("Content-Length".into(), "999".into()),
-            ("X-Custom".into(), "kept".into()),
-            ("X-Drop".into(), "named by connection".into()),
-        ],
-        body: b"hello".to_vec(),
+        headers,
+        body: bytes::Bytes::from_static(b"hello"),
     };
     let resp = client.send(&t, &req, 2_000).await.unwrap();
     assert_eq!(resp.status, 201);
-    let text = String::from_utf8(resp.body).unwrap();
+    let text = String::from_utf8(resp.body.to_vec()).unwrap();
     assert!(text.starts_with("PATCH /rpc?a=b "), "{text}");
     assert!(
         text.contains("te=None up=None pa=None x-custom=Some(\"kept\") x-drop=None"),
@@ -424,7 +428,7 @@ async fn upstream_forwards_and_strips_hop_by_hop() {
     let small = client.clone().with_upstream_max_bytes(10);
     let plain = target(format!("http://{addr}/"), true);
     let get = ProxyRequest {
-        method: "GET".into(),
+        method: http::Method::GET,
         ..ProxyRequest::default()
     };
     match small.send(&plain, &get, 2_000).await {
@@ -446,7 +450,7 @@ async fn upstream_errors() {
     .await;
     let client = crate::client(None).unwrap();
     let get = ProxyRequest {
-        method: "GET".into(),
+        method: http::Method::GET,
         ..ProxyRequest::default()
     };
     let port = refused_port().await;
@@ -470,15 +474,7 @@ async fn upstream_errors() {
         .send(&target(format!("http://{addr}/"), true), &get, 1_000)
         .await
         .unwrap();
-    assert_eq!((r.status, r.body.as_slice()), (503, b"busy".as_slice()));
-    let bad = ProxyRequest {
-        method: "BAD METHOD".into(),
-        ..ProxyRequest::default()
-    };
-    let r = client
-        .send(&target(format!("http://{addr}/"), true), &bad, 1_000)
-        .await;
-    assert!(matches!(r, Err(UpstreamError::Other(_))), "{r:?}");
+    assert_eq!((r.status, &r.body[..]), (503, &b"busy"[..]));
     client.sleep(1).await;
     srv.abort();
 }
@@ -536,7 +532,7 @@ async fn probes_open_a_fresh_connection_every_time() {
     let req = probe(format!("http://{addr}/"));
     let t = target(format!("http://{addr}/"), true);
     let get = ProxyRequest {
-        method: "GET".into(),
+        method: http::Method::GET,
         ..ProxyRequest::default()
     };
     assert_eq!(client.probe(&req).await.unwrap().body, b"ok");

@@ -78,18 +78,18 @@ initial = "active"
 
 fn post(body: String) -> ProxyRequest {
     ProxyRequest {
-        method: "POST".into(),
+        method: http::Method::POST,
         path_and_query: "/".into(),
-        headers: vec![],
-        body: body.into_bytes(),
+        headers: http::HeaderMap::new(),
+        body: body.into_bytes().into(),
     }
 }
 
 fn answer(body: String) -> UpstreamResponse {
     UpstreamResponse {
         status: 200,
-        headers: vec![],
-        body: body.into_bytes(),
+        headers: http::HeaderMap::new(),
+        body: body.into_bytes().into(),
     }
 }
 
@@ -133,10 +133,10 @@ fn bench(c: &mut Criterion) {
     let s = api();
     let a = ProviderId::new("a").expect("id");
     let req = ProxyRequest {
-        method: "GET".into(),
+        method: http::Method::GET,
         path_and_query: "/health".into(),
-        headers: vec![],
-        body: vec![],
+        headers: http::HeaderMap::new(),
+        body: bytes::Bytes::new(),
     };
     let resp = answer(format!(
         r#"{{"status":"ok","value":42,"updated_at":{}}}"#,

@@ -32,6 +32,7 @@ use crate::route::{Candidate, Tier};
 use crate::secret::SealedSecret;
 use crate::time::UnixMillis;
 use crate::{ProviderId, ServiceId};
+use bytes::Bytes;
 use futures_util::future::{select, Either};
 use gate::{Gate, Mark};
 use std::future::Future;
@@ -40,28 +41,31 @@ use std::pin::pin;
 pub mod gate;
 pub mod validate;
 
-/// A request to forward.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A request to forward. Headers and body are the `http` crate's and
+/// `bytes`' types, as the shells receive them: forwarding a request to
+/// several providers clones reference counts, never the body.
+#[derive(Clone, Debug, Default)]
 pub struct ProxyRequest {
     /// Method.
-    pub method: String,
+    pub method: http::Method,
     /// Path and query after `/proxy/{service}`, starting with `/` (or empty).
     pub path_and_query: String,
-    /// Headers to forward (hop-by-hop headers already removed).
-    pub headers: Vec<(String, String)>,
+    /// Headers to forward (hop-by-hop headers and the caller's own
+    /// credentials already removed: [`crate::host::headers::strip_request`]).
+    pub headers: http::HeaderMap,
     /// Body.
-    pub body: Vec<u8>,
+    pub body: Bytes,
 }
 
 /// An upstream answer.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct UpstreamResponse {
     /// Status.
     pub status: u16,
-    /// Headers.
-    pub headers: Vec<(String, String)>,
+    /// Headers (hop-by-hop headers removed).
+    pub headers: http::HeaderMap,
     /// Body.
-    pub body: Vec<u8>,
+    pub body: Bytes,
 }
 
 /// Why an upstream gave no answer.
@@ -92,7 +96,9 @@ pub struct Target {
 
 /// Sends one attempt; the shell's HTTP client.
 pub trait Upstream {
-    /// Sends `req` to `target` within `timeout_ms`.
+    /// Sends `req` to `target` within `timeout_ms`. The proxy boxes the
+    /// future (an attempt's state is kilobytes; the request's own future
+    /// stays small, which saves copying it around).
     fn send(
         &self,
         target: &Target,
@@ -174,7 +180,7 @@ pub struct Attempt {
 }
 
 /// The result of forwarding one request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ProxyOutcome {
     /// What the client gets: an upstream answer, or why there is none.
     pub response: Result<UpstreamResponse, ProxyError>,
@@ -246,9 +252,10 @@ const READ_METHODS: &[&str] = &[
 
 /// Whether a request may be sent again after a failure.
 pub fn retryable(req: &ProxyRequest) -> bool {
-    match req.method.to_ascii_uppercase().as_str() {
-        "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" => true,
-        "POST" => jsonrpc_reads_only(&req.body),
+    use http::Method;
+    match req.method {
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE => true,
+        Method::POST => jsonrpc_reads_only(&req.body),
         _ => false,
     }
 }
@@ -455,7 +462,7 @@ pub async fn forward_gated<U: Upstream, G: Gate + ?Sized>(
         };
         let (from, result) = match hedge_to {
             None => {
-                let r = upstream.send(&t, req, timeout).await;
+                let r = Box::pin(upstream.send(&t, req, timeout)).await;
                 record(&mut attempts, id, &r, false);
                 (id.clone(), r)
             }
@@ -467,7 +474,7 @@ pub async fn forward_gated<U: Upstream, G: Gate + ?Sized>(
                     .and_then(|p| p.latency.quantile(9500))
                     .unwrap_or(timeout)
                     .max(policy.hedge_min_ms);
-                let first = pin!(upstream.send(&t, req, timeout));
+                let first = Box::pin(upstream.send(&t, req, timeout));
                 let timer = pin!(upstream.sleep(delay));
                 match select(first, timer).await {
                     Either::Left((r, _)) => {
@@ -484,7 +491,7 @@ pub async fn forward_gated<U: Upstream, G: Gate + ?Sized>(
                         // Too slow: ask the next candidate as well.
                         reserved.push(h.provider.clone());
                         let h_timeout = attempt_timeout(engine, &h.provider, policy);
-                        let second = pin!(upstream.send(&h, req, h_timeout));
+                        let second = Box::pin(upstream.send(&h, req, h_timeout));
                         match select(first, second).await {
                             Either::Left((r, _second)) if good(&r) => {
                                 // The hedge is dropped unpolled: cancelled.
@@ -550,7 +557,8 @@ pub async fn forward_gated<U: Upstream, G: Gate + ?Sized>(
             let response = result
                 .map(|mut r| {
                     if let Some(d) = degraded {
-                        r.headers.push((DEGRADED_HEADER.into(), d.as_str().into()));
+                        r.headers
+                            .insert(DEGRADED_HEADER, http::HeaderValue::from_static(d.as_str()));
                     }
                     r
                 })
@@ -578,8 +586,10 @@ pub async fn forward_gated<U: Upstream, G: Gate + ?Sized>(
         if let Some(a) = attempts.get_mut(n) {
             a.used = true;
         }
-        resp.headers
-            .push((DEGRADED_HEADER.into(), reason.as_str().into()));
+        resp.headers.insert(
+            DEGRADED_HEADER,
+            http::HeaderValue::from_static(reason.as_str()),
+        );
         return ProxyOutcome {
             response: Ok(resp),
             attempts,
@@ -648,9 +658,9 @@ fn note_failure<G: Gate + ?Sized>(
         Ok(resp) if resp.status == 429 => {
             let wait = resp
                 .headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-                .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
                 .map_or(gate::THROTTLE_DEFAULT_MS, |s| {
                     s.saturating_mul(1000).min(gate::THROTTLE_MAX_MS)
                 });

@@ -147,10 +147,10 @@ pub fn request(
     uri: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> http::Request<Vec<u8>> {
+) -> http::Request<bytes::Bytes> {
     let mut b = http::Request::builder().method(method).uri(uri);
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    b.body(body.to_vec()).unwrap()
+    b.body(bytes::Bytes::copy_from_slice(body)).unwrap()
 }

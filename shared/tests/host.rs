@@ -23,7 +23,7 @@ fn ok(body: &str) -> Answer {
     Ok(OutboundResponse {
         status: 200,
         headers,
-        body: body.as_bytes().to_vec(),
+        body: bytes::Bytes::copy_from_slice(body.as_bytes()),
         truncated: false,
         latency_ms: 3,
     })
@@ -40,7 +40,7 @@ fn healthy(req: &OutboundRequest) -> Answer {
     }
 }
 
-fn json(resp: &http::Response<Vec<u8>>) -> serde_json::Value {
+fn json(resp: &http::Response<bytes::Bytes>) -> serde_json::Value {
     serde_json::from_slice(resp.body()).unwrap()
 }
 
@@ -74,7 +74,7 @@ fn the_http_entry_point_routes_proxies_books_and_submits() {
         start(),
     ));
     assert_eq!(r.status(), 200);
-    assert_eq!(r.body(), b"upstream body");
+    assert_eq!(&r.body()[..], b"upstream body");
     assert!(r.headers().get("keep-alive").is_none());
     assert!(r.headers().get("connection").is_none());
     assert_eq!(r.headers()["x-upstream"], "yes");
@@ -318,7 +318,7 @@ fn observation_reads_authenticate_before_they_touch_the_store() {
         for (k, v) in headers {
             b = b.header(k, v);
         }
-        block(host.handle(b.body(Vec::new()).unwrap(), start()))
+        block(host.handle(b.body(bytes::Bytes::new()).unwrap(), start()))
     };
     assert_eq!(get(vec![]).status(), 401);
     assert_eq!(

@@ -31,7 +31,7 @@ fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Answer {
     Ok(OutboundResponse {
         status,
         headers: h,
-        body: body.as_bytes().to_vec(),
+        body: bytes::Bytes::copy_from_slice(body.as_bytes()),
         truncated: false,
         latency_ms: 3,
     })

@@ -74,14 +74,15 @@ impl Upstream for Fake {
                 Yield(delay).await;
                 Ok(UpstreamResponse {
                     status: s,
-                    headers: vec![],
+                    headers: http::HeaderMap::new(),
                     // JSON for JSON-RPC calls: the proxy checks answers.
-                    body: if req.method == "POST" {
+                    body: if req.method == http::Method::POST {
                         format!(r#"{{"jsonrpc":"2.0","id":0,"from":"{}"}}"#, t.provider)
                     } else {
                         format!("from {}", t.provider)
                     }
-                    .into_bytes(),
+                    .into_bytes()
+                    .into(),
                 })
             }
             Script::Refused => Err(UpstreamError::Connect("refused".into())),
@@ -101,7 +102,7 @@ fn warmed() -> Scenario {
 
 fn get() -> ProxyRequest {
     ProxyRequest {
-        method: "GET".into(),
+        method: http::Method::GET,
         path_and_query: "/v1/price?x=1".into(),
         ..ProxyRequest::default()
     }
@@ -129,7 +130,7 @@ fn fails_over_past_dead_and_overloaded_providers() {
     ));
     let resp = out.response.clone().unwrap();
     assert_eq!(resp.status, 200);
-    assert_eq!(String::from_utf8(resp.body).unwrap(), "from c");
+    assert_eq!(String::from_utf8(resp.body.to_vec()).unwrap(), "from c");
     assert_eq!(
         *fake.calls.borrow(),
         vec!["a", "b", "c"],
@@ -175,8 +176,8 @@ fn unsafe_requests_get_exactly_one_attempt() {
         ..Fake::default()
     };
     let post = ProxyRequest {
-        method: "POST".into(),
-        body: br#"{"order":1}"#.to_vec(),
+        method: http::Method::POST,
+        body: br#"{"order":1}"#.to_vec().into(),
         ..get()
     };
     let out = block(forward(
@@ -194,24 +195,29 @@ fn unsafe_requests_get_exactly_one_attempt() {
 #[test]
 fn json_rpc_reads_are_retried_and_writes_are_not() {
     let read = ProxyRequest {
-        method: "POST".into(),
-        body: br#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#.to_vec(),
+        method: http::Method::POST,
+        body: br#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#
+            .to_vec()
+            .into(),
         ..get()
     };
-    let batch = ProxyRequest { body: br#"[{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[]},{"jsonrpc":"2.0","id":2,"method":"eth_chainId"}]"#.to_vec(), ..read.clone() };
+    let batch = ProxyRequest { body: br#"[{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[]},{"jsonrpc":"2.0","id":2,"method":"eth_chainId"}]"#.to_vec().into(), ..read.clone() };
     let write = ProxyRequest {
         body: br#"{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x00"]}"#
-            .to_vec(),
+            .to_vec()
+            .into(),
         ..read.clone()
     };
     let mixed = ProxyRequest {
-        body: br#"[{"method":"eth_call"},{"method":"eth_sendRawTransaction"}]"#.to_vec(),
+        body: br#"[{"method":"eth_call"},{"method":"eth_sendRawTransaction"}]"#
+            .to_vec()
+            .into(),
         ..read.clone()
     };
     assert!(retryable(&read) && retryable(&batch));
     assert!(!retryable(&write) && !retryable(&mixed));
     assert!(!retryable(&ProxyRequest {
-        body: b"not json".to_vec(),
+        body: b"not json".to_vec().into(),
         ..read.clone()
     }));
 
@@ -296,7 +302,7 @@ fn hedging_takes_the_faster_answer() {
         s.now,
     ));
     assert_eq!(
-        String::from_utf8(out.response.unwrap().body).unwrap(),
+        String::from_utf8(out.response.unwrap().body.to_vec()).unwrap(),
         "from b"
     );
     assert!(out
@@ -313,7 +319,7 @@ fn hedging_takes_the_faster_answer() {
         s.now,
     ));
     assert_eq!(
-        String::from_utf8(out.response.unwrap().body).unwrap(),
+        String::from_utf8(out.response.unwrap().body.to_vec()).unwrap(),
         "from b"
     );
     // …and a service can turn it off: then the slow one answers.
@@ -330,7 +336,7 @@ fn hedging_takes_the_faster_answer() {
         s.now,
     ));
     assert_eq!(
-        String::from_utf8(out.response.unwrap().body).unwrap(),
+        String::from_utf8(out.response.unwrap().body.to_vec()).unwrap(),
         "from a"
     );
 }
@@ -362,8 +368,8 @@ impl Upstream for Rpc {
         let body = serde_json::json!({"jsonrpc": "2.0", "id": call["id"], "result": result});
         Ok(UpstreamResponse {
             status: 200,
-            headers: vec![],
-            body: body.to_string().into_bytes(),
+            headers: http::HeaderMap::new(),
+            body: body.to_string().into_bytes().into(),
         })
     }
     async fn sleep(&self, _ms: u64) {}
@@ -388,9 +394,10 @@ fn proxied_answers_are_checked_and_bad_ones_retried() {
         calls: RefCell::new(vec![]),
     };
     let call = |method: &str, params: &str| ProxyRequest {
-        method: "POST".into(),
+        method: http::Method::POST,
         body: format!(r#"{{"jsonrpc":"2.0","id":7,"method":"{method}","params":{params}}}"#)
-            .into_bytes(),
+            .into_bytes()
+            .into(),
         ..get()
     };
     let eth = ServiceId::new("eth").unwrap();

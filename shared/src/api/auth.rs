@@ -73,6 +73,11 @@ impl Auth {
     /// Checks `req`: `Ok(())` when allowed, otherwise the 401 or 403 JSON
     /// error to send.
     pub fn check(&self, req: &ApiRequest) -> Result<(), ApiResponse> {
+        self.check_authorization(req.header("authorization"))
+    }
+
+    /// [`Auth::check`] on the value of the `authorization` header alone.
+    pub fn check_authorization(&self, value: Option<&str>) -> Result<(), ApiResponse> {
         let expected = match self {
             Auth::Open => return Ok(()),
             Auth::Deny => return Err(ApiResponse::error(
@@ -82,7 +87,7 @@ impl Auth {
             )),
             Auth::Bearer(d) => d,
         };
-        let Some(value) = req.header("authorization") else {
+        let Some(value) = value else {
             return Err(unauthorized(
                 "this route needs `authorization: Bearer <token>`",
             ));

@@ -56,11 +56,13 @@ pub fn join_url(endpoint: &str, path: &str) -> String {
         return endpoint.to_string();
     }
     let base = endpoint.trim_end_matches('/');
-    if path.starts_with('/') || path.starts_with('?') {
-        format!("{base}{path}")
-    } else {
-        format!("{base}/{path}")
+    let mut url = String::with_capacity(base.len() + path.len() + 1);
+    url.push_str(base);
+    if !(path.starts_with('/') || path.starts_with('?')) {
+        url.push('/');
     }
+    url.push_str(path);
+    url
 }
 
 impl Registry {

@@ -19,7 +19,7 @@
 //! never a silently cut body).
 
 use super::guard::{self, GuardError};
-use super::headers::{forwardable_headers, is_hop_by_hop};
+use super::headers::strip_hop_by_hop;
 use super::outbound::{
     Outbound, OutboundError, OutboundRequest, OutboundResponse, RedirectPolicy, Timer,
 };
@@ -166,9 +166,12 @@ impl<O: Outbound, T: Timer> HostClient<O, T> {
         Ok(())
     }
 
+    /// Parses `url` once and checks it with the guard.
     fn checked_url(url: &str, allow_private: bool) -> Result<url::Url, OutboundError> {
-        guard::check_url(url, allow_private).map_err(|e| guard_failure(&e))?;
-        url::Url::parse(url).map_err(|e| OutboundError::Protocol(format!("invalid URL: {e}")))
+        let parsed = url::Url::parse(url)
+            .map_err(|e| guard_failure(&GuardError::InvalidUrl(e.to_string())))?;
+        guard::check_parsed(&parsed, allow_private).map_err(|e| guard_failure(&e))?;
+        Ok(parsed)
     }
 
     /// Sends one probe; see [`Prober`].
@@ -185,7 +188,7 @@ impl<O: Outbound, T: Timer> HostClient<O, T> {
             method,
             url,
             headers,
-            body: req.body.clone().unwrap_or_default(),
+            body: req.body.clone().map(bytes::Bytes::from).unwrap_or_default(),
             timeout_ms: req.timeout_ms.max(1),
             max_bytes: req.max_bytes,
             redirects: RedirectPolicy {
@@ -199,7 +202,7 @@ impl<O: Outbound, T: Timer> HostClient<O, T> {
         Ok(ProbeResponse {
             status: resp.status,
             latency_ms: resp.latency_ms,
-            body: resp.body,
+            body: resp.body.into(),
             truncated: resp.truncated,
             retry_after_s: retry_after(&resp.headers),
             signature: resp
@@ -218,12 +221,10 @@ impl<O: Outbound, T: Timer> HostClient<O, T> {
         timeout_ms: u64,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let url = Self::checked_url(&target.url, target.allow_private)?;
-        let method = http::Method::from_bytes(req.method.as_bytes())
-            .map_err(|_| UpstreamError::Other(format!("invalid method `{}`", req.method)))?;
-        let mut headers = header_map(&forwardable_headers(&req.headers))?;
+        let mut headers = req.headers.clone();
         self.add_secrets(&target.provider, &target.secret_headers, &mut headers)?;
         let out = OutboundRequest {
-            method,
+            method: req.method.clone(),
             url,
             headers,
             body: req.body.clone(),
@@ -243,16 +244,8 @@ impl<O: Outbound, T: Timer> HostClient<O, T> {
                 self.upstream_max_bytes
             )));
         }
-        let headers = resp
-            .headers
-            .iter()
-            .filter(|(k, _)| !is_hop_by_hop(k.as_str()))
-            .filter_map(|(k, v)| {
-                v.to_str()
-                    .ok()
-                    .map(|v| (k.as_str().to_string(), v.to_string()))
-            })
-            .collect();
+        let mut headers = resp.headers;
+        strip_hop_by_hop(&mut headers);
         Ok(UpstreamResponse {
             status: resp.status,
             headers,
@@ -280,7 +273,7 @@ impl<O: Outbound, T: Timer> HostClient<O, T> {
             method: http::Method::POST,
             url,
             headers,
-            body,
+            body: body.into(),
             timeout_ms: timeout_ms.max(1),
             max_bytes: WEBHOOK_MAX_BYTES,
             redirects: RedirectPolicy {

@@ -5,6 +5,8 @@
 use super::{headers, MAX_BODY};
 use crate::api::{ApiRequest, ApiResponse};
 use crate::proxy::{ProxyError, ProxyOutcome};
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
 
 /// The `413` answer to a body over [`MAX_BODY`].
 pub fn too_large() -> ApiResponse {
@@ -16,8 +18,8 @@ pub fn too_large() -> ApiResponse {
 }
 
 /// Converts the core's response to the `http` crate's.
-pub fn to_http(r: ApiResponse) -> http::Response<Vec<u8>> {
-    let mut resp = http::Response::new(r.body);
+pub fn to_http(r: ApiResponse) -> http::Response<Bytes> {
+    let mut resp = http::Response::new(Bytes::from(r.body));
     *resp.status_mut() =
         http::StatusCode::from_u16(r.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     for (k, v) in r.headers {
@@ -32,14 +34,24 @@ pub fn to_http(r: ApiResponse) -> http::Response<Vec<u8>> {
 }
 
 /// Converts the `http` crate's request to the core's.
-pub fn from_http(req: http::Request<Vec<u8>>) -> ApiRequest {
+pub fn from_http(req: http::Request<Bytes>) -> ApiRequest {
     let (parts, body) = req.into_parts();
     ApiRequest {
         method: parts.method.as_str().to_string(),
         path: parts.uri.path().to_string(),
         query: parts.uri.query().unwrap_or("").to_string(),
         headers: headers::pairs(&parts.headers),
-        body,
+        body: body.into(),
+    }
+}
+
+/// Converts the `http` crate's response to the core's.
+pub fn from_http_response(resp: http::Response<Bytes>) -> ApiResponse {
+    let (parts, body) = resp.into_parts();
+    ApiResponse {
+        status: parts.status.as_u16(),
+        headers: headers::pairs(&parts.headers),
+        body: body.into(),
     }
 }
 
@@ -53,27 +65,24 @@ pub fn from_http(req: http::Request<Vec<u8>>) -> ApiRequest {
 /// -32005 limit exceeded, -32002 resource unavailable), which wallets and
 /// libraries such as ethers.js and cast read; otherwise the API's JSON
 /// error.
-pub fn proxy_response(outcome: ProxyOutcome, request_body: &[u8]) -> ApiResponse {
-    let used = outcome
-        .attempts
-        .iter()
-        .find(|a| a.used)
-        .map(|a| a.provider.to_string());
+pub fn proxy_response(outcome: ProxyOutcome, request_body: &[u8]) -> http::Response<Bytes> {
     match outcome.response {
         Ok(up) => {
-            let mut r = ApiResponse {
-                status: up.status,
-                headers: up.headers,
-                body: up.body,
-            };
-            r.headers.retain(|(k, _)| !headers::is_hop_by_hop(k));
-            if let Some(p) = used {
-                r.headers.push(("x-sentinel-provider".into(), p));
+            let mut r = http::Response::new(up.body);
+            *r.status_mut() =
+                http::StatusCode::from_u16(up.status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+            *r.headers_mut() = up.headers;
+            let h = r.headers_mut();
+            headers::strip_hop_by_hop(h);
+            if let Some(a) = outcome.attempts.iter().find(|a| a.used) {
+                if let Ok(v) = HeaderValue::from_str(a.provider.as_str()) {
+                    h.insert(HeaderName::from_static("x-sentinel-provider"), v);
+                }
             }
-            r.headers.push((
-                "x-sentinel-attempts".into(),
-                outcome.attempts.len().to_string(),
-            ));
+            h.insert(
+                HeaderName::from_static("x-sentinel-attempts"),
+                HeaderValue::from(outcome.attempts.len()),
+            );
             r
         }
         Err(e) => {
@@ -95,7 +104,7 @@ pub fn proxy_response(outcome: ProxyOutcome, request_body: &[u8]) -> ApiResponse
             if let Some(s) = retry_after {
                 r.headers.push(("retry-after".into(), s.max(1).to_string()));
             }
-            r
+            to_http(r)
         }
     }
 }

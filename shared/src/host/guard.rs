@@ -345,10 +345,12 @@ pub fn local_name(name: &str) -> Option<&'static str> {
     }
 }
 
-fn check_ip(host: &str, ip: IpAddr, allow_private: bool) -> Result<(), GuardError> {
+/// Judges an address; `host` names it in an error (formatted only then:
+/// this runs on every proxied request).
+fn check_ip(host: impl Fn() -> String, ip: IpAddr, allow_private: bool) -> Result<(), GuardError> {
     if let Some(class) = always_refused(ip) {
         return Err(GuardError::Forbidden {
-            host: host.to_string(),
+            host: host(),
             addr: ip,
             class,
         });
@@ -358,7 +360,7 @@ fn check_ip(host: &str, ip: IpAddr, allow_private: bool) -> Result<(), GuardErro
     }
     match classify(ip) {
         Some(class) => Err(GuardError::Blocked {
-            host: host.to_string(),
+            host: host(),
             addr: ip,
             class,
         }),
@@ -402,14 +404,14 @@ pub fn check_parsed(url: &Url, allow_private: bool) -> Result<(), GuardError> {
     // IPv4 form (`2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1`) into an
     // address; IPv6 literals (`[::ffff:127.0.0.1]`) are addresses too.
     match url.host() {
-        Some(Host::Ipv4(ip)) => check_ip(&ip.to_string(), IpAddr::V4(ip), allow_private),
-        Some(Host::Ipv6(ip)) => check_ip(&format!("[{ip}]"), IpAddr::V6(ip), allow_private),
+        Some(Host::Ipv4(ip)) => check_ip(|| ip.to_string(), IpAddr::V4(ip), allow_private),
+        Some(Host::Ipv6(ip)) => check_ip(|| format!("[{ip}]"), IpAddr::V6(ip), allow_private),
         Some(Host::Domain(d)) if !d.is_empty() => {
             // A domain that still reads as an address (only possible for
             // non-special schemes, which are refused above) is judged as
             // one anyway.
             match d.parse::<IpAddr>() {
-                Ok(ip) => check_ip(d, ip, allow_private),
+                Ok(ip) => check_ip(|| d.to_string(), ip, allow_private),
                 Err(_) => check_name(d, allow_private),
             }
         }
@@ -430,7 +432,7 @@ pub fn check_resolved(
     }
     addrs
         .iter()
-        .try_for_each(|a| check_ip(host, a.ip(), allow_private))
+        .try_for_each(|a| check_ip(|| host.to_string(), a.ip(), allow_private))
 }
 
 /// Checks resolved addresses with private targets not allowed: all must

@@ -40,7 +40,7 @@ pub mod limits;
 pub mod outbound;
 
 pub use checks::{auth_for, check_sealed, validate_webhooks};
-pub use convert::{from_http, proxy_response, to_http, too_large};
+pub use convert::{from_http, from_http_response, proxy_response, to_http, too_large};
 pub use limits::{overloaded, ConnectionLimits, Overload};
 
 pub use client::{HostClient, UPSTREAM_MAX_BYTES, USER_AGENT};
@@ -57,6 +57,7 @@ use crate::proxy::{self, gate::Reservations, ProxyPolicy, ProxyRequest, UsageTal
 use crate::tick::{Commit, CommitBatch, Consistency, Sentinel, Store, TickError, TickReport};
 use crate::time::UnixMillis;
 use crate::ServiceId;
+use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -446,13 +447,91 @@ where
         Ok(v)
     }
 
-    /// The HTTP entry point.
+    /// The HTTP entry point. A proxied request (`/proxy/…`) stays in the
+    /// `http` types from the shell to the provider and back (its headers
+    /// and body are never converted, its body never copied); every other
+    /// route goes through [`Host::handle_api`].
     pub async fn handle(
         &self,
-        req: http::Request<Vec<u8>>,
+        req: http::Request<Bytes>,
         now: UnixMillis,
-    ) -> http::Response<Vec<u8>> {
+    ) -> http::Response<Bytes> {
+        if req.body().len() > MAX_BODY {
+            return to_http(too_large());
+        }
+        if req.uri().path().starts_with("/proxy/") {
+            let view = self.view();
+            // The router judges the path, the method and the service as for
+            // any request; a proxy route needs nothing else from it.
+            let head = ApiRequest {
+                method: req.method().as_str().to_string(),
+                path: req.uri().path().to_string(),
+                query: req.uri().query().unwrap_or("").to_string(),
+                headers: Vec::new(),
+                body: Vec::new(),
+            };
+            let ctx = ApiContext {
+                engine: &view.engine,
+                now,
+                recent_observations: &[],
+            };
+            return match api::route(&head, &ctx, &self.auth) {
+                Routed::Proxy { service, rest } => {
+                    let (parts, body) = req.into_parts();
+                    self.proxy(&view.engine, service, rest, parts, body, now)
+                        .await
+                }
+                Routed::Response(r) => to_http(r),
+                // Not a proxy path after all (the router decides).
+                Routed::Submit { .. } => to_http(self.handle_api(from_http(req), now).await),
+            };
+        }
         to_http(self.handle_api(from_http(req), now).await)
+    }
+
+    /// Forwards a proxied request (already routed) and books its usage.
+    async fn proxy(
+        &self,
+        engine: &Engine,
+        service: ServiceId,
+        rest: String,
+        parts: http::request::Parts,
+        body: Bytes,
+        now: UnixMillis,
+    ) -> http::Response<Bytes> {
+        let header = |name: http::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        if let Err(refused) = self.proxy_allowed(
+            engine,
+            &service,
+            parts.headers.contains_key(http::header::UPGRADE),
+            header(http::header::AUTHORIZATION),
+        ) {
+            return to_http(refused);
+        }
+        let mut headers = parts.headers;
+        headers::strip_request(&mut headers);
+        let preq = ProxyRequest {
+            method: parts.method,
+            path_and_query: rest,
+            headers,
+            body,
+        };
+        let outcome = proxy::forward_gated(
+            engine,
+            &service,
+            &preq,
+            &self.client,
+            &self.policy,
+            &self.gate,
+            now,
+        )
+        .await;
+        {
+            let mut u = lock(&self.usage);
+            u.tally.add(&outcome);
+            self.gate.settle(&outcome.reserved);
+        }
+        proxy_response(outcome, &preq.body)
     }
 
     /// [`Host::handle`] on the core's plain request type.
@@ -475,31 +554,24 @@ where
         match api::route(&req, &ctx, &self.auth) {
             Routed::Response(r) => r,
             Routed::Proxy { service, rest } => {
-                if let Err(refused) = self.proxy_allowed(&view.engine, &service, &req) {
-                    return refused;
+                // The plain request type: convert, forward as `handle` does.
+                let mut parts = http::Request::new(()).into_parts().0;
+                match http::Method::from_bytes(req.method.as_bytes()) {
+                    Ok(m) => parts.method = m,
+                    Err(_) => return ApiResponse::error(400, "bad-request", "invalid method"),
                 }
-                let preq = ProxyRequest {
-                    method: req.method,
-                    path_and_query: rest,
-                    headers: headers::forwardable_request_headers(&req.headers),
-                    body: req.body,
-                };
-                let outcome = proxy::forward_gated(
-                    &view.engine,
-                    &service,
-                    &preq,
-                    &self.client,
-                    &self.policy,
-                    &self.gate,
-                    now,
-                )
-                .await;
-                {
-                    let mut u = lock(&self.usage);
-                    u.tally.add(&outcome);
-                    self.gate.settle(&outcome.reserved);
-                }
-                proxy_response(outcome, &preq.body)
+                parts.headers = headers::map_of(&req.headers);
+                let resp = self
+                    .proxy(
+                        &view.engine,
+                        service,
+                        rest,
+                        parts,
+                        Bytes::from(req.body),
+                        now,
+                    )
+                    .await;
+                from_http_response(resp)
             }
             Routed::Submit { service, provider } => {
                 let id = provider.id.clone();
@@ -655,15 +727,10 @@ where
         &self,
         engine: &crate::Engine,
         service: &crate::ServiceId,
-        req: &ApiRequest,
+        upgrade: bool,
+        authorization: Option<&str>,
     ) -> Result<(), ApiResponse> {
-        let header = |name: &str| {
-            req.headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-        };
-        if header("upgrade").is_some() {
+        if upgrade {
             return Err(ApiResponse::error(
                 501,
                 "upgrade-not-supported",
@@ -687,7 +754,7 @@ where
         if !token_required {
             return Ok(());
         }
-        let presented = header("authorization")
+        let presented = authorization
             .and_then(|v| {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
@@ -696,7 +763,9 @@ where
         let by_proxy_token = presented
             .as_ref()
             .is_some_and(|d| self.proxy_tokens.iter().any(|t| t.matches(d)));
-        if by_proxy_token || (presented.is_some() && self.auth.check(req).is_ok()) {
+        if by_proxy_token
+            || (presented.is_some() && self.auth.check_authorization(authorization).is_ok())
+        {
             return Ok(());
         }
         Err(ApiResponse::error(

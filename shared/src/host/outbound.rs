@@ -49,7 +49,7 @@ pub struct OutboundRequest {
     /// Headers; credential values are marked sensitive.
     pub headers: http::HeaderMap,
     /// Body (empty: none).
-    pub body: Vec<u8>,
+    pub body: bytes::Bytes,
     /// Total time allowed, in ms.
     pub timeout_ms: u64,
     /// Largest body to read.
@@ -99,7 +99,7 @@ pub struct OutboundResponse {
     /// Headers.
     pub headers: http::HeaderMap,
     /// Body, at most `max_bytes`.
-    pub body: Vec<u8>,
+    pub body: bytes::Bytes,
     /// Whether there was more than `max_bytes`.
     pub truncated: bool,
     /// Time from send to the end of the body, in ms.

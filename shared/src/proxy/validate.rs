@@ -64,12 +64,12 @@ pub fn judge(
     let rt = engine.registry().provider(provider.as_str())?;
     let svc = engine.registry().service(rt.service.as_str())?;
     if let Some(evm) = svc.config.evm.as_ref() {
-        if !req.method.eq_ignore_ascii_case("POST") {
+        if req.method != http::Method::POST {
             return None;
         }
         return judge_evm(engine, &rt.service, evm, req, resp, now);
     }
-    if rt.checks.is_empty() || !req.method.eq_ignore_ascii_case("GET") {
+    if rt.checks.is_empty() || req.method != http::Method::GET {
         return None;
     }
     let path = req.path_and_query.split('?').next().unwrap_or_default();

@@ -163,7 +163,7 @@ async fn body_of(body: worker::Body) -> worker::Result<Option<Vec<u8>>> {
     Ok(Some(out))
 }
 
-fn to_worker(resp: http::Response<Vec<u8>>) -> worker::Result<Response> {
+fn to_worker(resp: http::Response<bytes::Bytes>) -> worker::Result<Response> {
     let (parts, body) = resp.into_parts();
     let headers = worker::Headers::new();
     for (k, v) in &parts.headers {
@@ -171,7 +171,7 @@ fn to_worker(resp: http::Response<Vec<u8>>) -> worker::Result<Response> {
             headers.append(k.as_str(), v)?;
         }
     }
-    Ok(Response::from_bytes(body)?
+    Ok(Response::from_bytes(body.into())?
         .with_status(parts.status.as_u16())
         .with_headers(headers))
 }
@@ -197,7 +197,7 @@ async fn fetch(req: HttpRequest, env: Env, ctx: Context) -> worker::Result<Respo
         Err(e) => return unavailable(&e),
     };
     let resp = host
-        .handle(http::Request::from_parts(parts, body), now)
+        .handle(http::Request::from_parts(parts, body.into()), now)
         .await;
     // Book this invocation and whatever the proxy used, in the journal,
     // after the answer has gone out.

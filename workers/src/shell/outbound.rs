@@ -169,7 +169,7 @@ impl Outbound for FetchOutbound {
                         || (matches!(h.status, 301 | 302) && method == http::Method::POST)
                     {
                         method = http::Method::GET;
-                        body.clear();
+                        body = bytes::Bytes::new();
                     }
                     hops.push(next);
                 }
@@ -177,7 +177,7 @@ impl Outbound for FetchOutbound {
                     return Ok(OutboundResponse {
                         status: h.status,
                         headers: h.headers,
-                        body: h.body,
+                        body: h.body.into(),
                         truncated: h.truncated,
                         latency_ms: now_ms().saturating_sub(started),
                     })
