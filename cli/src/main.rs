@@ -13,13 +13,6 @@
 #![allow(clippy::print_stdout)]
 #![allow(clippy::disallowed_methods)] // a shell owns the clock
 
-
-/// mimalloc instead of the system allocator: a proxied request allocates
-/// about a hundred times (hyper, the pool, header maps), and glibc's
-/// malloc and free were a tenth of its instructions (BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use sentinel_cli::{demo, runner, status};
