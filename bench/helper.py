@@ -11,6 +11,15 @@ Only the standard library; every loop is bounded in count and time.
     helper.py status PID             -> {"VmRSS":…, "VmHWM":…} (kB)
     helper.py sample-mem PID 10,30,60 -> the same at each mark, one line each
     helper.py summary RESULTS.jsonl  -> Markdown tables on stdout
+    helper.py hey-csv FILE           -> percentiles of `hey -o csv` (every request)
+    helper.py hold-conns HOST PORT PATH N SECS READY
+                                     -> opens N keep-alive connections, one GET
+                                        each, holds them SECS s; writes READY
+                                        once all are open; JSON counts on stdout
+    helper.py tree-rss PID           -> {"rss_kb": …} of PID and its children
+    helper.py realistic-backend PORT NAME SEED
+                                     -> a backend like a real provider: 20-50 ms,
+                                        1 % 500s, 0.2 % stalls of 1 s (until killed)
 """
 
 import json
@@ -18,6 +27,115 @@ import re
 import sys
 import time
 import urllib.request
+
+# ---------------------------------------------------------------- backends
+
+
+def realistic_backend(port, name, seed):
+    """An HTTP/1.1 keep-alive backend on 127.0.0.1 that answers like a real
+    provider rather than a loopback nginx: every answer after 20-50 ms
+    (uniform), 1 % of them a 500, 0.2 % of them stalled for 1 s first.
+    Seeded, so two runs draw the same sequence per connection order."""
+    import asyncio
+    import random
+
+    rng = random.Random(seed)
+    body = b'{"status":"ok","value":42,"updated_at":%d}' % int(time.time())
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                if length:
+                    await reader.readexactly(min(length, 1 << 20))
+                draw = rng.random()
+                delay = rng.uniform(0.020, 0.050)
+                if draw < 0.002:
+                    delay += 1.0
+                await asyncio.sleep(delay)
+                status = b"500 Internal Server Error" if 0.002 <= draw < 0.012 else b"200 OK"
+                out = b"error" if status != b"200 OK" else body
+                writer.write(
+                    b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n"
+                    b"x-backend: " + name.encode() + b"\r\ncontent-length: "
+                    + str(len(out)).encode() + b"\r\n\r\n" + out
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    async def serve():
+        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(serve())
+
+
+def hold_conns(host, port, path, n, secs, ready):
+    """Opens `n` connections (at most 500 connecting at once), sends one
+    keep-alive GET on each and reads its answer, then holds them all open
+    for `secs` seconds; writes `ready` once every connection has answered
+    or failed. Bounded: each connection gets 30 s to answer."""
+    import asyncio
+
+    req = ("GET %s HTTP/1.1\r\nhost: %s\r\n\r\n" % (path, host)).encode()
+    counts = {"opened": 0, "ok": 0, "failed": 0}
+    gate = asyncio.Semaphore(500)
+    writers = []
+
+    async def one():
+        async with gate:
+            try:
+                r, w = await asyncio.wait_for(asyncio.open_connection(host, port), 30)
+                counts["opened"] += 1
+                w.write(req)
+                head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 30)
+                m = re.search(rb"content-length: *(\d+)", head, re.I)
+                if m:
+                    await asyncio.wait_for(r.readexactly(int(m.group(1))), 30)
+                if head.startswith(b"HTTP/1.1 200"):
+                    counts["ok"] += 1
+                else:
+                    counts["failed"] += 1
+                writers.append(w)
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+                counts["failed"] += 1
+
+    async def run():
+        await asyncio.gather(*(one() for _ in range(n)))
+        open(ready, "w").write(json.dumps(counts))
+        await asyncio.sleep(secs)
+        for w in writers:
+            w.close()
+
+    asyncio.run(run())
+    print(json.dumps(counts))
+
+
+def tree_rss(pid):
+    """VmRSS of `pid` and its direct children, in kB."""
+    import os
+
+    pids = [int(pid)]
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if int(open("/proc/%s/stat" % d).read().rsplit(")", 1)[1].split()[1]) == int(pid):
+                    pids.append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    total = 0
+    for p in pids:
+        total += proc_status(p).get("VmRSS", 0)
+    return {"rss_kb": total, "processes": len(pids)}
+
 
 # ---------------------------------------------------------------- parsing
 
@@ -95,6 +213,34 @@ def parse_wrk(text):
     for pct in ("50", "90", "99"):
         m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s|m)\s*$" % pct, text, re.M)
         out["p%s_ms" % pct] = _secs(m.group(1), m.group(2)) * 1e3 if m else None
+    return out
+
+
+def parse_hey_csv(text):
+    """`hey -o csv`: one line per request, so any percentile is exact."""
+    lat, non200, n = [], 0, 0
+    for line in text.splitlines()[1:]:
+        parts = line.split(",")
+        if len(parts) < 7:
+            continue
+        try:
+            lat.append(float(parts[0]) * 1e3)
+            n += 1
+            if parts[6].strip() != "200":
+                non200 += 1
+        except ValueError:
+            continue
+    lat.sort()
+
+    def pct(p):
+        if not lat:
+            return None
+        return lat[min(len(lat) - 1, int(len(lat) * p / 100.0))]
+
+    out = {"requests": n, "non2xx": non200, "p50_ms": pct(50)}
+    for p in ("99", "99.9", "99.99"):
+        out["tail_p%s_ms" % p] = pct(float(p))
+    out["tail_max_ms"] = lat[-1] if lat else None
     return out
 
 
@@ -392,6 +538,64 @@ def summary(path):
                 )
             )
         out.append("")
+    rl = by.get("realistic", [])
+    if rl:
+        out.append(
+            "### Realistic backends (20-50 ms, 1 %% 500s, 0.2 %% stalls of 1 s): "
+            "hey -z %ss -c 20 -o csv (every request's latency), rounds in alternating orders"
+            % _f(rl[0].get("secs", 30))
+        )
+        out.append("")
+        out.append(
+            "| target | round | requests | non-2xx | p50 ms | p99 ms | p99.9 ms | p99.99 ms | max ms | proxy CPU µs/req |"
+        )
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in sorted(rl, key=lambda r: (key(r), r.get("round", 0))):
+            out.append(
+                "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+                % (
+                    r["target"],
+                    r.get("round", 1),
+                    _f(r["requests"]),
+                    _f(r["non2xx"]),
+                    _f(r["p50_ms"], 1),
+                    _f(r.get("tail_p99_ms"), 1),
+                    _f(r.get("tail_p99.9_ms"), 1),
+                    _f(r.get("tail_p99.99_ms"), 1),
+                    _f(r.get("tail_max_ms"), 1),
+                    _f(r.get("proxy_cpu_us"), 1),
+                )
+            )
+        out.append("")
+    cs = by.get("conns", [])
+    if cs:
+        out.append(
+            "### 10,000 idle client connections held open, then wrk -t1 -c32 -d10s beside them"
+        )
+        out.append("")
+        out.append(
+            "| proxy | connections open (answered 200) | RSS before MiB | RSS with them MiB "
+            "| KiB per connection | req/s beside them | proxy CPU µs/req |"
+        )
+        out.append("|---|---:|---:|---:|---:|---:|---:|")
+        for r in sorted(cs, key=key):
+            held = r.get("held") or {}
+            opened = held.get("opened") or 0
+            per = (r["rss_held_kb"] - r["rss0_kb"]) / opened if opened else None
+            out.append(
+                "| %s | %s (%s) | %.1f | %.1f | %s | %s | %s |"
+                % (
+                    r["target"],
+                    _f(opened),
+                    _f(held.get("ok")),
+                    r["rss0_kb"] / 1024,
+                    r["rss_held_kb"] / 1024,
+                    _f(per, 1),
+                    _f(r["rps"]),
+                    _f(r.get("proxy_cpu_us"), 1),
+                )
+            )
+        out.append("")
     if by.get("memory"):
         out.append("### Memory of `sentinel run`")
         out.append("")
@@ -445,6 +649,14 @@ def main(argv):
         print(json.dumps(proc_status(argv[2])))
     elif cmd == "summary":
         print(summary(argv[2]))
+    elif cmd == "hey-csv":
+        print(json.dumps(parse_hey_csv(open(argv[2]).read())))
+    elif cmd == "hold-conns":
+        hold_conns(argv[2], int(argv[3]), argv[4], int(argv[5]), float(argv[6]), argv[7])
+    elif cmd == "tree-rss":
+        print(json.dumps(tree_rss(argv[2])))
+    elif cmd == "realistic-backend":
+        realistic_backend(int(argv[2]), argv[3], int(argv[4]))
     else:
         print(__doc__, file=sys.stderr)
         return 2

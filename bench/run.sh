@@ -9,7 +9,13 @@
 #
 # Environment:
 #   BENCH_STEPS      comma list of steady,max,failover,memory (default) and
-#                    stall (optional: backend A hung with SIGSTOP instead of killed).
+#                    stall (optional: backend A hung with SIGSTOP instead of killed),
+#                    realistic (optional: backends that answer in 20-50 ms with 1 %
+#                    500s and 0.2 % stalls of 1 s; each proxy as configured for
+#                    the other steps, on ports of its own; BENCH_REAL_ROUNDS, 2),
+#                    conns (optional: 10,000 idle keep-alive client connections
+#                    held open; memory per connection and throughput meanwhile,
+#                    the sentinel against nginx; BENCH_CONNS, 10000).
 #                    memory starts a second sentinel (10 services x 10 providers)
 #                    at the beginning: its RSS is read at 10/30/60 s, and it is a
 #                    fifth target of the max rounds.
@@ -41,6 +47,9 @@ PORT_SENT=${BENCH_PORT_SENTINEL:-18080} # sentinel run
 PORT_HAP=${BENCH_PORT_HAPROXY:-18081}  # HAProxy
 PORT_NGX=${BENCH_PORT_NGINX:-18082}    # nginx as proxy
 PORT_MEM=${BENCH_PORT_MEM:-18083}      # the 100-provider sentinel
+PORT_RA=${BENCH_PORT_RA:-18011}        # realistic step: backend A
+PORT_RB=${BENCH_PORT_RB:-18012}        # realistic step: backend B
+PORT_RSENT=${BENCH_PORT_RSENTINEL:-18090} # realistic step: sentinel, HAProxy (+1), nginx (+2)
 
 declare -A URL=(
   [direct]="http://127.0.0.1:$PORT_A/v1/price"
@@ -555,6 +564,143 @@ if has_step stall; then
     HEY_TIMEOUT=15 failover_run hey "$t" stop
   done
   ensure_backend_a
+fi
+
+# ------------------------------------------------------------------ realistic
+
+# Backends like real providers instead of a loopback nginx (bench/helper.py
+# realistic-backend): every answer after 20-50 ms, 1 % of them a 500 and
+# 0.2 % stalled for 1 s. Each proxy keeps the failover settings of the
+# other steps; the sentinel its defaults (hedging on, adaptive timeouts).
+# hey -o csv lists every request's latency, so p99.9 and p99.99 (where
+# the stalls and the errors show) are exact.
+if has_step realistic; then
+  rd=$WORK/realistic
+  mkdir -p "$rd/nginx/tmp" "$rd/haproxy"
+  for p in $PORT_RA $PORT_RB $PORT_RSENT $((PORT_RSENT + 1)) $((PORT_RSENT + 2)); do
+    port_free "$p" || die "port $p is in use (realistic step)"
+  done
+  python3 "$HELPER" realistic-backend $PORT_RA a 1 >"$rd/backend-a.log" 2>&1 &
+  RA_PID=$!
+  PIDS+=($!)
+  python3 "$HELPER" realistic-backend $PORT_RB b 2 >"$rd/backend-b.log" 2>&1 &
+  RB_PID=$!
+  PIDS+=($!)
+  wait_url "http://127.0.0.1:$PORT_RA/health" "" 10 || die "realistic backend A did not start"
+  wait_url "http://127.0.0.1:$PORT_RB/health" "" 10 || die "realistic backend B did not start"
+  render "$BENCH/conf/sentinel.toml.in" "$rd/sentinel.toml" PORT_A=$PORT_RA PORT_B=$PORT_RB
+  start_sentinel "$rd/sentinel.toml" $PORT_RSENT "$rd/sentinel-data" "$OUT/realistic-sentinel.log"
+  RSENT_PID=$SENT_PID
+  render "$BENCH/conf/haproxy.cfg.in" "$rd/haproxy/haproxy.cfg" DIR="$rd/haproxy" PORT=$((PORT_RSENT + 1)) \
+    PORT_A=$PORT_RA PORT_B=$PORT_RB
+  haproxy -db -f "$rd/haproxy/haproxy.cfg" >"$rd/haproxy/haproxy.log" 2>&1 &
+  RHAP_PID=$!
+  PIDS+=($!)
+  render "$BENCH/conf/nginx-proxy.conf.in" "$rd/nginx/nginx.conf" DIR="$rd/nginx" PORT=$((PORT_RSENT + 2)) \
+    PORT_A=$PORT_RA PORT_B=$PORT_RB WORKERS=auto
+  nginx -p "$rd/nginx/" -e "$rd/nginx/error.log" -c "$rd/nginx/nginx.conf" >"$rd/nginx/stdout.log" 2>&1 &
+  RNGX_PID=$!
+  PIDS+=($!)
+  declare -A RURL=(
+    [direct]="http://127.0.0.1:$PORT_RA/v1/price"
+    [sentinel]="http://127.0.0.1:$PORT_RSENT/proxy/bench/v1/price"
+    [haproxy]="http://127.0.0.1:$((PORT_RSENT + 1))/v1/price"
+    [nginx]="http://127.0.0.1:$((PORT_RSENT + 2))/v1/price"
+  )
+  declare -A RPID=([direct]=$RA_PID [sentinel]=$RSENT_PID [haproxy]=$RHAP_PID [nginx]=$RNGX_PID)
+  for t in sentinel haproxy nginx; do
+    wait_url "${RURL[$t]}" "x-backend: a" 20 || die "$t does not answer from realistic backend A"
+  done
+  # The sentinel learns the backends' latency from its probes (hedging
+  # and timeouts adapt to it): give it a few probes.
+  sleep 5
+  secs=${BENCH_REAL_SECS:-30}
+  order=(direct sentinel haproxy nginx)
+  for round in $(seq "${BENCH_REAL_ROUNDS:-2}"); do
+    for t in "${order[@]}"; do
+      f=$OUT/realistic-$t-$round.txt
+      wait_idle "realistic → $t"
+      log "realistic backends → $t, round $round (hey -z ${secs}s -c 20)"
+      m0=$(cpu_mark) c0=$(tree_ticks "${RPID[$t]}")
+      timeout $((secs + 30)) hey -z "${secs}s" -c 20 -t 10 -o csv "${RURL[$t]}" >"$f" 2>&1 || true
+      c1=$(tree_ticks "${RPID[$t]}") m1=$(cpu_mark)
+      parsed=$(python3 "$HELPER" hey-csv "$f")
+      n=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests"] or 1)' "$parsed")
+      emit realistic "$t" "{\"round\":$round,\"secs\":$secs}" "$parsed" \
+        "$(other_cpu_json "$m0" "$m1")" "$(cpu_per_req_json "$c0" "$c1" "$n")"
+    done
+    # Alternate the order between rounds.
+    order=("${order[3]}" "${order[2]}" "${order[1]}" "${order[0]}")
+  done
+  for p in $RNGX_PID $RHAP_PID $RSENT_PID $RA_PID $RB_PID; do stop_pid "$p"; done
+fi
+
+# ------------------------------------------------------------------ conns
+
+# 10,000 client connections held open (one request each, then idle), and
+# the throughput of 32 busy connections meanwhile. Both proxies get the
+# limits this needs: the sentinel SENTINEL_MAX_CONNECTIONS and
+# _MAX_CLIENT_CONNECTIONS (every connection comes from 127.0.0.1) and a
+# 60 s keep-alive wait like nginx's keepalive_timeout; nginx 16,384
+# worker_connections.
+if has_step conns; then
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  (($(ulimit -n) >= ${BENCH_CONNS:-10000} + 2000)) ||
+    die "the open-file limit ($(ulimit -n)) is too low for ${BENCH_CONNS:-10000} connections through a proxy"
+  cdir=$WORK/conns
+  mkdir -p "$cdir/nginx/tmp"
+  nconns=${BENCH_CONNS:-10000}
+  PORT_CSENT=$((PORT_RSENT + 3)) PORT_CNGX=$((PORT_RSENT + 4))
+  SENTINEL_MAX_CONNECTIONS=$((nconns * 2)) SENTINEL_MAX_CLIENT_CONNECTIONS=$((nconns * 2)) \
+    SENTINEL_HEADER_TIMEOUT_MS=60000 SENTINEL_IDLE_TIMEOUT_MS=60000 \
+    start_sentinel "$WORK/sentinel.toml" $PORT_CSENT "$cdir/sentinel-data" "$OUT/conns-sentinel.log"
+  CSENT_PID=$SENT_PID
+  render "$BENCH/conf/nginx-proxy.conf.in" "$cdir/nginx/nginx.conf" DIR="$cdir/nginx" PORT=$PORT_CNGX \
+    PORT_A=$PORT_A PORT_B=$PORT_B WORKERS=auto
+  sed -i -e 's/worker_connections 4096;/worker_connections 16384;/' \
+    -e 's/^worker_processes \(.*\);/worker_processes \1;\nworker_rlimit_nofile 20000;/' "$cdir/nginx/nginx.conf"
+  nginx -p "$cdir/nginx/" -e "$cdir/nginx/error.log" -c "$cdir/nginx/nginx.conf" >"$cdir/nginx/stdout.log" 2>&1 &
+  CNGX_PID=$!
+  PIDS+=($!)
+  declare -A CURL_=(
+    [sentinel]="http://127.0.0.1:$PORT_CSENT/proxy/bench/v1/price"
+    [nginx]="http://127.0.0.1:$PORT_CNGX/v1/price"
+  )
+  declare -A CPATH=([sentinel]=/proxy/bench/v1/price [nginx]=/v1/price)
+  declare -A CPORT=([sentinel]=$PORT_CSENT [nginx]=$PORT_CNGX)
+  declare -A CPID=([sentinel]=$CSENT_PID [nginx]=$CNGX_PID)
+  for t in sentinel nginx; do
+    wait_url "${CURL_[$t]}" "x-backend: a" 20 || die "$t (conns step) does not answer from backend A"
+    run_wrk "$cdir/warm-$t.txt" 2 "${CURL_[$t]}"
+  done
+  for t in sentinel nginx; do
+    wait_idle "conns → $t"
+    rss0=$(python3 "$HELPER" tree-rss "${CPID[$t]}")
+    ready=$cdir/ready-$t
+    rm -f "$ready"
+    log "conns → $t: opening $nconns connections"
+    python3 "$HELPER" hold-conns 127.0.0.1 "${CPORT[$t]}" "${CPATH[$t]}" "$nconns" 30 "$ready" \
+      >"$cdir/hold-$t.json" 2>"$cdir/hold-$t.err" &
+    hold_pid=$!
+    PIDS+=($!)
+    for _ in $(seq 600); do [[ -f $ready ]] && break; sleep 0.1; done
+    [[ -f $ready ]] || log "conns → $t: the connections were not all open after 60 s"
+    sleep 1
+    rss1=$(python3 "$HELPER" tree-rss "${CPID[$t]}")
+    f=$OUT/conns-$t.txt
+    tp=${CPID[$t]}
+    c0=$(tree_ticks "$tp")
+    run_wrk "$f" 10 "${CURL_[$t]}"
+    c1=$(tree_ticks "$tp")
+    rss2=$(python3 "$HELPER" tree-rss "${CPID[$t]}")
+    wait "$hold_pid" || true
+    parsed=$(python3 "$HELPER" wrk "$f")
+    n=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests"] or 1)' "$parsed")
+    emit conns "$t" "$(python3 -c 'import json,sys; a,b,c,h=(json.loads(x) for x in sys.argv[1:5]); print(json.dumps({"rss0_kb":a["rss_kb"],"rss_held_kb":b["rss_kb"],"rss_busy_kb":c["rss_kb"],"held":h}))' \
+      "$rss0" "$rss1" "$rss2" "$(cat "$ready" 2>/dev/null || echo '{}')")" "$parsed" "$(cpu_per_req_json "$c0" "$c1" "$n")"
+  done
+  stop_pid "$CNGX_PID"
+  stop_pid "$CSENT_PID"
 fi
 
 # ------------------------------------------------------------------ memory

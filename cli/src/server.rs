@@ -467,10 +467,16 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>, permit: Permit) {
         busy.clone(),
     );
     let host = shared.host.clone();
+    // The request's future is boxed: hyper keeps one slot for it per
+    // connection, sized to the future, for as long as the connection is
+    // open. Boxed, an idle keep-alive connection holds a pointer instead
+    // of the whole state of a proxied request (kilobytes).
     let svc = hyper::service::service_fn(move |req| {
         let host = host.clone();
         let busy = busy.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(req, &host, &busy, &limits).await) }
+        Box::pin(async move {
+            Ok::<_, std::convert::Infallible>(handle(req, &host, &busy, &limits).await)
+        })
     });
     if let Err(e) = hyper::server::conn::http1::Builder::new()
         .timer(HyperTimer::new())

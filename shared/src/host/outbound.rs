@@ -2,7 +2,7 @@
 //! proxied requests, webhooks — goes through [`Outbound::send`], and every
 //! wait through [`Timer::sleep`].
 //!
-//! A shell implements the two traits over its runtime (reqwest and tokio
+//! A shell implements the two traits over its runtime (hyper and tokio
 //! natively, `Fetch` and a JS timer in a Worker) and does nothing else with
 //! a request: by the time an [`OutboundRequest`] reaches it, the core has
 //! checked the URL against the SSRF guard ([`super::guard`]), opened the
