@@ -448,13 +448,9 @@ impl NativeOutbound {
         let mut body = body;
         let mut visited: Vec<url::Url> = Vec::new();
         loop {
-            let uri: http::Uri = url
-                .as_str()
-                .parse()
-                .map_err(|e| OutboundError::Protocol(format!("invalid URL: {e}")))?;
             let mut r = http::Request::new(Full::new(body.clone()));
             *r.method_mut() = method.clone();
-            *r.uri_mut() = uri;
+            *r.uri_mut() = url.clone();
             *r.headers_mut() = headers.clone();
             let resp = pool
                 .request(r)
@@ -463,14 +459,17 @@ impl NativeOutbound {
             let status = resp.status();
             if redirects.follow && is_redirect(status) {
                 if let Some(location) = resp.headers().get(LOCATION) {
+                    // Redirects are judged on WHATWG URLs, as the guard reads them.
+                    let here = url::Url::parse(&url.to_string())
+                        .map_err(|e| OutboundError::Protocol(format!("invalid URL: {e}")))?;
                     let next = location
                         .to_str()
                         .ok()
-                        .and_then(|l| url.join(l).ok())
+                        .and_then(|l| here.join(l).ok())
                         .ok_or_else(|| {
                             OutboundError::Redirect("a redirect to an invalid location".into())
                         })?;
-                    visited.push(url);
+                    visited.push(here);
                     guard::redirect_verdict(
                         &visited,
                         &next,
@@ -482,7 +481,8 @@ impl NativeOutbound {
                         .last()
                         .is_some_and(|prev| prev.origin() != next.origin());
                     follow(status, &mut method, &mut body, &mut headers, cross_origin);
-                    url = next;
+                    url = http::Uri::try_from(next.as_str())
+                        .map_err(|e| OutboundError::Redirect(format!("invalid location: {e}")))?;
                     // The unread answer is dropped with its connection.
                     drop(resp);
                     continue;

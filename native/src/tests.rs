@@ -47,7 +47,7 @@ fn probe(url: String) -> ProbeRequest {
 fn outbound_get(url: String, redirects: RedirectPolicy) -> OutboundRequest {
     OutboundRequest {
         method: http::Method::GET,
-        url: url::Url::parse(&url).unwrap(),
+        url: url.parse().unwrap(),
         headers: http::HeaderMap::new(),
         body: bytes::Bytes::new(),
         timeout_ms: 2_000,

@@ -115,7 +115,7 @@ impl Net {
         self.sent
             .borrow()
             .iter()
-            .filter(|r| r.url.port() == Some(port) && r.url.path() != "/health")
+            .filter(|r| r.url.port_u16() == Some(port) && r.url.path() != "/health")
             .count()
     }
 }

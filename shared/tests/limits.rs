@@ -116,7 +116,7 @@ fn a_quota_is_a_hard_stop_and_traffic_leaves_before_it() {
         .sent
         .borrow()
         .iter()
-        .filter(|r| r.url.port() == Some(9001))
+        .filter(|r| r.url.port_u16() == Some(9001))
         .count() as u64;
     let mut left_at = None;
     // Far more requests than the quota, with a tick in the middle.
@@ -138,7 +138,7 @@ fn a_quota_is_a_hard_stop_and_traffic_leaves_before_it() {
         .sent
         .borrow()
         .iter()
-        .filter(|r| r.url.port() == Some(9001))
+        .filter(|r| r.url.port_u16() == Some(9001))
         .count() as u64;
     assert!(
         used_a <= limit,
@@ -158,7 +158,7 @@ fn a_429_is_honoured_until_retry_after_and_failed_over() {
     let t2 = throttling.clone();
     let net = Net::new(move |req| {
         health(req).unwrap_or_else(|| {
-            if req.url.port() == Some(9001) && *t2.borrow() {
+            if req.url.port_u16() == Some(9001) && *t2.borrow() {
                 answer(429, &[("retry-after", "60")], "slow down")
             } else {
                 answer(200, &[], "{}")
@@ -189,7 +189,7 @@ fn a_429_is_honoured_until_retry_after_and_failed_over() {
 fn a_hung_provider_costs_one_request_its_timeout_not_every_request() {
     let net = Net::new(|req| {
         health(req).unwrap_or_else(|| {
-            if req.url.port() == Some(9001) {
+            if req.url.port_u16() == Some(9001) {
                 Err(OutboundError::Timeout)
             } else {
                 answer(200, &[], "{}")
@@ -215,7 +215,7 @@ fn a_hung_provider_costs_one_request_its_timeout_not_every_request() {
         .sent
         .borrow()
         .iter()
-        .find(|r| r.url.port() == Some(9001) && r.url.path() != "/health")
+        .find(|r| r.url.port_u16() == Some(9001) && r.url.path() != "/health")
         .map(|r| r.timeout_ms)
         .unwrap();
     assert_eq!(first_to_a, 1_000);
@@ -231,7 +231,7 @@ fn a_write_that_never_left_goes_elsewhere_and_one_that_may_have_does_not() {
         let e = error.clone();
         let net = Net::new(move |req| {
             health(req).unwrap_or_else(|| {
-                if req.url.port() == Some(9001) {
+                if req.url.port_u16() == Some(9001) {
                     Err(e.clone())
                 } else {
                     answer(201, &[], "{}")

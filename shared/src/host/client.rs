@@ -166,12 +166,32 @@ impl<O: Outbound, T: Timer> HostClient<O, T> {
         Ok(())
     }
 
-    /// Parses `url` once and checks it with the guard.
-    fn checked_url(url: &str, allow_private: bool) -> Result<url::Url, OutboundError> {
+    /// Parses `url` (as a WHATWG URL, which is how the guard reads hosts),
+    /// checks it with the guard, and hands it on as the `http::Uri` of its
+    /// normalised form.
+    fn checked_url(url: &str, allow_private: bool) -> Result<http::Uri, OutboundError> {
         let parsed = url::Url::parse(url)
             .map_err(|e| guard_failure(&GuardError::InvalidUrl(e.to_string())))?;
         guard::check_parsed(&parsed, allow_private).map_err(|e| guard_failure(&e))?;
-        Ok(parsed)
+        http::Uri::try_from(parsed.as_str())
+            .map_err(|e| OutboundError::Protocol(format!("invalid URL: {e}")))
+    }
+
+    /// [`HostClient::checked_url`] for a proxied request: the URL is taken
+    /// as an `http::Uri` as it is (the client's own path, which the shell's
+    /// server already parsed as one), and the guard's verdict on its scheme
+    /// and authority, which depends on nothing else, is remembered per
+    /// thread ([`guard::Verdicts`]): the WHATWG parse runs once per
+    /// provider, not once per request.
+    fn checked_upstream_url(url: &str, allow_private: bool) -> Result<http::Uri, OutboundError> {
+        let uri = http::Uri::try_from(url)
+            .map_err(|e| OutboundError::Protocol(format!("invalid URL: {e}")))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Err(guard_failure(&GuardError::InvalidUrl("no host".into())));
+        };
+        guard::Verdicts::judge(scheme, authority.as_str(), allow_private)
+            .map_err(|e| guard_failure(&e))?;
+        Ok(uri)
     }
 
     /// Sends one probe; see [`Prober`].
@@ -220,7 +240,7 @@ impl<O: Outbound, T: Timer> HostClient<O, T> {
         req: &ProxyRequest,
         timeout_ms: u64,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        let url = Self::checked_url(&target.url, target.allow_private)?;
+        let url = Self::checked_upstream_url(&target.url, target.allow_private)?;
         let mut headers = req.headers.clone();
         self.add_secrets(&target.provider, &target.secret_headers, &mut headers)?;
         let out = OutboundRequest {

@@ -419,6 +419,52 @@ pub fn check_parsed(url: &Url, allow_private: bool) -> Result<(), GuardError> {
     }
 }
 
+/// The guard's verdicts on origins (scheme and authority), remembered per
+/// thread: [`check_url`] of `scheme://authority/` depends on nothing else,
+/// so a proxy that forwards every request to one of a few providers parses
+/// each origin once. At most [`Verdicts::CAPACITY`] origins are kept (then
+/// the memory starts over). Names are still checked again at every
+/// resolution ([`check_resolved`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Verdicts;
+
+/// Keyed by `{0|1}{scheme}://{authority}` (whether private targets pass,
+/// then the origin), with a key buffer reused for lookups.
+type VerdictMap = (
+    std::collections::HashMap<String, Result<(), GuardError>>,
+    String,
+);
+
+std::thread_local! {
+    static VERDICTS: std::cell::RefCell<VerdictMap> = std::cell::RefCell::default();
+}
+
+impl Verdicts {
+    /// Most origins remembered per thread.
+    pub const CAPACITY: usize = 256;
+
+    /// [`check_url`] of `scheme://authority/`, remembered.
+    pub fn judge(scheme: &str, authority: &str, allow_private: bool) -> Result<(), GuardError> {
+        VERDICTS.with(|cell| {
+            let (map, key) = &mut *cell.borrow_mut();
+            key.clear();
+            key.push(if allow_private { '1' } else { '0' });
+            key.push_str(scheme);
+            key.push_str("://");
+            key.push_str(authority);
+            if let Some(v) = map.get(key.as_str()) {
+                return v.clone();
+            }
+            let verdict = check_url(&format!("{}/", &key[1..]), allow_private);
+            if map.len() >= Self::CAPACITY {
+                map.clear();
+            }
+            map.insert(key.clone(), verdict.clone());
+            verdict
+        })
+    }
+}
+
 /// Checks resolved addresses under a configuration that does or does not
 /// allow private targets: every address must pass (one refused address
 /// refuses the name).
@@ -498,6 +544,33 @@ pub fn redirect_verdict(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remembered_verdicts_are_the_guards_own() {
+        // Numeric forms the WHATWG parser turns into loopback, per policy.
+        for authority in ["0x7f.1", "127.1", "2130706433:8080", "[::ffff:127.0.0.1]"] {
+            for _ in 0..2 {
+                assert!(
+                    Verdicts::judge("http", authority, false).is_err(),
+                    "{authority}"
+                );
+                assert!(
+                    Verdicts::judge("http", authority, true).is_ok(),
+                    "{authority}"
+                );
+            }
+        }
+        for _ in 0..2 {
+            assert!(Verdicts::judge("http", "169.254.169.254", true).is_err());
+            assert!(Verdicts::judge("file", "example.com", true).is_err());
+            assert!(Verdicts::judge("https", "example.com", false).is_ok());
+        }
+        // Past the capacity the memory starts over, and verdicts hold.
+        for n in 0..Verdicts::CAPACITY + 10 {
+            assert!(Verdicts::judge("https", &format!("p{n}.example.com"), false).is_ok());
+        }
+        assert!(Verdicts::judge("http", "0x7f.1", false).is_err());
+    }
 
     #[test]
     fn address_classification() {

@@ -44,8 +44,10 @@ pub struct RedirectPolicy {
 pub struct OutboundRequest {
     /// Method.
     pub method: http::Method,
-    /// The URL, already checked by the guard.
-    pub url: url::Url,
+    /// The URL, already checked by the guard. An `http::Uri`, which the
+    /// shells' clients take as it is (a shell that follows a redirect
+    /// parses it as a WHATWG URL then, for the guard's verdict on the hop).
+    pub url: http::Uri,
     /// Headers; credential values are marked sensitive.
     pub headers: http::HeaderMap,
     /// Body (empty: none).
@@ -80,7 +82,7 @@ impl fmt::Debug for OutboundRequest {
             .collect();
         f.debug_struct("OutboundRequest")
             .field("method", &self.method)
-            .field("url", &self.url.as_str())
+            .field("url", &self.url.to_string())
             .field("headers", &headers)
             .field("body_len", &self.body.len())
             .field("timeout_ms", &self.timeout_ms)

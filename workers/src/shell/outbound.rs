@@ -132,7 +132,9 @@ fn is_redirect(status: u16) -> bool {
 impl Outbound for FetchOutbound {
     async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
         let started = now_ms();
-        let mut hops: Vec<url::Url> = vec![req.url.clone()];
+        let first = url::Url::parse(&req.url.to_string())
+            .map_err(|e| OutboundError::Protocol(format!("invalid URL: {e}")))?;
+        let mut hops: Vec<url::Url> = vec![first];
         let mut method = req.method.clone();
         let mut body = req.body.clone();
         loop {
@@ -141,7 +143,9 @@ impl Outbound for FetchOutbound {
             if left == 0 {
                 return Err(OutboundError::Timeout);
             }
-            let url = hops.last().cloned().unwrap_or_else(|| req.url.clone());
+            let Some(url) = hops.last().cloned() else {
+                return Err(OutboundError::Protocol("no URL to send to".into()));
+            };
             let h = hop(&method, &url, &req.headers, &body, left, req.max_bytes).await?;
             let location = h
                 .headers
