@@ -19,11 +19,14 @@
 //!   targets allowed it still refuses metadata and link-local addresses);
 //! - no environment proxies, `TCP_NODELAY` on every connection.
 //!
-//! It is hyper-util's pooled client with hyper-rustls, not reqwest: the
-//! proxy sends every request through here, and reqwest's layers (its own
-//! request type, a `Url` parse, a redirect and a retry service, header
-//! copies) cost about a fifth of the proxy's CPU per request (BENCHMARKS.md
-//! § What would improve the sentinel's numbers).
+//! It is hyper with hyper-rustls, not reqwest: the proxy sends every
+//! request through here, and reqwest's layers (its own request type, a
+//! `Url` parse, a redirect and a retry service, header copies) cost about
+//! a fifth of the proxy's CPU per request (BENCHMARKS.md § What changed in
+//! the proxy). Probes go through hyper-util's client with no idle
+//! connection kept (a fresh one per probe, HTTP/1.1 or HTTP/2 by ALPN);
+//! proxied requests and webhooks through this crate's own keep-alive
+//! HTTP/1 pool ([`pool`]).
 //!
 //! **Pools are per thread.** A pooled connection is a task on the runtime
 //! that opened it; a request on another thread's connection wakes that
@@ -140,31 +143,40 @@ impl tower_service::Service<Name> for GuardedResolver {
     }
 }
 
-type Pool = Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>;
+/// A client that keeps no connection: every request opens its own.
+type FreshClient = Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>;
 
-/// The four pools of one [`NativeOutbound`] on one thread, indexed by
-/// `allow_private | fresh_connection << 1`.
-type Pools = Arc<[Pool; 4]>;
+/// The pools of one [`NativeOutbound`] on one thread, each indexed by
+/// `allow_private`: probes open a fresh connection every time (HTTP/1.1
+/// or HTTP/2 by ALPN); everything else goes through the thread's
+/// keep-alive HTTP/1 pool ([`pool`]).
+struct ThreadPools {
+    fresh: [FreshClient; 2],
+    kept: [pool::H1Pool; 2],
+}
 
-fn pool(tls: &rustls::ClientConfig, allow_private: bool, fresh: bool) -> Pool {
+type Pools = Arc<ThreadPools>;
+
+fn connector(tls: &rustls::ClientConfig, allow_private: bool, h2: bool) -> pool::Connector {
     let mut http = HttpConnector::new_with_resolver(GuardedResolver { allow_private });
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
+    let b = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls.clone())
         .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(http);
-    let mut b = Client::builder(TokioExecutor::new());
-    b.pool_timer(HyperTimer::new())
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT);
-    if fresh {
-        // No idle connection is kept: every request opens its own.
-        b.pool_max_idle_per_host(0);
+        .enable_http1();
+    if h2 {
+        b.enable_http2().wrap_connector(http)
+    } else {
+        b.wrap_connector(http)
     }
-    b.build(https)
+}
+
+fn fresh_client(tls: &rustls::ClientConfig, allow_private: bool) -> FreshClient {
+    let mut b = Client::builder(TokioExecutor::new());
+    b.pool_timer(HyperTimer::new()).pool_max_idle_per_host(0);
+    b.build(connector(tls, allow_private, true))
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -227,12 +239,13 @@ impl NativeOutbound {
             }
             all.retain(|(_, w, _)| w.strong_count() > 0);
             let tls = &self.shared.tls;
-            let p: Pools = Arc::new([
-                pool(tls, false, false),
-                pool(tls, true, false),
-                pool(tls, false, true),
-                pool(tls, true, true),
-            ]);
+            let p: Pools = Arc::new(ThreadPools {
+                fresh: [fresh_client(tls, false), fresh_client(tls, true)],
+                kept: [
+                    pool::H1Pool::new(connector(tls, false, false)),
+                    pool::H1Pool::new(connector(tls, true, false)),
+                ],
+            });
             all.push((self.shared.id, Arc::downgrade(&self.shared), p.clone()));
             p
         })
@@ -428,8 +441,8 @@ impl NativeOutbound {
         started: Instant,
     ) -> Result<OutboundResponse, OutboundError> {
         let pools = self.pools();
-        let pool = &pools
-            [usize::from(req.redirects.allow_private) | usize::from(req.fresh_connection) << 1];
+        let ap = usize::from(req.redirects.allow_private);
+        let fresh = req.fresh_connection;
         let OutboundRequest {
             mut method,
             mut url,
@@ -452,10 +465,16 @@ impl NativeOutbound {
             *r.method_mut() = method.clone();
             *r.uri_mut() = url.clone();
             *r.headers_mut() = headers.clone();
-            let resp = pool
-                .request(r)
-                .await
-                .map_err(|e| classify(&e, e.is_connect()))?;
+            let (resp, lease) = if fresh {
+                let resp = pools.fresh[ap]
+                    .request(r)
+                    .await
+                    .map_err(|e| classify(&e, e.is_connect()))?;
+                (resp, None)
+            } else {
+                let (resp, lease) = pools.kept[ap].send(r).await?;
+                (resp, Some(lease))
+            };
             let status = resp.status();
             if redirects.follow && is_redirect(status) {
                 if let Some(location) = resp.headers().get(LOCATION) {
@@ -485,6 +504,7 @@ impl NativeOutbound {
                         .map_err(|e| OutboundError::Redirect(format!("invalid location: {e}")))?;
                     // The unread answer is dropped with its connection.
                     drop(resp);
+                    drop(lease);
                     continue;
                 }
             }
@@ -498,6 +518,10 @@ impl NativeOutbound {
             let (body, truncated) = read_capped(incoming, max_bytes, hint)
                 .await
                 .map_err(|e| classify(&e, false))?;
+            // Read to its end: the connection may serve the next request.
+            if let (Some(lease), false) = (lease, truncated) {
+                pools.kept[ap].put(lease);
+            }
             return Ok(OutboundResponse {
                 status: status.as_u16(),
                 headers: parts.headers,
@@ -521,6 +545,8 @@ impl Outbound for NativeOutbound {
         }
     }
 }
+
+mod pool;
 
 #[cfg(test)]
 pub(crate) mod test_server;

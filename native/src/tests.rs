@@ -637,3 +637,95 @@ async fn metadata_and_link_local_stay_refused_with_private_targets_allowed() {
     assert_eq!(client.probe(&req).await.unwrap().status, 200);
     srv.abort();
 }
+
+/// A server that answers one request per connection with keep-alive
+/// (no `connection: close`) and then, after `close_after`, hangs up; it
+/// counts the connections it accepted.
+async fn counting_server(
+    close_after: Option<Duration>,
+    body_len: usize,
+) -> (
+    SocketAddr,
+    Arc<std::sync::atomic::AtomicUsize>,
+    tokio::task::JoinHandle<()>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {
+                            let body = vec![b'x'; body_len];
+                            let head =
+                                format!("HTTP/1.1 200 OK\r\ncontent-length: {body_len}\r\n\r\n");
+                            if s.write_all(head.as_bytes()).await.is_err()
+                                || s.write_all(&body).await.is_err()
+                            {
+                                return;
+                            }
+                            if let Some(d) = close_after {
+                                tokio::time::sleep(d).await;
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted, task)
+}
+
+/// Issue 18: proxied requests reuse this thread's keep-alive connection;
+/// a connection the provider closed while idle (a short keep-alive
+/// timeout) costs no failed request; an answer cut at the cap is not
+/// followed by a reuse of its connection.
+#[tokio::test]
+async fn the_keep_alive_pool_reuses_and_recovers() {
+    use std::sync::atomic::Ordering;
+    let client = crate::client(None).unwrap();
+    let get = ProxyRequest {
+        method: http::Method::GET,
+        ..ProxyRequest::default()
+    };
+    // Reuse: five requests, one connection.
+    let (addr, accepted, srv) = counting_server(None, 2).await;
+    let t = target(format!("http://{addr}/"), true);
+    for _ in 0..5 {
+        assert_eq!(client.send(&t, &get, 2_000).await.unwrap().status, 200);
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    srv.abort();
+    // The provider hangs up 20 ms after each answer: every later request
+    // finds its pooled connection closed and goes out on a new one.
+    let (addr, accepted, srv) = counting_server(Some(Duration::from_millis(20)), 2).await;
+    let t = target(format!("http://{addr}/"), true);
+    for _ in 0..3 {
+        let r = client.send(&t, &get, 2_000).await;
+        assert_eq!(r.map(|r| r.status), Ok(200));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    srv.abort();
+    // An answer over the cap: its connection is not given back.
+    let (addr, accepted, srv) = counting_server(None, 64).await;
+    let t = target(format!("http://{addr}/"), true);
+    let small = client.clone().with_upstream_max_bytes(10);
+    for _ in 0..2 {
+        assert!(matches!(
+            small.send(&t, &get, 2_000).await,
+            Err(UpstreamError::Other(_))
+        ));
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    srv.abort();
+}
