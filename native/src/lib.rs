@@ -26,7 +26,7 @@
 //! the proxy). Probes go through hyper-util's client with no idle
 //! connection kept (a fresh one per probe, HTTP/1.1 or HTTP/2 by ALPN);
 //! proxied requests and webhooks through this crate's own keep-alive
-//! HTTP/1 pool ([`pool`]).
+//! HTTP/1 pool (the `pool` module).
 //!
 //! **Pools are per thread.** A pooled connection is a task on the runtime
 //! that opened it; a request on another thread's connection wakes that
@@ -149,7 +149,7 @@ type FreshClient = Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full<B
 /// The pools of one [`NativeOutbound`] on one thread, each indexed by
 /// `allow_private`: probes open a fresh connection every time (HTTP/1.1
 /// or HTTP/2 by ALPN); everything else goes through the thread's
-/// keep-alive HTTP/1 pool ([`pool`]).
+/// keep-alive HTTP/1 pool (`pool`).
 struct ThreadPools {
     fresh: [FreshClient; 2],
     kept: [pool::H1Pool; 2],
