@@ -494,40 +494,15 @@ fn futures_are_send() {
     assert_send(&client.post_json("http://example.invalid/", Vec::new(), &[], 1, false));
 }
 
-/// A keep-alive server whose listener can be closed while the connections
-/// it accepted keep answering.
-async fn keep_alive_server() -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let accept = tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                loop {
-                    match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {
-                            let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                            if s.write_all(reply).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (addr, accept)
-}
-
 /// Issue 12: a provider whose listener closed (new connections refused,
 /// old keep-alive ones still served) is down for probes at once, as for
 /// every new client, while proxied requests may still use a live pooled
 /// connection.
 #[tokio::test]
 async fn probes_open_a_fresh_connection_every_time() {
-    let (addr, accept) = keep_alive_server().await;
+    // A keep-alive server whose listener closes (the abort below) while
+    // the connections it accepted keep answering.
+    let (addr, _, accept) = counting_server(None, 2).await;
     let client = crate::client(None).unwrap();
     let req = probe(format!("http://{addr}/"));
     let t = target(format!("http://{addr}/"), true);
@@ -535,7 +510,7 @@ async fn probes_open_a_fresh_connection_every_time() {
         method: http::Method::GET,
         ..ProxyRequest::default()
     };
-    assert_eq!(client.probe(&req).await.unwrap().body, b"ok");
+    assert_eq!(client.probe(&req).await.unwrap().body, b"xx");
     assert_eq!(
         Upstream::send(&client, &t, &get, 2_000)
             .await
@@ -638,9 +613,11 @@ async fn metadata_and_link_local_stay_refused_with_private_targets_allowed() {
     srv.abort();
 }
 
-/// A server that answers one request per connection with keep-alive
-/// (no `connection: close`) and then, after `close_after`, hangs up; it
-/// counts the connections it accepted.
+/// A keep-alive server (no `connection: close`) answering `body_len`
+/// bytes to every request; with `close_after`, it hangs up that long after
+/// each connection's first answer. It counts the connections it accepted;
+/// aborting its task closes the listener while the connections it
+/// accepted keep answering.
 async fn counting_server(
     close_after: Option<Duration>,
     body_len: usize,
