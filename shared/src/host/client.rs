@@ -183,9 +183,15 @@ impl<O: Outbound, T: Timer> HostClient<O, T> {
     /// and authority, which depends on nothing else, is remembered per
     /// thread ([`guard::Verdicts`]): the WHATWG parse runs once per
     /// provider, not once per request.
+    ///
+    /// A URL `http::Uri` does not take as it is (an endpoint with a
+    /// non-ASCII host or characters a WHATWG parser would percent-encode)
+    /// goes the long way, [`HostClient::checked_url`], and is sent in its
+    /// normalised form.
     fn checked_upstream_url(url: &str, allow_private: bool) -> Result<http::Uri, OutboundError> {
-        let uri = http::Uri::try_from(url)
-            .map_err(|e| OutboundError::Protocol(format!("invalid URL: {e}")))?;
+        let Ok(uri) = http::Uri::try_from(url) else {
+            return Self::checked_url(url, allow_private);
+        };
         let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
             return Err(guard_failure(&GuardError::InvalidUrl("no host".into())));
         };
@@ -338,4 +344,41 @@ pub(crate) fn retry_after(headers: &http::HeaderMap) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    type Client = HostClient<NoOutbound, NoOutbound>;
+
+    /// Nothing is sent in these tests.
+    struct NoOutbound;
+
+    impl Outbound for NoOutbound {
+        async fn send(&self, _: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+            Err(OutboundError::Protocol("not in this test".into()))
+        }
+    }
+
+    impl Timer for NoOutbound {
+        async fn sleep(&self, _: u64) {}
+    }
+
+    #[test]
+    fn upstream_urls_are_sent_as_they_are_or_normalised() {
+        let uri = Client::checked_upstream_url("http://127.0.0.1:9001/v1/x?a=b", true).unwrap();
+        assert_eq!(uri.to_string(), "http://127.0.0.1:9001/v1/x?a=b");
+        // What `http::Uri` refuses goes through the WHATWG parser.
+        let uri = Client::checked_upstream_url("https://bücher.example/a b", false).unwrap();
+        assert_eq!(uri.to_string(), "https://xn--bcher-kva.example/a%20b");
+        // The guard judges both ways.
+        for url in ["http://0x7f.1/x", "http://127.0.0.1/é"] {
+            assert!(matches!(
+                Client::checked_upstream_url(url, false),
+                Err(OutboundError::Blocked(_))
+            ));
+        }
+    }
 }
