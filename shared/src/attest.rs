@@ -103,10 +103,7 @@ impl Evidence {
             (
                 name.to_string(),
                 c.score.map(|s| s.get()),
-                c.inputs
-                    .iter()
-                    .map(|(k, v)| ((*k).to_string(), *v))
-                    .collect(),
+                c.inputs.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             )
         };
         Evidence {

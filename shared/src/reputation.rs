@@ -75,45 +75,180 @@ pub struct Component {
     /// Named inputs (counts, milliseconds, basis points). The names are
     /// static ([`INPUT_NAMES`]): a reputation is computed for every
     /// provider at every tick, and owned keys cost an allocation each.
-    #[serde(deserialize_with = "static_inputs")]
-    pub inputs: BTreeMap<&'static str, u64>,
+    pub inputs: NamedInputs,
 }
 
-/// Every input name a component carries.
+/// The most inputs one component carries.
+pub const MAX_INPUTS: usize = 6;
+
+/// A component's named inputs, kept inline and sorted by name: at most
+/// [`MAX_INPUTS`] pairs, each name one of [`INPUT_NAMES`]. Serialised as
+/// a map, exactly as a `BTreeMap` of the same pairs (names in order).
+/// Names are kept as indices into [`INPUT_NAMES`], so a component stays
+/// small enough to move cheaply.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct NamedInputs {
+    len: u8,
+    names: [u8; MAX_INPUTS],
+    values: [u64; MAX_INPUTS],
+}
+
+impl NamedInputs {
+    /// The inputs of `pairs` (indices into [`INPUT_NAMES`]), sorted by
+    /// name.
+    fn of(pairs: &[(u8, u64)]) -> NamedInputs {
+        let mut out = NamedInputs::default();
+        for &(k, v) in pairs {
+            out.insert(k, v);
+        }
+        out
+    }
+
+    /// Sets the input at `index` of [`INPUT_NAMES`] to `value`, keeping
+    /// the names in order. More than [`MAX_INPUTS`] distinct inputs is a
+    /// programming error: debug builds assert, release builds ignore it.
+    fn insert(&mut self, index: u8, value: u64) {
+        let len = usize::from(self.len);
+        let pos = self.names[..len].partition_point(|i| *i < index);
+        if pos < len && self.names[pos] == index {
+            self.values[pos] = value;
+            return;
+        }
+        debug_assert!(len < MAX_INPUTS, "more than {MAX_INPUTS} inputs");
+        if len >= MAX_INPUTS {
+            return;
+        }
+        self.names.copy_within(pos..len, pos + 1);
+        self.values.copy_within(pos..len, pos + 1);
+        self.names[pos] = index;
+        self.values[pos] = value;
+        self.len += 1;
+    }
+
+    /// The value of `name`.
+    pub fn get(&self, name: &str) -> Option<&u64> {
+        self.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+
+    /// The pairs, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &u64)> {
+        let len = usize::from(self.len);
+        self.names[..len]
+            .iter()
+            .zip(&self.values[..len])
+            .map(|(i, v)| (name_of(*i), v))
+    }
+
+    /// The names, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// How many inputs there are.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// As an owned map (for the API's explanation).
+    pub fn to_map(&self) -> BTreeMap<String, u64> {
+        self.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+}
+
+/// The index of `name` in [`INPUT_NAMES`], at compile time (see
+/// [`input!`]): an unknown name does not compile.
+const fn input_index(name: &str) -> u8 {
+    let mut i = 0;
+    while i < INPUT_NAMES.len() {
+        let (a, b) = (INPUT_NAMES[i].as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i as u8;
+            }
+        }
+        i += 1;
+    }
+    panic!("not one of INPUT_NAMES")
+}
+
+/// The index of an input name, checked at compile time.
+macro_rules! input {
+    ($name:literal) => {
+        const { input_index($name) }
+    };
+}
+
+/// The name at `index` of [`INPUT_NAMES`] (indices come from `insert`).
+fn name_of(index: u8) -> &'static str {
+    INPUT_NAMES.get(usize::from(index)).copied().unwrap_or("")
+}
+
+impl std::fmt::Debug for NamedInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for NamedInputs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for NamedInputs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<NamedInputs, D::Error> {
+        let owned = BTreeMap::<String, u64>::deserialize(d)?;
+        if owned.len() > MAX_INPUTS {
+            return Err(serde::de::Error::custom(format!(
+                "{} inputs, at most {MAX_INPUTS}",
+                owned.len()
+            )));
+        }
+        let mut out = NamedInputs::default();
+        for (k, v) in owned {
+            let index = INPUT_NAMES
+                .iter()
+                .position(|n| *n == k)
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown input `{k}`")))?;
+            out.insert(index as u8, v);
+        }
+        Ok(out)
+    }
+}
+
+/// Every input name a component carries, in byte order (so the order of
+/// their indices is the order of the names).
 pub const INPUT_NAMES: [&str; 15] = [
+    "cost_score",
+    "data_loss_incidents_30d",
+    "errors_24h",
     "ok_30d",
-    "probes_30d",
-    "quality_24h",
     "p50_ms",
     "p95_ms",
     "p99_ms",
+    "probes_24h",
+    "probes_30d",
+    "quality_24h",
+    "retries",
+    "retries_ok",
+    "security_incidents_30d",
     "target_ms",
     "timeouts_24h",
-    "probes_24h",
-    "errors_24h",
-    "retries_ok",
-    "retries",
-    "data_loss_incidents_30d",
-    "security_incidents_30d",
-    "cost_score",
 ];
-
-/// Reads inputs keyed by name, each name one of [`INPUT_NAMES`].
-fn static_inputs<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<BTreeMap<&'static str, u64>, D::Error> {
-    let owned = BTreeMap::<String, u64>::deserialize(d)?;
-    owned
-        .into_iter()
-        .map(|(k, v)| {
-            INPUT_NAMES
-                .iter()
-                .find(|n| **n == k)
-                .map(|n| (*n, v))
-                .ok_or_else(|| serde::de::Error::custom(format!("unknown input `{k}`")))
-        })
-        .collect()
-}
 
 /// A provider's reputation at one moment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,11 +351,7 @@ impl Reputation {
                     (Some(now), Some(before)) => Some(now.delta(before)),
                     _ => None,
                 },
-                inputs: c
-                    .inputs
-                    .iter()
-                    .map(|(k, v)| ((*k).to_string(), *v))
-                    .collect(),
+                inputs: c.inputs.to_map(),
             })
             .collect::<Vec<_>>();
         let mut moved: Vec<_> = components
@@ -305,8 +436,9 @@ pub struct ComponentExplanation {
     pub inputs: BTreeMap<String, u64>,
 }
 
-fn inputs<const N: usize>(pairs: [(&'static str, u64); N]) -> BTreeMap<&'static str, u64> {
-    BTreeMap::from(pairs)
+fn inputs<const N: usize>(pairs: [(u8, u64); N]) -> NamedInputs {
+    const { assert!(N <= MAX_INPUTS) };
+    NamedInputs::of(&pairs)
 }
 
 /// `1 − k·rate`, floored at zero.
@@ -327,7 +459,7 @@ pub fn uptime(daily: &[(u32, Counts)]) -> Component {
     Component {
         score: Bps::ratio(num, den),
         weight: 0,
-        inputs: inputs([("ok_30d", ok), ("probes_30d", total)]),
+        inputs: inputs([(input!("ok_30d"), ok), (input!("probes_30d"), total)]),
     }
 }
 
@@ -362,12 +494,12 @@ pub fn performance(latency: Option<[u64; 3]>, target_ms: u64, last_24h: &Counts)
         score,
         weight: 0,
         inputs: inputs([
-            ("p50_ms", p50),
-            ("p95_ms", p95),
-            ("p99_ms", p99),
-            ("target_ms", target_ms),
-            ("timeouts_24h", u64::from(last_24h.timeout)),
-            ("probes_24h", last_24h.total()),
+            (input!("p50_ms"), p50),
+            (input!("p95_ms"), p95),
+            (input!("p99_ms"), p99),
+            (input!("target_ms"), target_ms),
+            (input!("timeouts_24h"), u64::from(last_24h.timeout)),
+            (input!("probes_24h"), last_24h.total()),
         ]),
     }
 }
@@ -382,28 +514,26 @@ pub fn reliability(last_24h: &Counts, retries: (u64, u64), incidents: (u32, u32)
         .saturating_mul(2_500)
         .saturating_add(incidents.1.saturating_mul(5_000));
     let incident_score = Bps::new(10_000u32.saturating_sub(incident_penalty));
-    let mut parts = vec![(incident_score, 2u32)];
-    if let Some(r) = error_rate {
-        parts.push((penalised(r, 10), 6));
-    }
-    if let Some(r) = retry {
-        parts.push((r, 2));
-    }
+    let parts = [
+        Some((incident_score, 2u32)),
+        error_rate.map(|r| (penalised(r, 10), 6)),
+        retry.map(|r| (r, 2)),
+    ];
     let score = if error_rate.is_none() && retry.is_none() && incident_penalty == 0 {
         None
     } else {
-        Bps::weighted_mean(parts)
+        Bps::weighted_mean(parts.into_iter().flatten())
     };
     Component {
         score,
         weight: 0,
         inputs: inputs([
-            ("errors_24h", errors),
-            ("probes_24h", last_24h.total()),
-            ("retries_ok", retries.0),
-            ("retries", retries.1),
-            ("data_loss_incidents_30d", u64::from(incidents.0)),
-            ("security_incidents_30d", u64::from(incidents.1)),
+            (input!("errors_24h"), errors),
+            (input!("probes_24h"), last_24h.total()),
+            (input!("retries_ok"), retries.0),
+            (input!("retries"), retries.1),
+            (input!("data_loss_incidents_30d"), u64::from(incidents.0)),
+            (input!("security_incidents_30d"), u64::from(incidents.1)),
         ]),
     }
 }
@@ -413,20 +543,21 @@ pub fn score(i: &Inputs, policy: &Policy) -> Reputation {
     let w: &Weights = &policy.weights;
     let mut up = uptime(&i.daily);
     up.weight = w.uptime;
-    let mut dq = Component {
+    let dq = Component {
         score: i.quality,
         weight: w.data_quality,
-        inputs: BTreeMap::new(),
+        inputs: inputs([(
+            input!("quality_24h"),
+            i.quality.map_or(0, |q| u64::from(q.get())),
+        )]),
     };
-    dq.inputs
-        .insert("quality_24h", i.quality.map_or(0, |q| u64::from(q.get())));
     let mut perf = performance(i.latency, i.target_ms, &i.last_24h);
     perf.weight = w.performance;
     // Cost is only meaningful once the provider has been seen at all.
     let mut cost = Component {
         score: (i.samples > 0).then_some(i.cost),
         weight: w.cost,
-        inputs: inputs([("cost_score", u64::from(i.cost.get()))]),
+        inputs: inputs([(input!("cost_score"), u64::from(i.cost.get()))]),
     };
     cost.weight = w.cost;
     let mut rel = reliability(&i.last_24h, i.retries, i.incidents);
@@ -509,7 +640,7 @@ mod tests {
             &r.reliability,
         ]
         .iter()
-        .flat_map(|c| c.inputs.keys().copied())
+        .flat_map(|c| c.inputs.keys())
         .collect();
         assert!(names.len() >= 14, "{names:?}");
         assert!(names.iter().all(|n| INPUT_NAMES.contains(n)), "{names:?}");

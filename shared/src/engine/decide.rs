@@ -18,6 +18,18 @@ use std::collections::BTreeMap;
 
 type Firing = BTreeMap<String, (Severity, String)>;
 
+/// This tick's reputations, sorted by provider id (they are computed in
+/// the order of the state's ordered map): a lookup is a binary search,
+/// and nothing is moved to build it.
+struct Reps(Vec<(ProviderId, Reputation)>);
+
+impl Reps {
+    fn get(&self, id: &ProviderId) -> Option<&Reputation> {
+        let i = self.0.binary_search_by(|(p, _)| p.cmp(id)).ok()?;
+        self.0.get(i).map(|(_, r)| r)
+    }
+}
+
 impl Engine {
     /// Decides what to do at `now`. See the module docs.
     pub fn decide(&mut self, now: UnixMillis) -> Decision {
@@ -43,7 +55,7 @@ impl Engine {
         self.schedule_alert(&mut firing);
         self.anchoring_alert(now, &mut firing);
         self.apply_alerts(now, firing, &mut d);
-        for (id, rep) in &reps {
+        for (id, rep) in &reps.0 {
             if let Some(ps) = self.state.providers.get_mut(id) {
                 let card = rep.card();
                 crate::reputation::snapshot(&mut ps.card_ref, now, card);
@@ -166,17 +178,11 @@ impl Engine {
         }
     }
 
-    fn decide_scores(
-        &mut self,
-        now: UnixMillis,
-        ids: &[ProviderId],
-        d: &mut Decision,
-    ) -> BTreeMap<ProviderId, Reputation> {
-        let mut reps = BTreeMap::new();
+    fn decide_scores(&mut self, now: UnixMillis, ids: &[ProviderId], d: &mut Decision) -> Reps {
+        // `ids` are the state's providers, so every reputation has one.
         let computed = self.reputations(ids, now);
         let policy = &self.config.policy;
-        for (id, rep) in computed {
-            let id = &id;
+        for (id, rep) in &computed {
             let Some(ps) = self.state.providers.get_mut(id) else {
                 continue;
             };
@@ -202,16 +208,15 @@ impl Engine {
                 let raw = rep.raw_total.unwrap_or(Bps::ZERO);
                 ps.testing_min = Some(ps.testing_min.map_or(raw, |m| m.min(raw)));
             }
-            reps.insert(id.clone(), rep);
         }
-        reps
+        Reps(computed)
     }
 
     fn decide_lifecycles(
         &mut self,
         now: UnixMillis,
         ids: &[ProviderId],
-        reps: &BTreeMap<ProviderId, Reputation>,
+        reps: &Reps,
         d: &mut Decision,
     ) {
         let lc = self.config.policy.lifecycle;
@@ -321,7 +326,7 @@ impl Engine {
         &mut self,
         now: UnixMillis,
         svc: &ServiceId,
-        reps: &BTreeMap<ProviderId, Reputation>,
+        reps: &Reps,
         d: &mut Decision,
         firing: &mut Firing,
     ) {
