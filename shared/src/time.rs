@@ -211,15 +211,40 @@ pub fn start_of_hour(t: UnixMillis) -> UnixMillis {
 
 /// Start of the UTC calendar month containing `t`.
 pub fn start_of_month(t: UnixMillis) -> UnixMillis {
-    let (y, m, _) = civil_from_days((t / DAY) as i64);
-    (days_from_civil(y, m, 1) as u64) * DAY
+    month_bounds(t).0
+}
+
+/// The start of the month containing `t` and of the next one. The books
+/// ask for them several times per provider per tick, always for the same
+/// day, so the last day's answer is remembered (per thread; a pure
+/// function's memo, the same on every machine).
+fn month_bounds(t: UnixMillis) -> (UnixMillis, UnixMillis) {
+    use std::cell::Cell;
+    thread_local! {
+        static LAST: Cell<(u64, UnixMillis, UnixMillis)> = const { Cell::new((u64::MAX, 0, 0)) };
+    }
+    let day = t / DAY;
+    let compute = || {
+        let (y, m, _) = civil_from_days(day as i64);
+        let start = (days_from_civil(y, m, 1) as u64) * DAY;
+        let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+        (start, (days_from_civil(ny, nm, 1) as u64) * DAY)
+    };
+    LAST.try_with(|last| {
+        let (d, start, next) = last.get();
+        if d == day {
+            return (start, next);
+        }
+        let (start, next) = compute();
+        last.set((day, start, next));
+        (start, next)
+    })
+    .unwrap_or_else(|_| compute())
 }
 
 /// Start of the UTC calendar month after the one containing `t`.
 pub fn start_of_next_month(t: UnixMillis) -> UnixMillis {
-    let (y, m, _) = civil_from_days((t / DAY) as i64);
-    let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    (days_from_civil(y, m, 1) as u64) * DAY
+    month_bounds(t).1
 }
 
 /// Formats `t` as RFC 3339 UTC with millisecond precision, e.g.
@@ -303,6 +328,27 @@ pub fn parse_rfc3339(s: &str) -> Option<UnixMillis> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn month_bounds_are_right_whatever_was_asked_before() {
+        // Alternate days far apart, so the remembered day keeps changing,
+        // and ask each twice (the second answer comes from the memo).
+        let cases = [
+            ("2026-12-31T23:59:59.999Z", "2026-12-01", "2027-01-01"),
+            ("2027-01-01T00:00:00.000Z", "2027-01-01", "2027-02-01"),
+            ("2024-02-29T12:00:00.000Z", "2024-02-01", "2024-03-01"),
+            ("1970-01-01T00:00:00.000Z", "1970-01-01", "1970-02-01"),
+            ("2026-11-30T08:00:00.000Z", "2026-11-01", "2026-12-01"),
+        ];
+        for _ in 0..2 {
+            for (t, start, next) in cases {
+                let t = parse_rfc3339(t).unwrap();
+                let day = |d: &str| parse_rfc3339(&format!("{d}T00:00:00Z")).unwrap();
+                assert_eq!(start_of_month(t), day(start), "{}", rfc3339(t));
+                assert_eq!(start_of_next_month(t), day(next), "{}", rfc3339(t));
+            }
+        }
+    }
 
     #[test]
     fn spans_parse_and_print() {

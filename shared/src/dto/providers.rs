@@ -600,7 +600,7 @@ impl ProviderDetail {
         let s = engine.summary(id, now)?;
         let rt = engine.registry().provider(id.as_str())?;
         let ps = engine.state().providers.get(id)?;
-        let svc = engine.registry().service(rt.service.as_str())?;
+        let svc = engine.registry().service(&rt.service)?;
         // "What moved" compares with the hourly snapshot one to two hours
         // back, not with the decision that just wrote the current card.
         let reference = crate::reputation::reference(&ps.card_ref);

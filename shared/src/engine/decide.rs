@@ -112,11 +112,7 @@ impl Engine {
                     (sev, budget_message(id.as_str(), step, reason.as_ref())),
                 );
             }
-            if let Some(kind) = self
-                .registry
-                .service(rt.service.as_str())
-                .map(|s| s.config.kind)
-            {
+            if let Some(kind) = self.registry.service(&rt.service).map(|s| s.config.kind) {
                 let e = spent_by_kind.entry(kind).or_insert(0);
                 *e = e.saturating_add(ps.ledger.cost_nano);
             }
@@ -728,7 +724,7 @@ impl Engine {
             .iter()
             .filter_map(|(id, lag)| {
                 let rt = self.registry.provider(id.as_str())?;
-                let svc = self.registry.service(rt.service.as_str())?;
+                let svc = self.registry.service(&rt.service)?;
                 let interval = svc.config.probe_interval.as_ms();
                 (*lag > interval.max(self.wake_period_ms)).then_some((*lag, interval, id))
             })

@@ -213,7 +213,7 @@ impl Engine {
         let mut sorted: Vec<&Observation> = observations.iter().collect();
         sorted.sort_by(|a, b| (a.at, a.purpose, &a.provider).cmp(&(b.at, b.purpose, &b.provider)));
         for obs in sorted {
-            let Some(rt) = self.registry.provider(obs.provider.as_str()) else {
+            let Some(rt) = self.registry.provider(&obs.provider) else {
                 report.reject(obs.provider.as_str(), obs.at, "unknown provider");
                 continue;
             };
@@ -277,7 +277,7 @@ impl Engine {
                 continue;
             }
             ps.watermark = Some(key);
-            let svc = self.registry.service(rt.service.as_str());
+            let svc = self.registry.service(&rt.service);
             let interval = svc.map_or(30_000, |s| s.config.probe_interval.as_ms());
 
             let up = obs.outcome.is_up();
@@ -807,17 +807,14 @@ impl Engine {
             // While nothing of its service answers, a failed provider is
             // the way back: re-check it fast, so the route comes back in
             // seconds once it answers again.
-            let dead_route = self
-                .registry
-                .service(ps.service.as_str())
-                .is_some_and(|svc| {
-                    svc.providers.iter().all(|p| {
-                        self.state.providers.get(p).is_none_or(|q| {
-                            q.consecutive_failures > 0
-                                || !matches!(q.lifecycle, Lifecycle::Active | Lifecycle::Standby)
-                        })
+            let dead_route = self.registry.service(&ps.service).is_some_and(|svc| {
+                svc.providers.iter().all(|p| {
+                    self.state.providers.get(p).is_none_or(|q| {
+                        q.consecutive_failures > 0
+                            || !matches!(q.lifecycle, Lifecycle::Active | Lifecycle::Standby)
                     })
-                });
+                })
+            });
             i = if dead_route {
                 fast
             } else {

@@ -179,7 +179,7 @@ impl Engine {
         provider: ProviderConfig,
     ) -> Result<(), Errors> {
         let mut errs = Errors::default();
-        if self.registry.provider(provider.id.as_str()).is_some() {
+        if self.registry.provider(&provider.id).is_some() {
             errs.push(
                 "provider.id",
                 provider.id.as_str(),

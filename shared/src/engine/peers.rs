@@ -265,7 +265,7 @@ impl Engine {
                 .state
                 .providers
                 .get(&id)
-                .and_then(|ps| self.registry.service(ps.service.as_str()))
+                .and_then(|ps| self.registry.service(&ps.service))
                 .map_or(30_000, |s| s.config.probe_interval.as_ms());
             let wait_ms = 2 * interval + self.wake_period_ms;
             let votes = match since {

@@ -127,7 +127,7 @@ impl Engine {
         at: UnixMillis,
         result: crate::probe::ProbeResult,
     ) -> Option<crate::probe::Observation> {
-        let rt = self.registry.provider(req.provider.as_str())?;
+        let rt = self.registry.provider(&req.provider)?;
         Some(crate::probe::observe(
             req,
             &rt.checks,

@@ -145,12 +145,18 @@ impl Registry {
     }
 
     /// A provider.
-    pub fn provider(&self, id: &str) -> Option<&ProviderRuntime> {
+    pub fn provider<Q: Ord + ?Sized>(&self, id: &Q) -> Option<&ProviderRuntime>
+    where
+        ProviderId: std::borrow::Borrow<Q>,
+    {
         self.providers.get(id)
     }
 
     /// A service.
-    pub fn service(&self, id: &str) -> Option<&ServiceRuntime> {
+    pub fn service<Q: Ord + ?Sized>(&self, id: &Q) -> Option<&ServiceRuntime>
+    where
+        ServiceId: std::borrow::Borrow<Q>,
+    {
         self.services.get(id)
     }
 

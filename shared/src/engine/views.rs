@@ -123,7 +123,7 @@ impl Engine {
     ) -> Option<Reputation> {
         let rt = self.registry.provider(id.as_str())?;
         let ps = self.state.providers.get(id)?;
-        let svc = self.registry.service(rt.service.as_str())?;
+        let svc = self.registry.service(&rt.service)?;
         let cost = costs
             .iter()
             .find(|(p, _)| p == id)
@@ -189,7 +189,7 @@ impl Engine {
     pub(crate) fn view(&self, id: &ProviderId, now: UnixMillis, rep: &Reputation) -> Option<View> {
         let rt = self.registry.provider(id.as_str())?;
         let ps = self.state.providers.get(id)?;
-        let svc = self.registry.service(rt.service.as_str())?;
+        let svc = self.registry.service(&rt.service)?;
         // Error rate over the last (up to) 64 probes.
         let probes = u64::from(ps.recent_probes);
         let mask = if probes >= 64 {
@@ -251,7 +251,7 @@ impl Engine {
     pub fn summary(&self, id: &ProviderId, now: UnixMillis) -> Option<ProviderSummary> {
         let rt = self.registry.provider(id.as_str())?;
         let ps = self.state.providers.get(id)?;
-        let svc = self.registry.service(rt.service.as_str())?;
+        let svc = self.registry.service(&rt.service)?;
         Some(ProviderSummary {
             id: id.clone(),
             name: if rt.config.name.is_empty() {

@@ -62,7 +62,7 @@ pub fn judge(
         return None;
     }
     let rt = engine.registry().provider(provider.as_str())?;
-    let svc = engine.registry().service(rt.service.as_str())?;
+    let svc = engine.registry().service(&rt.service)?;
     if let Some(evm) = svc.config.evm.as_ref() {
         if req.method != http::Method::POST {
             return None;

@@ -12,7 +12,7 @@
 //! Timestamps are read per [`TimestampFormat`] into Unix milliseconds;
 //! negative, non-finite or out-of-range values are unreadable.
 
-use super::json::{as_number, json_eq, quantity, show, type_name};
+use super::json::{self, as_number, json_eq, quantity, show, type_name};
 use super::spec::{Assertion, TimestampFormat};
 use super::{Check, FailReason};
 use crate::UnixMillis;
@@ -27,7 +27,7 @@ pub(crate) fn check_assertion(
     doc: &Value,
 ) -> Result<(), (FailReason, String)> {
     let p = &a.pointer;
-    let Some(v) = doc.pointer(p) else {
+    let Some(v) = json::pointer(doc, p) else {
         return match a.exists {
             Some(false) => Ok(()),
             _ => Err((FailReason::Missing, format!("`{p}` is missing"))),

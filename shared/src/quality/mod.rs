@@ -341,7 +341,7 @@ pub fn evaluate(checks: &CompiledChecks, body: &[u8], now: UnixMillis) -> Evalua
     let field = c
         .consistency
         .as_ref()
-        .and_then(|cf| doc.pointer(&cf.pointer))
+        .and_then(|cf| json::pointer(&doc, &cf.pointer))
         .map(bound_field);
     Evaluation {
         verdict: Verdict {
@@ -359,7 +359,7 @@ pub fn evaluate(checks: &CompiledChecks, body: &[u8], now: UnixMillis) -> Evalua
 
 fn check_freshness(f: &Freshness, doc: &Value, now: UnixMillis) -> (Check, Option<String>) {
     let p = &f.pointer;
-    let Some(v) = doc.pointer(p) else {
+    let Some(v) = json::pointer(doc, p) else {
         return (
             Check::Fail(FailReason::Missing),
             Some(format!("`{p}` is missing")),

@@ -223,7 +223,7 @@ fn dispatch(endpoint: Endpoint, req: &ApiRequest, ctx: &ApiContext<'_>, auth: &A
         },
         Endpoint::Proxy { service, rest } => match service_id(&service) {
             Err(r) => r,
-            Ok(sid) if engine.registry().service(sid.as_str()).is_none() => unknown_service(&sid),
+            Ok(sid) if engine.registry().service(&sid).is_none() => unknown_service(&sid),
             Ok(sid) => {
                 let mut rest = if rest.is_empty() {
                     "/".to_string()

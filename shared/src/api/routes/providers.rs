@@ -130,7 +130,7 @@ pub(super) fn submit(req: &ApiRequest, engine: &Engine, auth: &Auth) -> Routed {
             return Routed::Response(invalid_provider("(unnamed)", &errs));
         }
     };
-    if engine.registry().provider(provider.id.as_str()).is_some() {
+    if engine.registry().provider(&provider.id).is_some() {
         return Routed::Response(ApiResponse::error(
             409,
             "conflict",

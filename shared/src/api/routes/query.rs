@@ -77,7 +77,7 @@ pub(super) fn provider_query(
         seen.push(name);
         match name {
             "service" => match crate::ServiceId::new(v.as_str()) {
-                Ok(s) if engine.registry().service(s.as_str()).is_some() => q.service = Some(s),
+                Ok(s) if engine.registry().service(&s).is_some() => q.service = Some(s),
                 _ => {
                     return Err(bad_query(&format!(
                         "`service`: no service `{}` is configured",
