@@ -78,8 +78,7 @@ macro_rules! id_type {
 
         impl PartialEq for $name {
             fn eq(&self, other: &Self) -> bool {
-                self.key == other.key
-                    && (Arc::ptr_eq(&self.text, &other.text) || self.text == other.text)
+                self.cmp(other) == std::cmp::Ordering::Equal
             }
         }
 
@@ -87,9 +86,16 @@ macro_rules! id_type {
 
         impl Ord for $name {
             fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-                self.key
-                    .cmp(&other.key)
-                    .then_with(|| self.text.as_bytes().cmp(other.text.as_bytes()))
+                self.key.cmp(&other.key).then_with(|| {
+                    // Equal keys: ids of at most eight bytes are equal.
+                    if (self.text.len() <= 8 && other.text.len() <= 8)
+                        || Arc::ptr_eq(&self.text, &other.text)
+                    {
+                        std::cmp::Ordering::Equal
+                    } else {
+                        self.text.as_bytes().cmp(other.text.as_bytes())
+                    }
+                })
             }
         }
 

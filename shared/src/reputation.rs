@@ -109,17 +109,21 @@ impl NamedInputs {
     /// programming error: debug builds assert, release builds ignore it.
     fn insert(&mut self, index: u8, value: u64) {
         let len = usize::from(self.len);
-        let pos = self.names[..len].partition_point(|i| *i < index);
-        if pos < len && self.names[pos] == index {
-            self.values[pos] = value;
+        if let Some(at) = self.names[..len].iter().position(|i| *i == index) {
+            self.values[at] = value;
             return;
         }
         debug_assert!(len < MAX_INPUTS, "more than {MAX_INPUTS} inputs");
         if len >= MAX_INPUTS {
             return;
         }
-        self.names.copy_within(pos..len, pos + 1);
-        self.values.copy_within(pos..len, pos + 1);
+        // Insertion sort, one step: at most six entries.
+        let mut pos = len;
+        while pos > 0 && self.names[pos - 1] > index {
+            self.names[pos] = self.names[pos - 1];
+            self.values[pos] = self.values[pos - 1];
+            pos -= 1;
+        }
         self.names[pos] = index;
         self.values[pos] = value;
         self.len += 1;

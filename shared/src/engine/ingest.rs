@@ -718,29 +718,34 @@ impl Engine {
                 .probe_interval
                 .as_ms()
                 .saturating_add(svc.config.probe_interval.as_ms() / 2);
-            let mut facts = Vec::new();
-            for pid in &svc.providers {
-                if let Some(ps) = self.state.providers.get(pid) {
-                    if let Some((at, f)) = &ps.facts {
-                        if at.saturating_add(window) >= now {
-                            facts.push((pid.clone(), f.clone()));
-                        }
-                    }
-                }
-            }
-            let refs: Vec<_> = facts.iter().map(|(p, f)| (p.clone(), f)).collect();
+            // The facts are read in place: nothing is copied to compare.
+            let providers = &self.state.providers;
+            let refs: Vec<(ProviderId, &crate::quality::Facts)> = svc
+                .providers
+                .iter()
+                .filter_map(|pid| {
+                    let (at, f) = providers.get(pid)?.facts.as_ref()?;
+                    (at.saturating_add(window) >= now).then(|| (pid.clone(), f))
+                })
+                .collect();
             let field = svc
                 .providers
                 .first()
-                .and_then(|p| self.registry.provider(p.as_str()))
-                .and_then(|rt| rt.checks.consistency().cloned());
-            let results = cross_check(&refs, field.as_ref(), svc.config.evm.as_ref());
+                .and_then(|p| self.registry.provider(p))
+                .and_then(|rt| rt.checks.consistency());
+            let results = cross_check(&refs, field, svc.config.evm.as_ref());
             let fork_now = svc
                 .config
                 .evm
                 .as_ref()
                 .filter(|e| e.compare_hashes)
                 .and_then(|_| find_fork(&refs));
+            let healed = self
+                .state
+                .services
+                .get(svc_id)
+                .and_then(|s| s.fork.as_ref())
+                .is_some_and(|f| fork_healed(&f.hashes, f.number, &refs));
             let mut verdicts = BTreeMap::new();
             for (pid, check) in results {
                 if !fresh.contains(&pid) {
@@ -764,10 +769,8 @@ impl Engine {
             }
             if let Some(s) = self.state.services.get_mut(svc_id) {
                 s.consistency.extend(verdicts);
-                if let Some(f) = &s.fork {
-                    if fork_healed(&f.hashes, f.number, &refs) {
-                        s.fork = None;
-                    }
+                if healed {
+                    s.fork = None;
                 }
                 if let Some(seen) = fork_now {
                     // A tie seen later (a witness went quiet) does not
