@@ -9,6 +9,7 @@
 
 pub mod clock;
 pub mod demo;
+pub mod discover;
 pub mod runner;
 pub mod server;
 pub mod status;

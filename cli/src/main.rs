@@ -96,6 +96,24 @@ enum Cmd {
         #[arg(long, default_value = "http://127.0.0.1:8080", env = "SENTINEL_URL")]
         url: String,
     },
+    /// Discover providers for a service now: the running sentinel tries
+    /// the catalog's candidates once each, onboards those that pass into
+    /// testing, and says why for every other one. With --veto, removes a
+    /// provider discovery onboarded and never onboards it again.
+    Discover {
+        /// The service to discover providers for.
+        #[arg(long, required_unless_present = "veto")]
+        service: Option<String>,
+        /// Veto this discovered provider instead.
+        #[arg(long, conflicts_with = "service")]
+        veto: Option<String>,
+        /// The running sentinel's address.
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "SENTINEL_URL")]
+        url: String,
+        /// Its bearer token (the one `run --token` was given).
+        #[arg(long, env = "SENTINEL_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// Check a provider's on-chain attestation: read the contract and the
     /// Attested event over JSON-RPC and, with --sentinel, recompute the
     /// evidence hash from the report that sentinel serves. Exits 1 when
@@ -142,8 +160,21 @@ enum Cmd {
 fn load_config(path: &Path) -> Result<Config> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Config::from_named(&path.to_string_lossy(), &text)
-        .map_err(|e| anyhow::anyhow!("{} is invalid:\n{e}", path.display()))
+    let mut cfg = Config::from_named(&path.to_string_lossy(), &text)
+        .map_err(|e| anyhow::anyhow!("{} is invalid:\n{e}", path.display()))?;
+    resolve_catalog(&mut cfg, path);
+    Ok(cfg)
+}
+
+/// `[discovery] catalog`, relative to the configuration file.
+fn resolve_catalog(cfg: &mut Config, config_path: &Path) {
+    if let Some(c) = &cfg.discovery.catalog {
+        let p = Path::new(c);
+        if p.is_relative() {
+            let base = config_path.parent().unwrap_or_else(|| Path::new("."));
+            cfg.discovery.catalog = Some(base.join(p).to_string_lossy().into_owned());
+        }
+    }
 }
 
 fn load_key(path: &Path) -> Result<SecretKey> {
@@ -266,7 +297,12 @@ async fn real_main(cli: Cli) -> Result<()> {
             let key = key_file.as_deref().map(load_key).transpose()?;
             let errs = match Config::from_named(&config.to_string_lossy(), &text) {
                 Err(errs) => errs,
-                Ok(cfg) => {
+                Ok(mut cfg) => {
+                    resolve_catalog(&mut cfg, &config);
+                    if let Err(e) = runner::load_catalog(&cfg) {
+                        eprintln!("error: {e}");
+                        bail!("{}: its discovery catalog is not usable", config.display());
+                    }
                     let sealed = sentinel_core::host::check_sealed(&cfg, key.as_ref());
                     let providers: usize = cfg.services.iter().map(|s| s.providers.len()).sum();
                     for a in cfg.advice() {
@@ -305,6 +341,20 @@ async fn real_main(cli: Cli) -> Result<()> {
                 eprintln!("error: {e}");
             }
             bail!("{}: {} error(s)", config.display(), errs.0.len());
+        }
+        Cmd::Discover {
+            service,
+            veto,
+            url,
+            token,
+        } => {
+            let ask = match (service, veto) {
+                (_, Some(p)) => sentinel_cli::discover::Ask::Veto(p),
+                (Some(s), None) => sentinel_cli::discover::Ask::Service(s),
+                (None, None) => bail!("give --service SERVICE or --veto PROVIDER"),
+            };
+            let out = sentinel_cli::discover::run(&url, token.as_deref(), &ask).await?;
+            print!("{out}");
         }
         Cmd::Status { url } => {
             let table = status::fetch_table(&url).await?;

@@ -62,6 +62,33 @@ pub enum RunError {
     /// `[chain]` is configured and its key is missing or unusable.
     #[error(transparent)]
     Anchor(#[from] sentinel_core::chain::AnchorSetupError),
+    /// `[discovery] catalog` names a file that cannot be read or is not
+    /// a valid catalog.
+    #[error("discovery catalog {path}: {reason}")]
+    Catalog {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The catalog `[discovery] catalog` names (a path the configuration's
+/// loader made absolute), or `None` for the built-in one.
+pub fn load_catalog(
+    config: &sentinel_core::config::Config,
+) -> Result<Option<Arc<sentinel_core::discovery::Catalog>>, RunError> {
+    let Some(path) = &config.discovery.catalog else {
+        return Ok(None);
+    };
+    let err = |reason: String| RunError::Catalog {
+        path: path.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let catalog = sentinel_core::discovery::Catalog::parse(&text)
+        .map_err(|e| err(format!("invalid:\n{e}")))?;
+    Ok(Some(Arc::new(catalog)))
 }
 
 impl From<TickError<StoreError>> for RunError {
@@ -185,6 +212,7 @@ pub async fn run(config: Config, mut opts: RunOptions) -> Result<(), RunError> {
         // The key that signs attestation records and pays for their
         // transactions (`SENTINEL_CHAIN_KEY`), when `[chain]` is set.
         anchor: sentinel_core::chain::Anchor::from_config(&config, |k| std::env::var(k).ok())?,
+        catalog: load_catalog(&config)?,
         ..HostOptions::default()
     };
     let (host, mut sentinel) = Host::open(config, store, client, host_opts, now_ms()).await?;

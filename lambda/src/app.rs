@@ -154,6 +154,8 @@ impl App {
             peer_nonces: self.peer_nonces.clone(),
             anchor: self.anchor.clone(),
             anchor_memory: self.anchor_memory.clone(),
+            // The built-in catalog: a Lambda reads no local file.
+            catalog: None,
         };
         Host::open(self.config.clone(), store, self.client.clone(), opts, now)
             .await

@@ -106,6 +106,19 @@ pub enum Action {
         /// Peers that were down (or could not say).
         absent: Vec<SentinelId>,
     },
+    /// Discovery tried a catalog provider for a service, onboarded it
+    /// into testing, rejected it, or a person vetoed it
+    /// ([`crate::discovery`]).
+    Discovery {
+        /// The service.
+        service: ServiceId,
+        /// The catalog provider.
+        candidate: ProviderId,
+        /// `onboarded`, `rejected` or `vetoed`.
+        outcome: String,
+        /// The score and confidence, or the reason.
+        detail: String,
+    },
 }
 
 /// The outcome of [`crate::Engine::decide`].

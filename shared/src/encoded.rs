@@ -84,6 +84,9 @@ impl EncodedState {
             ),
             Vec::with_capacity(1024),
         );
+        // A tuple serialises as its fields one after another, and serde's
+        // tuples stop at sixteen: the seventeenth field follows.
+        let suffix = encode(&state.discovery, suffix);
         EncodedState {
             prefix,
             providers,

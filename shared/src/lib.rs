@@ -20,6 +20,7 @@ pub mod books;
 pub mod chain;
 pub mod config;
 pub mod dashboard;
+pub mod discovery;
 mod dto;
 pub mod encoded;
 pub mod engine;

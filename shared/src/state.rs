@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Version of the encoded state; bump on any incompatible change.
-pub const STATE_VERSION: u16 = 6;
+pub const STATE_VERSION: u16 = 7;
 pub(crate) const MAGIC: &[u8; 4] = b"BKS\0";
 
 mod legacy;
@@ -528,6 +528,9 @@ pub struct State {
     /// Anchoring on chain: the transaction in flight and each provider's
     /// last anchored record with its evidence ([`crate::chain::state`]).
     pub anchoring: crate::chain::Anchoring,
+    /// What discovery tried, onboarded and was told not to
+    /// ([`crate::discovery`]).
+    pub discovery: crate::discovery::DiscoveryState,
 }
 
 /// Applied observation keys kept per provider ([`State::applied`]): a few
@@ -608,6 +611,7 @@ impl Default for State {
             applied: BTreeMap::new(),
             peering: crate::peer::Peering::default(),
             anchoring: crate::chain::Anchoring::default(),
+            discovery: crate::discovery::DiscoveryState::default(),
         }
     }
 }
@@ -669,6 +673,9 @@ impl State {
                 .map(State::from)
                 .map_err(corrupt),
             5 => postcard::from_bytes::<legacy::StateV5>(&bytes[6..])
+                .map(State::from)
+                .map_err(corrupt),
+            6 => postcard::from_bytes::<legacy::StateV6>(&bytes[6..])
                 .map(State::from)
                 .map_err(corrupt),
             _ => Err(StateError::Version { found }),
@@ -758,6 +765,7 @@ impl State {
         }
         out.peering = self.peering.merge(&other.peering);
         out.anchoring = self.anchoring.merge(&other.anchoring);
+        out.discovery = self.discovery.merge(&other.discovery);
         out
     }
 }

@@ -364,6 +364,12 @@ pub struct Sentinel<S, P> {
     /// Peer news applied since the last commit (re-applied after a
     /// conflict, like observations).
     pending_peer: Vec<PeerNews>,
+    /// The catalog discovery reads (the built-in one unless set).
+    catalog: Option<std::sync::Arc<crate::discovery::Catalog>>,
+    /// Discovery runs applied since the last commit (applied again after
+    /// a conflict) and their audit entries.
+    pending_discovery: Vec<(UnixMillis, crate::discovery::Run)>,
+    discovery_actions: Vec<Action>,
 }
 
 /// What one tick learned from one peer.
@@ -540,6 +546,9 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             peer_secrets: Vec::new(),
             peer_counter: 0,
             pending_peer: Vec::new(),
+            catalog: None,
+            pending_discovery: Vec::new(),
+            discovery_actions: Vec::new(),
         })
     }
 
@@ -651,6 +660,91 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
     /// The committed version.
     pub fn version(&self) -> Option<u64> {
         self.version
+    }
+
+    /// Sets the catalog discovery reads (the built-in one otherwise).
+    pub fn set_catalog(&mut self, catalog: std::sync::Arc<crate::discovery::Catalog>) {
+        self.catalog = Some(catalog);
+    }
+
+    /// The catalog discovery reads.
+    pub fn catalog(&self) -> std::sync::Arc<crate::discovery::Catalog> {
+        self.catalog
+            .clone()
+            .unwrap_or_else(crate::discovery::builtin)
+    }
+
+    /// Periodic discovery (`[discovery] enabled`): for each service with a
+    /// `[service.discovery]` table whose last run is `interval` old, tries
+    /// catalog candidates with the probes this tick's budget has left
+    /// after the `used` due ones. The outcome rides in this tick's commit.
+    /// Returns the probes spent.
+    async fn discover_due<C: Fn() -> UnixMillis + ?Sized>(
+        &mut self,
+        used: usize,
+        clock: &C,
+    ) -> u32 {
+        let ds = &self.config.discovery;
+        if !ds.enabled {
+            return 0;
+        }
+        let interval = ds.interval.as_ms();
+        let mut spare = (self.engine.probe_budget() as usize).saturating_sub(used);
+        let due: Vec<ServiceId> = self
+            .config
+            .services
+            .iter()
+            .filter(|s| s.discovery.is_some())
+            .filter(|s| {
+                let last = self.engine.state().discovery.last_run.get(&s.id).copied();
+                last.is_none_or(|l| clock().saturating_sub(l) >= interval)
+            })
+            .map(|s| s.id.clone())
+            .collect();
+        let catalog = self.catalog();
+        let mut spent = 0u32;
+        for service in due {
+            if spare == 0 {
+                break;
+            }
+            let now = clock();
+            let Ok(mut selection) = self.engine.discovery_candidates(&catalog, &service, now)
+            else {
+                continue;
+            };
+            selection.chosen.truncate(spare);
+            if selection.chosen.is_empty() {
+                continue; // nothing to try: no probe, no write
+            }
+            let (trial, reqs, refused) = self.engine.discovery_trial(now, &selection);
+            spare = spare.saturating_sub(reqs.len());
+            spent += reqs.len() as u32;
+            let prober = &self.prober;
+            let futs = reqs.iter().map(|req| {
+                let trial = &trial;
+                async move {
+                    let at = clock();
+                    let result = prober.probe(req).await;
+                    trial.observe(req, at, result)
+                }
+            });
+            let observations: Vec<Observation> =
+                join_all(futs).await.into_iter().flatten().collect();
+            let run = crate::discovery::Run {
+                selection,
+                observations,
+                refused,
+            };
+            let at = clock();
+            let trials = run.apply(&mut self.engine, at);
+            for t in &trials {
+                tracing::info!(service = %t.service, candidate = %t.candidate, outcome = t.outcome.name(), "discovery");
+            }
+            self.discovery_actions
+                .extend(trials.iter().map(crate::discovery::action_of));
+            self.pending_discovery.push((at, run));
+        }
+        spent
     }
 
     async fn run_probes<C: Fn() -> UnixMillis + ?Sized>(
@@ -804,6 +898,9 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         report.probes = plan.probes.len() as u32;
         self.write_ahead(&observations).await?;
         report.ingest = self.engine.ingest(clock(), &observations);
+        // After this tick's answers are in: a candidate is compared with
+        // what the service's providers say now.
+        report.probes += self.discover_due(plan.probes.len(), clock).await;
         self.pending_observations.extend(observations);
         for n in &news {
             if let Some(Err(e)) = &n.read {
@@ -817,7 +914,7 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut actions = Vec::new();
+            let mut actions = self.discovery_actions.clone();
             let mut d: Decision = self.engine.decide(clock());
             for _ in 0..3 {
                 actions.append(&mut d.actions);
@@ -871,6 +968,8 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
                     report.observations = std::mem::take(&mut self.pending_observations);
                     self.pending_events.clear();
                     self.pending_peer.clear();
+                    self.pending_discovery.clear();
+                    self.discovery_actions.clear();
                     report.writes = self.tick_writes;
                     report.next_wakeup = self.engine.next_wakeup(clock());
                     return Ok(report);
@@ -960,6 +1059,12 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             self.engine.record(now, &self.pending_events);
         }
         apply_peer_news(&mut self.engine, &self.pending_peer);
+        self.discovery_actions.clear();
+        for (at, run) in &self.pending_discovery {
+            let trials = run.apply(&mut self.engine, *at);
+            self.discovery_actions
+                .extend(trials.iter().map(crate::discovery::action_of));
+        }
         Ok(())
     }
 
@@ -976,10 +1081,12 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
             if let Err(e) = change(&mut self.engine) {
                 return Ok(Err(e));
             }
-            if let Some(version) = self.commit(now, &[]).await? {
+            if let Some(version) = self.commit(now, &self.discovery_actions.clone()).await? {
                 self.pending_observations.clear();
                 self.pending_events.clear();
                 self.pending_peer.clear();
+                self.pending_discovery.clear();
+                self.discovery_actions.clear();
                 return Ok(Ok(version));
             }
             self.rebase(now).await?;

@@ -599,6 +599,9 @@ fn the_router_never_panics() {
                 assert!(rest.starts_with('/'));
             }
             Routed::Submit { .. } => panic!("no token, no submission"),
+            Routed::Discover { .. } | Routed::Veto { .. } => {
+                panic!("no token, no discovery")
+            }
         }
     }
 }

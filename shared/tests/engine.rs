@@ -456,6 +456,22 @@ fn a_format_4_state_opens_without_peers() {
     assert!(State::from_bytes(&v4[..v4.len() / 2]).is_err());
 }
 
+/// A state written by format version 6 (before discovery) opens with an
+/// empty discovery record and everything else as it was.
+#[test]
+fn a_format_6_state_opens_without_a_discovery_record() {
+    let st = State::from_bytes(include_bytes!("golden/state_v2.bin")).unwrap();
+    assert_eq!(st.discovery, Default::default());
+    // Version 6 is version 7 without the trailing discovery record (empty:
+    // five zero lengths).
+    let mut v6 = st.to_bytes();
+    assert_eq!(v6.split_off(v6.len() - 5), [0, 0, 0, 0, 0]);
+    v6[4..6].copy_from_slice(&6u16.to_le_bytes());
+    let back = State::from_bytes(&v6).unwrap();
+    assert_eq!(back, st);
+    assert!(State::from_bytes(&v6[..v6.len() / 2]).is_err());
+}
+
 /// An observation older than the watermark that was never applied (another
 /// instance's, arriving after a newer one) counts once; one that was
 /// applied does not count again.

@@ -32,6 +32,6 @@ pub use auth::{Auth, TokenDigest};
 pub use openapi::{openapi, openapi_json};
 pub use request::{ApiRequest, ApiResponse, HTML, JSON, PROMETHEUS, TEXT};
 pub use routes::{
-    route, submit_response, ApiContext, Routed, MAX_PATH, MAX_QUERY, OBSERVATIONS_LIMIT,
-    SWITCHES_LIMIT,
+    not_discovered, route, submit_response, ApiContext, DiscoveryView, OnboardedView, Routed,
+    ServiceDiscoveryView, MAX_PATH, MAX_QUERY, OBSERVATIONS_LIMIT, SWITCHES_LIMIT,
 };

@@ -796,6 +796,79 @@ fn schemas_routing(s: &mut Map<String, Value>) {
             ],
         ),
     );
+    let trial = json!({
+        "type": "object",
+        "description": "One catalog candidate's trial for a service (or a person's veto).",
+        "required": ["at", "service", "candidate", "outcome"],
+        "properties": {
+            "at": { "type": "string", "description": "When (RFC 3339)." },
+            "service": { "type": "string", "description": "The service." },
+            "candidate": { "type": "string", "description": "The catalog entry: the provider id it gets." },
+            "outcome": { "type": "string", "enum": ["onboarded", "rejected", "vetoed"], "description": "What came of it." },
+            "total": { "type": "integer", "minimum": 0, "maximum": 10000, "description": "Onboarded: its initial reputation total, basis points (the catalog's prior, barely moved by one sample)." },
+            "confidence": { "type": "integer", "minimum": 0, "maximum": 10000, "description": "Onboarded: the confidence in that total, basis points." },
+            "latency_ms": { "type": "integer", "minimum": 0, "description": "Onboarded: the trial probe's latency." },
+            "reason": { "type": "string", "description": "Rejected: why (the failed check with its evidence, or the probe's outcome)." }
+        }
+    });
+    add("Trial", trial);
+    add(
+        "DiscoveryReport",
+        object(
+            "What one discovery run did for a service.",
+            vec![
+                ("service", t("string", "The service.")),
+                ("trials", array(schema_ref("Trial"))),
+                (
+                    "skipped",
+                    array(object(
+                        "A catalog entry that could have fit and was not tried.",
+                        vec![
+                            ("candidate", t("string", "The entry.")),
+                            ("reason", t("string", "Why (vetoed, excluded, already configured, a template value missing, failed recently, limits).")),
+                        ],
+                    )),
+                ),
+            ],
+        ),
+    );
+    add(
+        "Discovery",
+        object(
+            "Discovery's settings and record.",
+            vec![
+                ("enabled", t("boolean", "Whether the tick discovers by itself ([discovery] enabled).")),
+                ("interval_s", int("How often a service is discovered for, seconds.")),
+                ("max_trials", int("Candidates tried per run.")),
+                ("max_testing", int("Discovered providers in testing per service before discovery stops adding.")),
+                ("retry_after_s", int("Seconds before a rejected candidate is tried again.")),
+                (
+                    "services",
+                    array(object(
+                        "A service's discovery.",
+                        vec![
+                            ("id", t("string", "The service.")),
+                            ("configured", t("boolean", "Whether the tick discovers for it ([service.discovery]).")),
+                            ("last_run", nullable(t("string", "Its last run (RFC 3339)."))),
+                        ],
+                    )),
+                ),
+                (
+                    "onboarded",
+                    array(object(
+                        "A provider discovery onboarded.",
+                        vec![
+                            ("id", t("string", "The provider.")),
+                            ("lifecycle", nullable(enumeration(LIFECYCLES, "Its lifecycle now (null: no longer in the state)."))),
+                            ("veto", t("string", "The request that vetoes it.")),
+                        ],
+                    )),
+                ),
+                ("vetoed", array(t("string", "A vetoed catalog id."))),
+                ("trials", array(schema_ref("Trial"))),
+            ],
+        ),
+    );
     add(
         "DashboardData",
         json!({
@@ -960,6 +1033,60 @@ fn paths() -> Map<String, Value> {
         );
     }
     p.insert("/v1/providers".into(), providers);
+    let id_query = |name: &str, description: &str| {
+        json!({
+            "name": name, "in": "query", "required": true, "description": description,
+            "schema": { "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" }
+        })
+    };
+    let mut discovery = get(
+        "getDiscovery",
+        "discovery",
+        "What discovery did: its settings, per service whether the tick discovers for it and its last run, the providers it onboarded (with their lifecycle now), the vetoed catalog ids, and the latest trials (newest first) with each outcome's score or reason.",
+        vec![],
+        responses(("200", json_response("Discovery's record.", "Discovery")), &[]),
+    );
+    if let Some(o) = discovery.as_object_mut() {
+        o.insert(
+            "post".into(),
+            json!({
+                "operationId": "runDiscovery", "tags": ["discovery"],
+                "summary": "Discover providers for a service now: the catalog's candidates that fit it are probed once each, through the same checks as any probe and compared with the service's providers; those that pass are onboarded into testing. Answers with every trial and every entry not tried, with why.",
+                "security": [{ "bearer": [] }],
+                "parameters": [id_query("service", "The service.")],
+                "responses": responses(
+                    ("200", json_response("The run's report.", "DiscoveryReport")),
+                    &[
+                        ("400", "No service, or a bad id."),
+                        ("401", "No bearer token."),
+                        ("403", "Wrong bearer token, or no token configured."),
+                        ("404", "Unknown service."),
+                        ("503", "The outcome could not be committed; retry."),
+                    ],
+                ),
+            }),
+        );
+    }
+    p.insert("/v1/discovery".into(), discovery);
+    p.insert(
+        "/v1/discovery/veto".into(),
+        json!({ "post": {
+            "operationId": "vetoDiscovered", "tags": ["discovery"],
+            "summary": "A person's veto of a provider discovery onboarded: it is removed (its state and route go) and never onboarded again.",
+            "security": [{ "bearer": [] }],
+            "parameters": [id_query("provider", "The provider discovery onboarded.")],
+            "responses": responses(
+                ("200", json_response("The veto, as a trial.", "Trial")),
+                &[
+                    ("400", "No provider, or a bad id."),
+                    ("401", "No bearer token."),
+                    ("403", "Wrong bearer token, or no token configured."),
+                    ("409", "Not a provider discovery onboarded (not-discovered)."),
+                    ("503", "The veto could not be committed; retry."),
+                ],
+            ),
+        }}),
+    );
     p.insert(
         "/v1/providers/{id}".into(),
         get(
@@ -1277,7 +1404,7 @@ pub fn openapi() -> Value {
         },
         "tags": [
             { "name": "sentinel" }, { "name": "providers" }, { "name": "services" },
-            { "name": "budget" }, { "name": "trust" }, { "name": "proxy" }
+            { "name": "budget" }, { "name": "trust" }, { "name": "proxy" }, { "name": "discovery" }
         ],
         "paths": Value::Object(paths()),
         "components": {
@@ -1338,6 +1465,8 @@ mod tests {
             "/v1/attestations/{id}",
             "/v1/observations",
             "/v1/peers",
+            "/v1/discovery",
+            "/v1/discovery/veto",
             "/proxy/{service}/{path}",
             "/metrics",
             "/",

@@ -42,6 +42,10 @@ pub struct Config {
     /// the config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain: Option<ChainConfig>,
+    /// Discovery of providers from the catalog (`[discovery]`; see
+    /// [`crate::discovery`]).
+    #[serde(default, skip_serializing_if = "DiscoverySettings::is_default")]
+    pub discovery: DiscoverySettings,
 }
 
 /// The chain attestations are anchored on ([`crate::chain`]).
@@ -119,6 +123,71 @@ impl Default for QuorumPolicy {
             isolation_share: 50,
         }
     }
+}
+
+/// Discovery of new providers from the catalog ([`crate::discovery`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverySettings {
+    /// Run discovery in the tick, for the services with a
+    /// `[service.discovery]` table, each at most once per `interval` and
+    /// only with probes the tick's budget has left. Off by default: a
+    /// sentinel adds providers on its own only when told to.
+    #[serde(default)]
+    pub enabled: bool,
+    /// How often a service is discovered for.
+    #[serde(default = "defaults::discovery_interval")]
+    pub interval: Span,
+    /// Candidates tried per run (one probe each).
+    #[serde(default = "defaults::discovery_trials")]
+    pub max_trials: u32,
+    /// No more are onboarded into a service while this many discovered
+    /// providers of it are still being tested.
+    #[serde(default = "defaults::discovery_testing")]
+    pub max_testing: u32,
+    /// A candidate that failed its trial is tried again after this long.
+    #[serde(default = "defaults::discovery_retry")]
+    pub retry_after: Span,
+    /// A catalog file to use instead of the built-in one (the local
+    /// sentinel; a relative path is relative to the configuration file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
+}
+
+impl Default for DiscoverySettings {
+    fn default() -> Self {
+        DiscoverySettings {
+            enabled: false,
+            interval: defaults::discovery_interval(),
+            max_trials: defaults::discovery_trials(),
+            max_testing: defaults::discovery_testing(),
+            retry_after: defaults::discovery_retry(),
+            catalog: None,
+        }
+    }
+}
+
+impl DiscoverySettings {
+    /// Whether nothing was configured.
+    pub fn is_default(&self) -> bool {
+        *self == DiscoverySettings::default()
+    }
+}
+
+/// What discovery may add to one service.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceDiscovery {
+    /// Values for catalog endpoint templates (`project = "my-app"` fills
+    /// `https://{project}.vercel.app`).
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Capabilities a candidate must have (`["postgres"]`).
+    #[serde(default)]
+    pub require: Vec<String>,
+    /// Catalog entries never to add to this service.
+    #[serde(default)]
+    pub exclude: Vec<ProviderId>,
 }
 
 /// Settings of one sentinel instance.
@@ -423,6 +492,11 @@ pub struct ServiceConfig {
     /// The providers (`[[service.provider]]`).
     #[serde(default, rename = "provider")]
     pub providers: Vec<ProviderConfig>,
+    /// What discovery may add to this service (`[service.discovery]`):
+    /// a service without it is discovered for only when asked
+    /// (`POST /v1/discovery`, `sentinel discover`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<ServiceDiscovery>,
 }
 
 /// See [`ServiceConfig::degraded`].
@@ -653,6 +727,18 @@ pub(crate) mod defaults {
         Span::mins(15)
     }
     pub fn testing_period() -> Span {
+        Span::hours(24)
+    }
+    pub fn discovery_interval() -> Span {
+        Span::hours(6)
+    }
+    pub fn discovery_trials() -> u32 {
+        3
+    }
+    pub fn discovery_testing() -> u32 {
+        2
+    }
+    pub fn discovery_retry() -> Span {
         Span::hours(24)
     }
     pub fn promote_above() -> Bps {

@@ -164,6 +164,39 @@ impl Engine {
         &mut self.state.anchoring
     }
 
+    /// Discovery's record, to change ([`crate::discovery`]).
+    pub(crate) fn state_mut_discovery(&mut self) -> &mut crate::discovery::DiscoveryState {
+        &mut self.state.discovery
+    }
+
+    /// Books `n` requests the sentinel itself made (trial probes) in its
+    /// own footprint.
+    pub(crate) fn book_own_requests(&mut self, now: UnixMillis, n: u64) {
+        if n > 0 {
+            self.state.footprint.record(
+                now,
+                &self.config.sentinel.footprint,
+                &crate::books::Rates::default(),
+                crate::books::Metric::Requests,
+                n,
+            );
+        }
+    }
+
+    /// Withdraws a submitted provider: it leaves the registry and the
+    /// state (a service routed to it routes again at the next decision).
+    pub(crate) fn withdraw(&mut self, now: UnixMillis, id: &ProviderId) {
+        let mut submitted = self.state.submitted.clone();
+        submitted.retain(|s| s.id != *id);
+        // Fewer submissions than a registry already built from: the
+        // rest built before, so they build again.
+        if let Ok(registry) = Registry::build(&self.config, &submitted) {
+            self.state.submitted = submitted;
+            self.registry = registry;
+            reconcile(&self.config, &self.registry, &mut self.state, now);
+        }
+    }
+
     /// Consumes the engine, returning its state.
     pub fn into_state(self) -> State {
         self.state

@@ -104,6 +104,8 @@ pub struct HostOptions {
     /// When the anchoring driver looks again: a shell that opens a host
     /// per invocation keeps one for its instance, like `peer_nonces`.
     pub anchor_memory: Arc<Mutex<crate::chain::driver::Memory>>,
+    /// The catalog discovery reads; `None`: the built-in one.
+    pub catalog: Option<Arc<crate::discovery::Catalog>>,
 }
 
 impl Default for HostOptions {
@@ -118,6 +120,7 @@ impl Default for HostOptions {
             peer_nonces: Arc::default(),
             anchor: None,
             anchor_memory: Arc::default(),
+            catalog: None,
         }
     }
 }
@@ -237,6 +240,8 @@ pub struct Host<S, O, T> {
     anchor: Option<crate::chain::Anchor>,
     /// When the anchoring driver looks again.
     anchor_memory: Arc<Mutex<crate::chain::driver::Memory>>,
+    /// The catalog discovery reads.
+    catalog: Arc<crate::discovery::Catalog>,
 }
 
 impl<S, O, T> std::fmt::Debug for Host<S, O, T> {
@@ -289,6 +294,11 @@ where
         sentinel.set_destinations(webhooks.iter().map(|w| w.id).collect());
         sentinel.set_probe_budget(opts.probe_budget);
         sentinel.set_peer_secrets(opts.peer_secrets.clone());
+        let catalog = opts
+            .catalog
+            .clone()
+            .unwrap_or_else(crate::discovery::builtin);
+        sentinel.set_catalog(catalog.clone());
         let view = View {
             engine: sentinel.engine().clone(),
             version: sentinel.version(),
@@ -319,6 +329,7 @@ where
             nonces: opts.peer_nonces,
             anchor: opts.anchor,
             anchor_memory: opts.anchor_memory,
+            catalog,
         };
         Ok((host, sentinel))
     }
@@ -483,7 +494,9 @@ where
                 }
                 Routed::Response(r) => to_http(r),
                 // Not a proxy path after all (the router decides).
-                Routed::Submit { .. } => to_http(self.handle_api(from_http(req), now).await),
+                Routed::Submit { .. } | Routed::Discover { .. } | Routed::Veto { .. } => {
+                    to_http(self.handle_api(from_http(req), now).await)
+                }
             };
         }
         to_http(self.handle_api(from_http(req), now).await)
@@ -573,6 +586,30 @@ where
                     .await;
                 from_http_response(resp)
             }
+            Routed::Discover { service } => match self.discover(now, &service).await {
+                Ok(Ok(report)) => ApiResponse::json(200, &report),
+                Ok(Err(e)) => ApiResponse::error(404, "unknown-service", &e.to_string()),
+                Err(e) => {
+                    tracing::error!(error = %e, "discovery could not be committed");
+                    ApiResponse::error(
+                        503,
+                        "store-unavailable",
+                        &format!("discovery could not be committed: {e}; retry"),
+                    )
+                }
+            },
+            Routed::Veto { provider } => match self.veto(now, &provider).await {
+                Ok(Ok(trial)) => ApiResponse::json(200, &crate::discovery::TrialView::from(&trial)),
+                Ok(Err(_)) => api::not_discovered(&provider),
+                Err(e) => {
+                    tracing::error!(error = %e, "the veto could not be committed");
+                    ApiResponse::error(
+                        503,
+                        "store-unavailable",
+                        &format!("the veto could not be committed: {e}; retry"),
+                    )
+                }
+            },
             Routed::Submit { service, provider } => {
                 let id = provider.id.clone();
                 match self.submit(now, &service, provider).await {
@@ -786,25 +823,140 @@ where
         service: &ServiceId,
         provider: ProviderConfig,
     ) -> Result<Result<(), Errors>, TickError<S::Error>> {
+        self.change(
+            now,
+            |engine| engine.submit(now, service, provider.clone()),
+            |_| Vec::new(),
+        )
+        .await
+    }
+
+    /// The catalog discovery reads.
+    pub fn catalog(&self) -> Arc<crate::discovery::Catalog> {
+        self.catalog.clone()
+    }
+
+    /// Runs discovery for `service` now (`POST /v1/discovery`): picks the
+    /// catalog's candidates, probes each once through the host's client,
+    /// onboards those that pass, and commits the outcome with its audit
+    /// entries. `Ok(Err(_))`: an unknown service.
+    pub async fn discover(
+        &self,
+        now: UnixMillis,
+        service: &ServiceId,
+    ) -> Result<
+        Result<crate::discovery::Report, crate::discovery::DiscoveryError>,
+        TickError<S::Error>,
+    > {
+        use crate::tick::Prober;
+        let (engine, _) = self.load_engine(now).await?;
+        let selection = match engine.discovery_candidates(&self.catalog, service, now) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        if selection.chosen.is_empty() {
+            // Nothing to try: nothing probed, nothing written.
+            return Ok(Ok(crate::discovery::Report::of(
+                service.clone(),
+                &selection,
+                Vec::new(),
+            )));
+        }
+        let (trial, reqs, refused) = engine.discovery_trial(now, &selection);
+        let results =
+            futures_util::future::join_all(reqs.iter().map(|r| self.client.probe(r))).await;
+        let observations = reqs
+            .iter()
+            .zip(results)
+            .filter_map(|(r, res)| trial.observe(r, now, res))
+            .collect();
+        let run = crate::discovery::Run {
+            selection,
+            observations,
+            refused,
+        };
+        let trials = self
+            .change(
+                now,
+                |engine| Ok::<_, std::convert::Infallible>(run.apply(engine, now)),
+                |trials| trials.iter().map(crate::discovery::action_of).collect(),
+            )
+            .await?;
+        Ok(Ok(match trials {
+            Ok(t) => crate::discovery::Report::of(service.clone(), &run.selection, t),
+            Err(never) => match never {},
+        }))
+    }
+
+    /// A person's veto of a provider discovery onboarded: it is removed
+    /// and never onboarded again; committed with its audit entry.
+    pub async fn veto(
+        &self,
+        now: UnixMillis,
+        provider: &crate::ProviderId,
+    ) -> Result<
+        Result<crate::discovery::Trial, crate::discovery::DiscoveryError>,
+        TickError<S::Error>,
+    > {
+        self.change(
+            now,
+            |engine| engine.veto_discovered(now, provider),
+            |t| vec![crate::discovery::action_of(t)],
+        )
+        .await
+    }
+
+    /// The committed state as an engine, and its version.
+    async fn load_engine(
+        &self,
+        now: UnixMillis,
+    ) -> Result<(Engine, Option<u64>), TickError<S::Error>> {
+        let stored = self.store.load().await.map_err(TickError::Store)?;
+        let state = match &stored {
+            Some(s) => crate::State::from_bytes(&s.bytes)?,
+            None => crate::State::default(),
+        };
+        let engine = Engine::new(self.config.clone(), state, now)?;
+        Ok((engine, stored.map(|s| s.version)))
+    }
+
+    /// Applies `change` to the committed state and commits it with the
+    /// audit entries `audit` makes of its result, conditionally on the
+    /// version loaded; on a conflict, loads again and applies `change`
+    /// again (at most three times). `change` may refuse: its error is
+    /// returned and nothing is written.
+    async fn change<R, E>(
+        &self,
+        now: UnixMillis,
+        mut change: impl FnMut(&mut Engine) -> Result<R, E>,
+        audit: impl Fn(&R) -> Vec<Action>,
+    ) -> Result<Result<R, E>, TickError<S::Error>> {
         for _ in 0..3 {
-            let stored = self.store.load().await.map_err(TickError::Store)?;
-            let state = match &stored {
-                Some(s) => crate::State::from_bytes(&s.bytes)?,
-                None => crate::State::default(),
+            let (mut engine, expected) = self.load_engine(now).await?;
+            let result = match change(&mut engine) {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(e)),
             };
-            let mut engine = Engine::new(self.config.clone(), state, now)?;
-            if let Err(errs) = engine.submit(now, service, provider.clone()) {
-                return Ok(Err(errs));
-            }
+            let revision = engine.state().revision;
+            let entries: Vec<crate::tick::AuditEntry> = audit(&result)
+                .into_iter()
+                .map(|action| {
+                    log_action(&action);
+                    crate::tick::AuditEntry {
+                        at: now,
+                        revision,
+                        action,
+                    }
+                })
+                .collect();
             let encoded = crate::encoded::EncodedState::of(engine.state());
             let batch = CommitBatch {
                 state: &encoded,
                 observations: &[],
-                audit: &[],
+                audit: &entries,
                 keep_observations_since: 0,
                 absorbed_events: &engine.state().usage_watermarks,
             };
-            let expected = stored.map(|s| s.version);
             if self.store.capabilities().consistency == Consistency::LastWriterWins {
                 let again = self.store.load().await.map_err(TickError::Store)?;
                 if again.map(|s| s.version) != expected {
@@ -819,7 +971,7 @@ where
             {
                 Commit::Committed { version } => {
                     self.publish(engine, Some(version));
-                    return Ok(Ok(()));
+                    return Ok(Ok(result));
                 }
                 Commit::Conflict => continue,
             }

@@ -9,6 +9,7 @@
 //! - **Version 2** had no incidents, timeline, score snapshots, failing
 //!   data reason or failure-cause streak per provider, no fork per
 //!   service, and `failed` reasons without their cause.
+//! - **Version 6** had no discovery record.
 //! - **Version 3** had no applied-keys window per provider (only the
 //!   watermark: an observation older than it was dropped even when it
 //!   had never been applied).
@@ -293,6 +294,7 @@ impl From<StateV2> for State {
             applied: BTreeMap::new(),
             peering: Default::default(),
             anchoring: Default::default(),
+            discovery: Default::default(),
         }
         .with_applied_from_watermarks()
     }
@@ -344,6 +346,7 @@ impl From<StateV3> for State {
             applied: BTreeMap::new(),
             peering: Default::default(),
             anchoring: Default::default(),
+            discovery: Default::default(),
         }
         .with_applied_from_watermarks()
     }
@@ -459,6 +462,7 @@ impl From<StateV4> for State {
             applied: v.applied,
             peering: Default::default(),
             anchoring: Default::default(),
+            discovery: Default::default(),
         }
     }
 }
@@ -511,6 +515,61 @@ impl From<StateV5> for State {
             applied: v.applied,
             peering: v.peering,
             anchoring: Default::default(),
+            discovery: Default::default(),
+        }
+    }
+}
+
+/// Format version 6: the current layout without `discovery`.
+#[derive(Deserialize)]
+pub(super) struct StateV6 {
+    version: u16,
+    revision: u64,
+    last_decide: UnixMillis,
+    providers: BTreeMap<ProviderId, ProviderState>,
+    services: BTreeMap<ServiceId, ServiceState>,
+    history: VecDeque<SwitchRecord>,
+    switch_seq: u64,
+    alerts: BTreeMap<String, ActiveAlert>,
+    footprint: Ledger,
+    footprint_step: Step,
+    usage_watermarks: BTreeMap<String, u64>,
+    submitted: Vec<Submitted>,
+    outbox: Vec<Notice>,
+    notice_seq: u64,
+    schedule: Schedule,
+    usage_seen: BTreeMap<String, UnixMillis>,
+    recent_latency: BTreeMap<ProviderId, crate::recent::RecentLatency>,
+    applied: BTreeMap<ProviderId, super::Applied>,
+    peering: crate::peer::Peering,
+    anchoring: crate::chain::Anchoring,
+}
+
+impl From<StateV6> for State {
+    fn from(v: StateV6) -> State {
+        let _ = v.version;
+        State {
+            version: STATE_VERSION,
+            revision: v.revision,
+            last_decide: v.last_decide,
+            providers: v.providers,
+            services: v.services,
+            history: v.history,
+            switch_seq: v.switch_seq,
+            alerts: v.alerts,
+            footprint: v.footprint,
+            footprint_step: v.footprint_step,
+            usage_watermarks: v.usage_watermarks,
+            submitted: v.submitted,
+            outbox: v.outbox,
+            notice_seq: v.notice_seq,
+            schedule: v.schedule,
+            usage_seen: v.usage_seen,
+            recent_latency: v.recent_latency,
+            applied: v.applied,
+            peering: v.peering,
+            anchoring: v.anchoring,
+            discovery: Default::default(),
         }
     }
 }

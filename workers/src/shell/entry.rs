@@ -134,6 +134,8 @@ async fn open(
         anchor: sentinel_core::chain::Anchor::from_config(&config, |k| secret(env, k))
             .map_err(|e| StartError::Binding(e.to_string()))?,
         anchor_memory: ANCHOR_MEMORY.with(|m| m.clone()),
+        // The built-in catalog: a Worker reads no local file.
+        catalog: None,
     };
     Host::open(config, store, client, opts, now)
         .await

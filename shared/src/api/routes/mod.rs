@@ -24,6 +24,7 @@
 //! `400 bad-request` whose message names it. The dashboard's pages and
 //! fragments are all served with its strict content security policy.
 
+mod discovery;
 mod path;
 mod providers;
 mod query;
@@ -31,6 +32,7 @@ mod refusals;
 mod sentinel;
 mod trust;
 
+pub use discovery::{not_discovered, DiscoveryView, OnboardedView, ServiceDiscoveryView};
 pub(crate) use path::PROXIED;
 pub use providers::submit_response;
 
@@ -95,6 +97,20 @@ pub enum Routed {
         service: ServiceId,
         /// The provider as submitted.
         provider: ProviderConfig,
+    },
+    /// Run discovery for the service now ([`crate::discovery`]) and
+    /// answer with its report. The caller is authenticated and the
+    /// service is configured.
+    Discover {
+        /// The service.
+        service: ServiceId,
+    },
+    /// Veto a provider discovery onboarded: remove it and never onboard
+    /// it again. The caller is authenticated and the provider is one
+    /// discovery onboarded (as of this engine).
+    Veto {
+        /// The provider.
+        provider: crate::ProviderId,
     },
 }
 
@@ -213,6 +229,9 @@ fn dispatch(endpoint: Endpoint, req: &ApiRequest, ctx: &ApiContext<'_>, auth: &A
         },
         Endpoint::Budget => ApiResponse::json(200, &dto::BudgetReport::build(engine, now)),
         Endpoint::Peers => ApiResponse::json(200, &dto::PeerList::build(engine, now)),
+        Endpoint::Discovery if req.method == "POST" => return discovery::run(req, engine, auth),
+        Endpoint::Discovery => ApiResponse::json(200, &DiscoveryView::build(engine, now)),
+        Endpoint::DiscoveryVeto => return discovery::veto(req, engine, auth),
         Endpoint::Attestation(id) => match provider_id(&id) {
             Err(r) => r,
             Ok(pid) => attestation(engine, &pid, now),

@@ -31,6 +31,10 @@ pub(super) enum Endpoint {
     Observations,
     /// This sentinel's peers.
     Peers,
+    /// Discovery: its record (`GET`), a run now (`POST`).
+    Discovery,
+    /// A person's veto of a discovered provider.
+    DiscoveryVeto,
     Proxy {
         service: String,
         rest: String,
@@ -39,6 +43,7 @@ pub(super) enum Endpoint {
 
 const READ: &[&str] = &["GET", "HEAD"];
 const READ_WRITE: &[&str] = &["GET", "HEAD", "POST"];
+const WRITE: &[&str] = &["POST"];
 /// What the proxy forwards: the methods of a REST or JSON-RPC call, the
 /// ones the OpenAPI document lists. Not `TRACE` (an upstream that echoes
 /// the request would hand the client the credentials the sentinel adds to
@@ -50,7 +55,8 @@ impl Endpoint {
     pub(super) fn allowed(&self) -> Option<&'static [&'static str]> {
         match self {
             Endpoint::Proxy { .. } => Some(PROXIED),
-            Endpoint::Providers => Some(READ_WRITE),
+            Endpoint::Providers | Endpoint::Discovery => Some(READ_WRITE),
+            Endpoint::DiscoveryVeto => Some(WRITE),
             _ => Some(READ),
         }
     }
@@ -185,6 +191,8 @@ pub(super) fn parse_path(path: &str) -> Result<Option<Endpoint>, ApiResponse> {
         ["v1", "attestations", id] => Some(Endpoint::Attestation((*id).to_string())),
         ["v1", "observations"] => Some(Endpoint::Observations),
         ["v1", "peers"] => Some(Endpoint::Peers),
+        ["v1", "discovery"] => Some(Endpoint::Discovery),
+        ["v1", "discovery", "veto"] => Some(Endpoint::DiscoveryVeto),
         _ => None,
     })
 }
