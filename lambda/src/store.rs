@@ -159,6 +159,7 @@ fn purpose_code(p: Purpose) -> u8 {
     match p {
         Purpose::Scheduled => 0,
         Purpose::Canary => 1,
+        Purpose::StatusPage => 2,
     }
 }
 

@@ -86,7 +86,7 @@ impl EncodedState {
         );
         // A tuple serialises as its fields one after another, and serde's
         // tuples stop at sixteen: the seventeenth field follows.
-        let suffix = encode(&state.discovery, suffix);
+        let suffix = encode(&(&state.discovery, &state.status_pages), suffix);
         EncodedState {
             prefix,
             providers,

@@ -45,6 +45,7 @@ pub mod secret;
 #[cfg(feature = "test-utils")]
 pub mod sim;
 pub mod state;
+pub mod statuspage;
 pub mod switcher;
 pub mod tick;
 pub mod time;

@@ -22,6 +22,9 @@ pub enum Purpose {
     Scheduled,
     /// A fresh check of a switch candidate before traffic moves to it.
     Canary,
+    /// A read of the provider's status page ([`crate::statuspage`]); it
+    /// never becomes an observation.
+    StatusPage,
 }
 
 /// A request the shell must send.

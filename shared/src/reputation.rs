@@ -59,6 +59,10 @@ pub struct Inputs {
     pub retries: (u64, u64),
     /// Data-loss and security incidents in the last 30 days.
     pub incidents: (u32, u32),
+    /// The penalty of what the provider's own status page declares now
+    /// (an unresolved incident), basis points of the reliability
+    /// component ([`crate::statuspage`]); 0 when nothing is declared.
+    pub declared: u32,
     /// Samples in the 30-day window (drives confidence).
     pub samples: u64,
     /// What the total is shrunk toward while confidence is low.
@@ -79,7 +83,7 @@ pub struct Component {
 }
 
 /// The most inputs one component carries.
-pub const MAX_INPUTS: usize = 6;
+pub const MAX_INPUTS: usize = 7;
 
 /// A component's named inputs, kept inline and sorted by name: at most
 /// [`MAX_INPUTS`] pairs, each name one of [`INPUT_NAMES`]. Serialised as
@@ -236,9 +240,10 @@ impl<'de> Deserialize<'de> for NamedInputs {
 
 /// Every input name a component carries, in byte order (so the order of
 /// their indices is the order of the names).
-pub const INPUT_NAMES: [&str; 15] = [
+pub const INPUT_NAMES: [&str; 16] = [
     "cost_score",
     "data_loss_incidents_30d",
+    "declared_penalty_bps",
     "errors_24h",
     "ok_30d",
     "p50_ms",
@@ -509,7 +514,12 @@ pub fn performance(latency: Option<[u64; 3]>, target_ms: u64, last_24h: &Counts)
 }
 
 /// Reliability from errors, retries and incidents.
-pub fn reliability(last_24h: &Counts, retries: (u64, u64), incidents: (u32, u32)) -> Component {
+pub fn reliability(
+    last_24h: &Counts,
+    retries: (u64, u64),
+    incidents: (u32, u32),
+    declared: u32,
+) -> Component {
     let errors = u64::from(last_24h.error) + u64::from(last_24h.throttled);
     let error_rate = Bps::ratio(errors, last_24h.total());
     let retry = Bps::ratio(retries.0, retries.1);
@@ -528,10 +538,21 @@ pub fn reliability(last_24h: &Counts, retries: (u64, u64), incidents: (u32, u32)
     } else {
         Bps::weighted_mean(parts.into_iter().flatten())
     };
+    // What the provider declares against itself scales the whole
+    // component down (never up: an "operational" page adds nothing).
+    let declared = declared.min(10_000);
+    let score = match (score, declared) {
+        (s, 0) => s,
+        (None, d) => Some(Bps::new(10_000 - d)),
+        (Some(s), d) => Some(Bps::new(
+            (u32::from(s.get()) * (10_000 - d) + 5_000) / 10_000,
+        )),
+    };
     Component {
         score,
         weight: 0,
         inputs: inputs([
+            (input!("declared_penalty_bps"), u64::from(declared)),
             (input!("errors_24h"), errors),
             (input!("probes_24h"), last_24h.total()),
             (input!("retries_ok"), retries.0),
@@ -564,7 +585,7 @@ pub fn score(i: &Inputs, policy: &Policy) -> Reputation {
         inputs: inputs([(input!("cost_score"), u64::from(i.cost.get()))]),
     };
     cost.weight = w.cost;
-    let mut rel = reliability(&i.last_24h, i.retries, i.incidents);
+    let mut rel = reliability(&i.last_24h, i.retries, i.incidents, i.declared);
     rel.weight = w.reliability;
 
     let raw_total = Bps::weighted_mean(
@@ -615,6 +636,7 @@ mod tests {
             cost: Bps::MAX,
             retries: (0, 0),
             incidents: (0, 0),
+            declared: 0,
             samples: u64::from(samples),
             prior: Bps::percent(50),
         }
@@ -735,10 +757,10 @@ mod tests {
 
         #[test]
         fn more_errors_never_raise_reliability(c in arb_counts(), extra in 1u32..100) {
-            let a = reliability(&c, (0, 0), (0, 0)).score.unwrap_or(Bps::MAX);
+            let a = reliability(&c, (0, 0), (0, 0), 0).score.unwrap_or(Bps::MAX);
             let mut worse = c;
             worse.error += extra;
-            let b = reliability(&worse, (0, 0), (0, 0)).score.unwrap_or(Bps::MAX);
+            let b = reliability(&worse, (0, 0), (0, 0), 0).score.unwrap_or(Bps::MAX);
             prop_assert!(b <= a);
         }
 

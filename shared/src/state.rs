@@ -531,6 +531,9 @@ pub struct State {
     /// What discovery tried, onboarded and was told not to
     /// ([`crate::discovery`]).
     pub discovery: crate::discovery::DiscoveryState,
+    /// What each provider's status page declared, when last read
+    /// ([`crate::statuspage`]).
+    pub status_pages: BTreeMap<ProviderId, crate::statuspage::PageState>,
 }
 
 /// Applied observation keys kept per provider ([`State::applied`]): a few
@@ -612,6 +615,7 @@ impl Default for State {
             peering: crate::peer::Peering::default(),
             anchoring: crate::chain::Anchoring::default(),
             discovery: crate::discovery::DiscoveryState::default(),
+            status_pages: BTreeMap::new(),
         }
     }
 }
@@ -766,6 +770,13 @@ impl State {
         out.peering = self.peering.merge(&other.peering);
         out.anchoring = self.anchoring.merge(&other.anchoring);
         out.discovery = self.discovery.merge(&other.discovery);
+        for (id, p) in self.status_pages.iter().chain(other.status_pages.iter()) {
+            let merged = out
+                .status_pages
+                .get(id)
+                .map_or_else(|| p.clone(), |e| e.merge(p));
+            out.status_pages.insert(id.clone(), merged);
+        }
         out
     }
 }

@@ -143,6 +143,16 @@ pub enum Reason {
         /// The peer.
         peer: crate::SentinelId,
     },
+    /// The provider's own status page declares a maintenance under way or
+    /// about to start, or a major incident ([`crate::statuspage`]): traffic
+    /// moves before our probes would see it fail.
+    StatusPage {
+        /// What is declared, in words.
+        what: String,
+        /// Seconds until the maintenance starts (0: under way; `None`: an
+        /// incident).
+        starts_in_s: Option<u64>,
+    },
 }
 
 /// How urgently a trigger acts.
@@ -174,6 +184,7 @@ impl Reason {
             Reason::Throttled { .. } => "throttled",
             Reason::BudgetPressure { .. } => "budget-pressure",
             Reason::Reconciled { .. } => "reconciled",
+            Reason::StatusPage { .. } => "status-page",
         }
     }
 
@@ -205,6 +216,7 @@ impl Reason {
                 | Reason::Throttled { .. }
                 | Reason::BudgetPressure { .. }
                 | Reason::Reconciled { .. }
+                | Reason::StatusPage { .. }
         )
     }
 }
@@ -264,6 +276,11 @@ pub struct View {
     pub streak_cause: Option<(Outcome, u32)>,
     /// The `Retry-After` of the latest 429, in seconds.
     pub retry_after_s: Option<u64>,
+    /// What its status page declares that should move traffic now: a
+    /// maintenance under way or starting within
+    /// [`crate::statuspage::MAINTENANCE_LEAD`] (with ms until it starts),
+    /// or a major or critical incident (`None` ms) — in words.
+    pub declared: Option<(String, Option<u64>)>,
 }
 
 /// The trigger that fires for the active provider, if any, most urgent
@@ -345,6 +362,12 @@ pub fn trigger(a: &View, sw: &Switching) -> Option<Reason> {
             });
         }
     }
+    if let Some((what, starts_in_ms)) = &a.declared {
+        return Some(Reason::StatusPage {
+            what: what.clone(),
+            starts_in_s: starts_in_ms.map(|ms| ms / 1000),
+        });
+    }
     if let (Some(rate), n) = a.error_rate {
         // At least 40 probes and 5 errors: with 20 probes, two unlucky
         // ones already read as 10 %, and rare noise must not move traffic.
@@ -400,10 +423,13 @@ pub fn eligible(c: &View, active: Option<&View>, reason: &Reason, sw: &Switching
         Reason::Untrusted { total } => c.total > *total,
         // Never a trigger here (a peer's decision is adopted directly).
         Reason::Reconciled { .. } => false,
+        // A candidate with its own declaration is turned away above (its
+        // own trigger fires).
         Reason::Initial
         | Reason::Failed { .. }
         | Reason::Throttled { .. }
-        | Reason::BadData { .. } => true,
+        | Reason::BadData { .. }
+        | Reason::StatusPage { .. } => true,
     }
 }
 
@@ -502,6 +528,7 @@ mod tests {
             consecutive_successes: 10,
             streak_cause: None,
             retry_after_s: None,
+            declared: None,
         }
     }
 

@@ -747,6 +747,33 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         spent
     }
 
+    /// Reads the status pages due ([`crate::statuspage`]) with the probes
+    /// this tick's budget has left after the `used` ones. Returns the
+    /// reads made.
+    async fn read_status_pages<C: Fn() -> UnixMillis + ?Sized>(
+        &mut self,
+        used: usize,
+        clock: &C,
+    ) -> u32 {
+        let spare = (self.engine.probe_budget() as usize).saturating_sub(used);
+        if spare == 0 {
+            return 0;
+        }
+        let reqs = self.engine.status_reads_due(clock(), spare);
+        if reqs.is_empty() {
+            return 0;
+        }
+        let prober = &self.prober;
+        let results = join_all(reqs.iter().map(|r| prober.probe(r))).await;
+        let now = clock();
+        for (req, result) in reqs.iter().zip(results) {
+            if self.engine.absorb_status(now, &req.provider, result) {
+                tracing::info!(provider = %req.provider, "its status page declares something new");
+            }
+        }
+        reqs.len() as u32
+    }
+
     async fn run_probes<C: Fn() -> UnixMillis + ?Sized>(
         &self,
         reqs: &[ProbeRequest],
@@ -900,7 +927,11 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         report.ingest = self.engine.ingest(clock(), &observations);
         // After this tick's answers are in: a candidate is compared with
         // what the service's providers say now.
-        report.probes += self.discover_due(plan.probes.len(), clock).await;
+        let discovered = self.discover_due(plan.probes.len(), clock).await;
+        let status_reads = self
+            .read_status_pages(plan.probes.len() + discovered as usize, clock)
+            .await;
+        report.probes += discovered + status_reads;
         self.pending_observations.extend(observations);
         for n in &news {
             if let Some(Err(e)) = &n.read {
@@ -949,9 +980,12 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
                     }
                 )
             });
+            // A status page read is kept (its time, what it said), or the
+            // next wake-up would read it again.
             let idle = self.pending_observations.is_empty()
                 && own_only
                 && !peer_changed
+                && status_reads == 0
                 && actions.is_empty();
             if idle {
                 // Peer news that changed nothing decisions read is not

@@ -93,6 +93,9 @@ pub fn sentence(reason: &Reason, subject: &str) -> String {
             "{subject} used {} of a quota or budget: traffic moves before the 100% stop",
             percent(*utilization)
         ),
+        Reason::StatusPage { what, .. } => format!(
+            "{subject}'s status page declares a {what}: traffic moves before it hits"
+        ),
         Reason::Reconciled { peer } => format!(
             "peer sentinel {peer} routed here later than this one decided; its decision is adopted so both route the same way"
         ),

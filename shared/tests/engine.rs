@@ -456,16 +456,16 @@ fn a_format_4_state_opens_without_peers() {
     assert!(State::from_bytes(&v4[..v4.len() / 2]).is_err());
 }
 
-/// A state written by format version 6 (before discovery) opens with an
-/// empty discovery record and everything else as it was.
+/// A state written by format version 6 (before discovery and status
+/// pages) opens with neither and everything else as it was.
 #[test]
-fn a_format_6_state_opens_without_a_discovery_record() {
+fn a_format_6_state_opens_without_discovery_or_status_pages() {
     let st = State::from_bytes(include_bytes!("golden/state_v2.bin")).unwrap();
     assert_eq!(st.discovery, Default::default());
-    // Version 6 is version 7 without the trailing discovery record (empty:
-    // five zero lengths).
+    // Version 6 is version 7 without the trailing discovery record and
+    // status pages (empty: six zero lengths).
     let mut v6 = st.to_bytes();
-    assert_eq!(v6.split_off(v6.len() - 5), [0, 0, 0, 0, 0]);
+    assert_eq!(v6.split_off(v6.len() - 6), [0, 0, 0, 0, 0, 0]);
     v6[4..6].copy_from_slice(&6u16.to_le_bytes());
     let back = State::from_bytes(&v6).unwrap();
     assert_eq!(back, st);

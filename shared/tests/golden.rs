@@ -285,6 +285,7 @@ fn healthy(n: u32) -> Inputs {
         cost: Bps::MAX,
         retries: (0, 0),
         incidents: (0, 0),
+        declared: 0,
         samples: u64::from(n),
         prior: Bps::new(5000),
     }

@@ -454,6 +454,22 @@ fn schemas_providers(s: &mut Map<String, Value>) {
     let mut detail = provider_item_props();
     detail.extend([
         ("status_page", nullable(t("string", "Status page."))),
+        (
+            "declared",
+            nullable(object(
+                "What the provider's status page (Statuspage summary.json) declares, as last read: evidence against it only — an unresolved incident lowers its reliability, a maintenance within 10 minutes moves traffic; an operational page adds nothing.",
+                vec![
+                    ("asked", schema_ref("Timestamp")),
+                    ("read", nullable_ref("Timestamp")),
+                    ("current", t("boolean", "Whether the last read is recent enough to act on (3 read intervals).")),
+                    ("indicator", nullable(t("string", "none, minor, major, critical or maintenance."))),
+                    ("description", nullable(t("string", "The page's own words."))),
+                    ("incidents", array(t("string", "An unresolved incident: impact (status): title."))),
+                    ("maintenances", array(t("string", "A maintenance: title (status): from … to …."))),
+                    ("error", nullable(t("string", "Why the last read failed."))),
+                ],
+            )),
+        ),
         ("submitted", t("boolean", "Submitted at run time.")),
         ("routed_because", nullable_ref("Reason")),
         ("reputation", schema_ref("Reputation")),

@@ -219,6 +219,11 @@ pub struct SentinelSettings {
     /// Switch-history entries kept. Default 500.
     #[serde(default = "defaults::history_limit")]
     pub history_limit: u32,
+    /// How often a provider's `status_page` is read (its Statuspage
+    /// `summary.json`, [`crate::statuspage`]), with what the tick's probe
+    /// budget has left. Default 5 minutes.
+    #[serde(default = "defaults::status_page_interval")]
+    pub status_page_interval: Span,
 }
 
 /// Scoring, switching, lifecycle and trust policy.
@@ -728,6 +733,9 @@ pub(crate) mod defaults {
     }
     pub fn testing_period() -> Span {
         Span::hours(24)
+    }
+    pub fn status_page_interval() -> Span {
+        Span::mins(5)
     }
     pub fn discovery_interval() -> Span {
         Span::hours(6)

@@ -133,15 +133,13 @@ impl Catalog {
     /// its path.
     pub fn parse(text: &str) -> Result<Catalog, Errors> {
         let mut errs = Errors::default();
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let catalog: Catalog = match serde_path_to_error::deserialize(de) {
+        // The same deserializer as a submitted provider's (`from_slice`):
+        // the Worker's code carries one instance of the provider types'
+        // deserialisation, not two. serde_json names the line and column.
+        let catalog: Catalog = match serde_json::from_slice(text.as_bytes()) {
             Ok(c) => c,
             Err(e) => {
-                let path = e.path().to_string();
-                errs.push_key(
-                    if path == "." { "catalog" } else { &path },
-                    e.into_inner().to_string(),
-                );
+                errs.push_key("catalog", e.to_string());
                 return Err(errs);
             }
         };
@@ -396,7 +394,7 @@ mod tests {
         let unknown =
             r#"{"version": 1, "updated": "2026-11-29", "providers": [{"id": "a", "bogus": 1}]}"#;
         let e = Catalog::parse(unknown).unwrap_err().to_string();
-        assert!(e.contains("providers[0]") && e.contains("bogus"), "{e}");
+        assert!(e.contains("bogus") && e.contains("line 1"), "{e}");
         let prior = r#"{"version": 1, "updated": "2026-11-29", "providers": [
           {"id": "a", "name": "A", "kind": "api", "endpoint": "https://a.example",
            "free_tier": {"summary": "s", "source": {"url": "https://a.example", "read": "2026-11-01"}}, "prior": 10001}]}"#;

@@ -549,6 +549,68 @@ pub fn timeline(ps: &ProviderState, now: UnixMillis) -> Vec<TimelinePointDto> {
     out
 }
 
+/// What a provider's status page declares.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeclaredDto {
+    /// When it was last asked.
+    pub asked: Timestamp,
+    /// When it was last read (`None`: never read successfully).
+    pub read: Option<Timestamp>,
+    /// Whether that read is recent enough to act on.
+    pub current: bool,
+    /// The page's indicator (`none`, `minor`, `major`, `critical`,
+    /// `maintenance`).
+    pub indicator: Option<String>,
+    /// Its description ("All Systems Operational").
+    pub description: Option<String>,
+    /// Unresolved incidents: impact, status and title.
+    pub incidents: Vec<String>,
+    /// Upcoming or in-progress maintenances: title and window.
+    pub maintenances: Vec<String>,
+    /// Why the last read failed, if it did.
+    pub error: Option<String>,
+}
+
+impl DeclaredDto {
+    fn of(p: &crate::statuspage::PageState, current: bool) -> DeclaredDto {
+        let d = p.declared.as_ref();
+        DeclaredDto {
+            asked: Timestamp::at(p.asked),
+            read: d.map(|d| Timestamp::at(d.at)),
+            current,
+            indicator: d.map(|d| d.indicator.name().to_string()),
+            description: d.map(|d| d.description.clone()),
+            incidents: d
+                .map(|d| {
+                    d.incidents
+                        .iter()
+                        .map(|i| format!("{} ({}): {}", i.impact.name(), i.status, i.name))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            maintenances: d
+                .map(|d| {
+                    d.maintenances
+                        .iter()
+                        .map(|m| {
+                            let end = m.ends.map_or_else(String::new, |e| {
+                                format!(" to {}", crate::time::rfc3339(e))
+                            });
+                            format!(
+                                "{} ({}): from {}{end}",
+                                m.name,
+                                m.status,
+                                crate::time::rfc3339(m.starts)
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            error: p.error.clone(),
+        }
+    }
+}
+
 /// `GET /v1/providers/{id}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProviderDetail {
@@ -557,6 +619,9 @@ pub struct ProviderDetail {
     pub summary: ProviderItem,
     /// A status page, if configured.
     pub status_page: Option<String>,
+    /// What that page declares, as last read ([`crate::statuspage`]);
+    /// `None` before the first read.
+    pub declared: Option<DeclaredDto>,
     /// Submitted at run time rather than configured.
     pub submitted: bool,
     /// Why it is routed (when it is): the reason its service switched to it.
@@ -628,6 +693,12 @@ impl ProviderDetail {
         Some(ProviderDetail {
             summary: ProviderItem::from_summary(&s),
             status_page: rt.config.status_page.clone(),
+            declared: engine
+                .state()
+                .status_pages
+                .get(id)
+                .filter(|p| p.asked > 0)
+                .map(|p| DeclaredDto::of(p, engine.declared(id, now).is_some())),
             submitted: rt.submitted,
             routed_because,
             reputation: ReputationDto::from_explanation(

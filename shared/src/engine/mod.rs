@@ -23,6 +23,7 @@ mod ingest;
 mod peers;
 mod plan;
 mod registry;
+mod status;
 mod views;
 
 pub use ingest::{
@@ -283,6 +284,11 @@ fn reconcile(config: &Config, registry: &Registry, state: &mut State, now: UnixM
     state
         .recent_latency
         .retain(|id, _| registry.provider(id.as_str()).is_some());
+    state.status_pages.retain(|id, _| {
+        registry
+            .provider(id.as_str())
+            .is_some_and(|p| p.config.status_page.is_some())
+    });
     for p in registry.providers() {
         let initial = match p.submitted {
             true => Lifecycle::Discovered,

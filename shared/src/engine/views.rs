@@ -158,6 +158,7 @@ impl Engine {
             cost,
             retries: (u64::from(rel.retries_ok), u64::from(rel.retries)),
             incidents: (rel.data_loss, rel.security),
+            declared: self.declared(id, now).map_or(0, |d| d.penalty()),
             samples,
             prior: rt.prior,
         };
@@ -244,6 +245,26 @@ impl Engine {
                 .last
                 .as_ref()
                 .and_then(|l| crate::probe::retry_after_of(l.detail.as_deref())),
+            declared: self.declared(id, now).and_then(|d| {
+                use crate::statuspage::Impact;
+                if let Some((m, in_ms)) = d.maintenance_near(now) {
+                    let when = if in_ms == 0 {
+                        "under way".to_string()
+                    } else {
+                        format!("starting in {}", crate::words::duration(in_ms))
+                    };
+                    return Some((format!("maintenance \"{}\" {when}", m.name), Some(in_ms)));
+                }
+                d.incidents
+                    .iter()
+                    .find(|i| matches!(i.impact, Impact::Major | Impact::Critical))
+                    .map(|i| {
+                        (
+                            format!("{} incident \"{}\" ({})", i.impact.name(), i.name, i.status),
+                            None,
+                        )
+                    })
+            }),
         })
     }
 

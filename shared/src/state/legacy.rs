@@ -9,7 +9,7 @@
 //! - **Version 2** had no incidents, timeline, score snapshots, failing
 //!   data reason or failure-cause streak per provider, no fork per
 //!   service, and `failed` reasons without their cause.
-//! - **Version 6** had no discovery record.
+//! - **Version 6** had no discovery record nor status pages.
 //! - **Version 3** had no applied-keys window per provider (only the
 //!   watermark: an observation older than it was dropped even when it
 //!   had never been applied).
@@ -295,6 +295,7 @@ impl From<StateV2> for State {
             peering: Default::default(),
             anchoring: Default::default(),
             discovery: Default::default(),
+            status_pages: Default::default(),
         }
         .with_applied_from_watermarks()
     }
@@ -347,6 +348,7 @@ impl From<StateV3> for State {
             peering: Default::default(),
             anchoring: Default::default(),
             discovery: Default::default(),
+            status_pages: Default::default(),
         }
         .with_applied_from_watermarks()
     }
@@ -463,6 +465,7 @@ impl From<StateV4> for State {
             peering: Default::default(),
             anchoring: Default::default(),
             discovery: Default::default(),
+            status_pages: Default::default(),
         }
     }
 }
@@ -516,6 +519,7 @@ impl From<StateV5> for State {
             peering: v.peering,
             anchoring: Default::default(),
             discovery: Default::default(),
+            status_pages: Default::default(),
         }
     }
 }
@@ -570,6 +574,7 @@ impl From<StateV6> for State {
             peering: v.peering,
             anchoring: v.anchoring,
             discovery: Default::default(),
+            status_pages: Default::default(),
         }
     }
 }
