@@ -729,10 +729,11 @@ mod tests {
         fn everything_stays_in_range(days in proptest::collection::vec((0u32..30, arb_counts()), 0..30),
                                      last in arb_counts(), p50 in 0u64..100_000, q in proptest::option::of(0u16..=10_000),
                                      cost in 0u16..=10_000, samples in 0u64..100_000, prior in 0u16..=10_000,
-                                     r_ok in 0u64..100, r_more in 0u64..100, dl in 0u32..10, sec in 0u32..10) {
+                                     r_ok in 0u64..100, r_more in 0u64..100, dl in 0u32..10, sec in 0u32..10,
+                                     declared in 0u32..20_000) {
             let i = Inputs { daily: days, last_24h: last, latency: Some([p50, p50 * 2, p50 * 3]), target_ms: 200,
                 quality: q.map(|v| Bps::new(u32::from(v))), cost: Bps::new(u32::from(cost)),
-                retries: (r_ok, r_ok + r_more), incidents: (dl, sec), samples, prior: Bps::new(u32::from(prior)) };
+                retries: (r_ok, r_ok + r_more), incidents: (dl, sec), declared, samples, prior: Bps::new(u32::from(prior)) };
             let r = score(&i, &Policy::default());
             prop_assert!(r.total <= Bps::MAX);
             for (_, c) in r.components() { prop_assert!(c.score.unwrap_or(Bps::ZERO) <= Bps::MAX); }
@@ -753,6 +754,13 @@ mod tests {
             let a = performance(Some([p50, p50 * 2, p50 * 4]), 200, &c).score;
             let b = performance(Some([p50 + slower, (p50 + slower) * 2, (p50 + slower) * 4]), 200, &c).score;
             prop_assert!(b <= a);
+        }
+
+        #[test]
+        fn a_declaration_never_raises_reliability(c in arb_counts(), d in 0u32..20_000, more in 0u32..20_000) {
+            let score = |d: u32| reliability(&c, (0, 0), (0, 0), d).score.unwrap_or(Bps::MAX);
+            prop_assert!(score(d) <= score(0));
+            prop_assert!(score(d.saturating_add(more)) <= score(d));
         }
 
         #[test]
