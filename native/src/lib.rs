@@ -536,6 +536,18 @@ impl NativeOutbound {
 impl Outbound for NativeOutbound {
     async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
         let total = Duration::from_millis(req.timeout_ms.max(1));
+        if req.url.scheme_str().is_some_and(db::is_db) {
+            let allow_private = req.redirects.allow_private;
+            return match tokio::time::timeout(
+                total,
+                db::probe(&req, &self.shared.tls, allow_private),
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(_) => Err(OutboundError::Timeout),
+            };
+        }
         // The shell owns the clock; latency is a monotonic duration.
         #[allow(clippy::disallowed_methods)]
         let started = Instant::now();
@@ -546,6 +558,7 @@ impl Outbound for NativeOutbound {
     }
 }
 
+mod db;
 mod pool;
 
 #[cfg(test)]

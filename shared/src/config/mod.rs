@@ -19,4 +19,4 @@ pub use advice::{Advice, WARN_SHARE_PERCENT};
 pub use model::*;
 pub use proxy::{Access, ProxySettings};
 pub use resolve::effective_probe;
-pub use validate::check_endpoint;
+pub use validate::{check_endpoint, is_db_endpoint, DB_SCHEMES};

@@ -369,14 +369,27 @@ fn validate_probe(p: &ProbeSpec, svc: &ServiceConfig, key: &str, e: &mut Errors)
     }
 }
 
-/// Whether `s` is a usable `http(s)://host[:port][/path]` URL: what a probe
-/// or the proxy can be pointed at. The shells resolve and guard the
-/// address itself (SSRF); this catches typos early.
+/// Endpoints probed in their database's own protocol (the native shells,
+/// `sentinel_native::db`); their probe's `body` is the query.
+pub const DB_SCHEMES: &[&str] = &["postgres://", "postgresql://", "redis://", "rediss://"];
+
+/// Whether `endpoint` is probed in a database's own protocol.
+pub fn is_db_endpoint(endpoint: &str) -> bool {
+    DB_SCHEMES.iter().any(|p| endpoint.starts_with(p))
+}
+
+/// Whether `s` is a usable `http(s)://host[:port][/path]` URL (or a
+/// database URL, [`DB_SCHEMES`]): what a probe or the proxy can be pointed
+/// at. The shells resolve and guard the address itself (SSRF); this
+/// catches typos early.
 pub fn check_endpoint(s: &str) -> Result<(), String> {
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .ok_or_else(|| "must start with http:// or https://".to_string())?;
+    let rest = ["https://", "http://"]
+        .iter()
+        .chain(DB_SCHEMES)
+        .find_map(|p| s.strip_prefix(p))
+        .ok_or_else(|| {
+            "must start with http:// or https:// (or postgres://, postgresql://, redis://, rediss:// for a database probed in its own protocol)".to_string()
+        })?;
     if s.contains(|c: char| c.is_whitespace() || c.is_control()) || s.contains('#') {
         return Err("may not contain whitespace, control characters or '#'".into());
     }

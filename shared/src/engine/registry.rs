@@ -118,7 +118,13 @@ impl Registry {
                     p.id.clone(),
                     ProviderRuntime {
                         service: svc.id.clone(),
-                        url: join_url(&p.endpoint, &probe.path),
+                        // A database is asked at its address; the probe's
+                        // body is the query, its path means nothing.
+                        url: if crate::config::is_db_endpoint(&p.endpoint) {
+                            p.endpoint.clone()
+                        } else {
+                            join_url(&p.endpoint, &probe.path)
+                        },
                         config: p.clone(),
                         probe,
                         body,

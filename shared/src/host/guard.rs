@@ -398,6 +398,16 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<(), GuardError> {
 pub fn check_parsed(url: &Url, allow_private: bool) -> Result<(), GuardError> {
     match url.scheme() {
         "http" | "https" => {}
+        // Databases probed in their own protocol (the native shells): their
+        // host is judged as an http URL's would be, so every numeric
+        // spelling of an address (`0x7f.1`, `2130706433`) reads as one.
+        "postgres" | "postgresql" | "redis" | "rediss" => {
+            let host = url
+                .host_str()
+                .filter(|h| !h.is_empty())
+                .ok_or_else(|| GuardError::InvalidUrl("no host".into()))?;
+            return check_url(&format!("http://{host}/"), allow_private);
+        }
         other => return Err(GuardError::Scheme(other.to_string())),
     }
     // For http and https the parser has already turned every numeric
@@ -543,6 +553,28 @@ pub fn redirect_verdict(
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    #[test]
+    fn database_urls_are_judged_like_http_ones() {
+        for bad in [
+            "postgres://169.254.169.254:5432/x",
+            "redis://0xa9.0xfe.0xa9.0xfe:6379",
+            "rediss://[fe80::1]:6379",
+            "postgresql://metadata.google.internal/x",
+        ] {
+            assert!(check_url(bad, true).is_err(), "{bad}");
+        }
+        for private in [
+            "postgres://127.0.0.1:5432/db",
+            "redis://2130706433:6379",
+            "redis://0x7f.1",
+        ] {
+            assert!(check_url(private, false).is_err(), "{private}");
+            assert!(check_url(private, true).is_ok(), "{private}");
+        }
+        assert!(check_url("postgres://db.example.com:5432/x", false).is_ok());
+        assert!(check_url("mysql://db.example.com/x", true).is_err());
+    }
+
     use super::*;
 
     #[test]

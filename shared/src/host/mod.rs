@@ -777,6 +777,20 @@ where
         let Some(svc) = engine.registry().service(service.as_str()) else {
             return Ok(());
         };
+        // A database probed in its own protocol is watched, not proxied:
+        // an HTTP request's body must never become its query.
+        if svc.providers.iter().any(|id| {
+            engine
+                .registry()
+                .provider(id)
+                .is_some_and(|p| crate::config::is_db_endpoint(&p.config.endpoint))
+        }) {
+            return Err(ApiResponse::error(
+                501,
+                "not-proxied",
+                "this service's providers are databases probed in their own protocol (PostgreSQL, Redis): the sentinel watches and routes them (GET /v1/services/{service}/route), it does not proxy them; connect to the routed provider directly",
+            ));
+        }
         let token_required = match svc.config.proxy.access {
             Access::Public => false,
             Access::Token => true,

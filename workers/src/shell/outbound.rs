@@ -132,6 +132,11 @@ fn is_redirect(status: u16) -> bool {
 impl Outbound for FetchOutbound {
     async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
         let started = now_ms();
+        if !matches!(req.url.scheme_str(), Some("http" | "https")) {
+            return Err(OutboundError::Protocol(
+                "a Worker cannot open PostgreSQL or Redis connections: probe this provider from the local sentinel or the Lambda, or through its HTTP API".into(),
+            ));
+        }
         let first = url::Url::parse(&req.url.to_string())
             .map_err(|e| OutboundError::Protocol(format!("invalid URL: {e}")))?;
         let mut hops: Vec<url::Url> = vec![first];
