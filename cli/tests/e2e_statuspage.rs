@@ -174,6 +174,15 @@ async fn a_declared_incident_costs_reliability_and_a_maintenance_moves_the_route
     };
     let incidents = detail["declared"]["incidents"].to_string();
     assert!(incidents.contains("Elevated latency"), "{detail}");
+    // And on the dashboard's card of the provider.
+    let (status, card) = get(&c, &format!("{base}/dashboard/providers/a/card"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        card.contains("data-declared=\"incident\"") && card.contains("Elevated latency"),
+        "{card}"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         active(&c, &base, "prices").await.as_deref(),

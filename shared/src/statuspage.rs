@@ -22,6 +22,7 @@
 
 use crate::time::{parse_rfc3339, UnixMillis, MINUTE};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// A maintenance starting within this long moves traffic now.
 pub const MAINTENANCE_LEAD: UnixMillis = 10 * MINUTE;
@@ -205,82 +206,58 @@ fn clip(s: &str) -> String {
     format!("{}…", &s[..cut])
 }
 
-#[derive(Deserialize)]
-struct Summary {
-    #[serde(default)]
-    status: Option<Status>,
-    #[serde(default)]
-    incidents: Vec<RawIncident>,
-    #[serde(default)]
-    scheduled_maintenances: Vec<RawMaintenance>,
-}
-
-#[derive(Deserialize)]
-struct Status {
-    #[serde(default)]
-    indicator: String,
-    #[serde(default)]
-    description: String,
-}
-
-#[derive(Deserialize)]
-struct RawIncident {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    impact: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    created_at: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RawMaintenance {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    impact: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    scheduled_for: Option<String>,
-    #[serde(default)]
-    scheduled_until: Option<String>,
-}
-
 /// Reads a `summary.json` read at `at`. A document that is not one is an
 /// error with why; unknown fields are ignored (pages add their own).
 pub fn parse_summary(body: &[u8], at: UnixMillis) -> Result<Declared, String> {
-    let s: Summary =
+    // Read as a `Value` (the checks already parse every answer so) and
+    // picked apart by hand: no deserializer of its own for the Worker's
+    // bundle to carry.
+    let doc: Value =
         serde_json::from_slice(body).map_err(|e| format!("not a Statuspage summary: {e}"))?;
-    let Some(status) = s.status else {
-        return Err("not a Statuspage summary: no `status`".into());
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+    let time = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).and_then(parse_rfc3339);
+    let list = |key: &str| {
+        doc.get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
     };
-    let mut incidents: Vec<DeclaredIncident> = s
-        .incidents
-        .into_iter()
-        .filter(|i| !matches!(i.status.as_str(), "resolved" | "postmortem" | "completed"))
+    let status = doc
+        .get("status")
+        .filter(|s| s.is_object())
+        .ok_or_else(|| "not a Statuspage summary: no `status`".to_string())?;
+    let mut incidents: Vec<DeclaredIncident> = list("incidents")
+        .iter()
+        .filter(|i| {
+            !matches!(
+                text(i, "status").as_str(),
+                "resolved" | "postmortem" | "completed"
+            )
+        })
         .map(|i| DeclaredIncident {
-            name: clip(&i.name),
-            impact: Impact::parse(&i.impact),
-            status: clip(&i.status),
-            since: i.created_at.as_deref().and_then(parse_rfc3339),
+            name: clip(&text(i, "name")),
+            impact: Impact::parse(&text(i, "impact")),
+            status: clip(&text(i, "status")),
+            since: time(i, "created_at"),
         })
         .collect();
     incidents.sort_by(|a, b| b.impact.cmp(&a.impact).then(a.since.cmp(&b.since)));
     incidents.truncate(KEEP);
-    let mut maintenances: Vec<Maintenance> = s
-        .scheduled_maintenances
-        .into_iter()
-        .filter(|m| matches!(m.status.as_str(), "scheduled" | "in_progress" | "verifying"))
+    let mut maintenances: Vec<Maintenance> = list("scheduled_maintenances")
+        .iter()
+        .filter(|m| {
+            matches!(
+                text(m, "status").as_str(),
+                "scheduled" | "in_progress" | "verifying"
+            )
+        })
         .filter_map(|m| {
             Some(Maintenance {
-                starts: parse_rfc3339(m.scheduled_for.as_deref()?)?,
-                ends: m.scheduled_until.as_deref().and_then(parse_rfc3339),
-                name: clip(&m.name),
-                impact: Impact::parse(&m.impact),
-                status: clip(&m.status),
+                starts: time(m, "scheduled_for")?,
+                ends: time(m, "scheduled_until"),
+                name: clip(&text(m, "name")),
+                impact: Impact::parse(&text(m, "impact")),
+                status: clip(&text(m, "status")),
             })
         })
         .collect();
@@ -288,8 +265,8 @@ pub fn parse_summary(body: &[u8], at: UnixMillis) -> Result<Declared, String> {
     maintenances.truncate(KEEP);
     Ok(Declared {
         at,
-        indicator: Impact::parse(&status.indicator),
-        description: clip(&status.description),
+        indicator: Impact::parse(&text(status, "indicator")),
+        description: clip(&text(status, "description")),
         incidents,
         maintenances,
     })

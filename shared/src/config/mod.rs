@@ -8,6 +8,7 @@
 //! well as what [`Config::validate`] finds — each with the key (and line)
 //! that caused it and the value, clipped, that was there (see `load`).
 mod advice;
+pub mod db_api;
 mod load;
 mod model;
 mod proxy;

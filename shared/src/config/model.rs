@@ -630,6 +630,31 @@ pub struct ProbeSpec {
     /// What the body must satisfy.
     #[serde(default)]
     pub checks: Checks,
+    /// A database's HTTP API this probe speaks (`postgrest`,
+    /// `upstash-redis`, `libsql`, `neon-sql`): the method, path, body and
+    /// a check of the protocol's own success follow from it and `query`
+    /// ([`super::db_api`]). Works from every shell, the Worker included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<DbApi>,
+    /// What an `api` probe asks: SQL (`libsql`, `neon-sql`), a Redis
+    /// command (`upstash-redis`), a table and its query string
+    /// (`postgrest`: `health?select=ok&limit=1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+}
+
+/// A database's HTTP API ([`ProbeSpec::api`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DbApi {
+    /// PostgREST (Supabase's `/rest/v1/`): `GET` of a table.
+    Postgrest,
+    /// Upstash's Redis REST API: a command as a JSON array.
+    UpstashRedis,
+    /// libSQL / Turso's HTTP API (Hrana over HTTP, `/v2/pipeline`).
+    Libsql,
+    /// Neon's HTTP SQL endpoint (`/sql`).
+    NeonSql,
 }
 
 impl Default for ProbeSpec {
@@ -643,6 +668,8 @@ impl Default for ProbeSpec {
             timeout: defaults::probe_timeout(),
             max_bytes: defaults::max_bytes(),
             checks: Checks::default(),
+            api: None,
+            query: None,
         }
     }
 }

@@ -44,7 +44,7 @@ impl Config {
 /// never delays its own next probe.
 pub fn effective_probe(svc: &ServiceConfig, p: &ProviderConfig) -> ProbeSpec {
     if let Some(spec) = p.probe.as_ref().or(svc.probe.as_ref()) {
-        return spec.clone();
+        return super::db_api::expand(spec.clone());
     }
     let mut spec = ProbeSpec {
         timeout: default_timeout(svc.probe_interval),

@@ -297,6 +297,18 @@ fn validate_service(svc: &ServiceConfig, key: &str, e: &mut Errors) {
 }
 
 fn validate_probe(p: &ProbeSpec, svc: &ServiceConfig, key: &str, e: &mut Errors) {
+    if p.api.is_some() && p.body.is_some() {
+        e.push_key(
+            &join(key, "body"),
+            "an `api` probe builds its own body: put the SQL or command in `query`",
+        );
+    }
+    if p.api.is_none() && p.query.is_some() {
+        e.push_key(
+            &join(key, "query"),
+            "`query` needs an `api` (postgrest, upstash-redis, libsql, neon-sql); a database probed in its own protocol (postgres://, redis://) takes its query in `body`",
+        );
+    }
     e.check(
         p.timeout.as_ms() > 0,
         &join(key, "timeout"),

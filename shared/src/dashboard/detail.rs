@@ -41,6 +41,7 @@ const SECTIONS: &[(&str, Section)] = &[
     ("latency", latency),
     ("history", history),
     ("incidents", incidents),
+    ("declared", declared),
     ("vantages", vantages),
     ("probe", last_probe),
 ];
@@ -173,6 +174,41 @@ fn incidents(out: &mut String, c: &Card<'_>) {
         );
         push_escaped(out, &i.evidence);
         out.push_str("</small></li>");
+    }
+    out.push_str("</ul>");
+}
+
+/// What the provider's own status page declares ([`crate::statuspage`]);
+/// nothing without a status page.
+fn declared(out: &mut String, c: &Card<'_>) {
+    let Some(d) = &c.detail.declared else {
+        return;
+    };
+    let indicator = d.indicator.as_deref().unwrap_or("unread");
+    let _ = write!(
+        out,
+        "<small>its status page says <span class=\"badge declared {ind}\">{ind}</span> ",
+        ind = escape(indicator),
+    );
+    push_escaped(out, d.description.as_deref().unwrap_or(""));
+    if !d.current {
+        out.push_str(" · <span class=\"muted\">not read lately: not acted on</span>");
+    }
+    if let Some(e) = &d.error {
+        out.push_str(" · last read failed: ");
+        push_escaped(out, e);
+    }
+    out.push_str("</small>");
+    if d.incidents.is_empty() && d.maintenances.is_empty() {
+        return;
+    }
+    out.push_str("<ul class=\"list declared\">");
+    for (kind, items) in [("incident", &d.incidents), ("maintenance", &d.maintenances)] {
+        for i in items.iter() {
+            let _ = write!(out, "<li data-declared=\"{kind}\">{kind}: ");
+            push_escaped(out, i);
+            out.push_str("</li>");
+        }
     }
     out.push_str("</ul>");
 }
