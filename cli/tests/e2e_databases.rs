@@ -249,19 +249,7 @@ initial = "active"
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("sentinel.toml");
     std::fs::write(&cfg, config).unwrap();
-    let port = free_port().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sentinel"))
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(dir.path().join("data"))
-        .args(["--stop-after", "120"])
-        .env("SENTINEL_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start sentinel");
+    let (_sentinel, base) = start_sentinel(&cfg, &dir.path().join("data"), 120, &[]).await;
     let c = client();
 
     // Answered and checked.
@@ -310,7 +298,4 @@ initial = "active"
         down["consecutive_failures"].as_u64().unwrap_or(0) >= 1,
         "{down}"
     );
-
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -9,8 +9,8 @@
 mod support;
 
 use sentinel_cli::runner::{self, RunOptions};
-use sentinel_cli::testbed::{find_anvil, free_port, Anvil, FakeApi, Mode};
-use std::process::{Command, Stdio};
+use sentinel_cli::testbed::{find_anvil, Anvil, FakeApi, Mode};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -92,26 +92,14 @@ async fn discover_onboards_the_good_rejects_the_bad_and_respects_a_veto() {
     let cfg = dir.path().join("sentinel.toml");
     let extra = "\n[discovery]\ncatalog = \"catalog.json\"\nmax_trials = 10\nmax_testing = 5\n";
     std::fs::write(&cfg, api_config_text(&apis, 1, "") + extra).unwrap();
-    let port = free_port().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sentinel"))
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(dir.path().join("data"))
-        .args(["--stop-after", "90"])
-        .env("SENTINEL_TOKEN", TOKEN)
-        .env("SENTINEL_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start sentinel");
+    let (_sentinel, base) = start_sentinel(
+        &cfg,
+        &dir.path().join("data"),
+        90,
+        &[("SENTINEL_TOKEN", TOKEN)],
+    )
+    .await;
     let c = client();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while get(&c, &format!("{base}/healthz")).await.map(|r| r.0) != Some(200) {
-        assert!(Instant::now() < deadline, "sentinel did not come up");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
     // Let the current providers answer first: consistency needs them.
     tokio::time::sleep(Duration::from_secs(3)).await;
 
@@ -197,9 +185,6 @@ async fn discover_onboards_the_good_rejects_the_bad_and_respects_a_veto() {
         good2_before,
         "a vetoed one is never probed again"
     );
-
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

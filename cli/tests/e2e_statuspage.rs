@@ -8,8 +8,7 @@
 
 mod support;
 
-use sentinel_cli::testbed::{free_port, FakeApi};
-use std::process::{Command, Stdio};
+use sentinel_cli::testbed::FakeApi;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::*;
@@ -113,19 +112,7 @@ async fn a_declared_incident_costs_reliability_and_a_maintenance_moves_the_route
         1,
     );
     std::fs::write(&cfg, &text).unwrap();
-    let port = free_port().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sentinel"))
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(dir.path().join("data"))
-        .args(["--stop-after", "120"])
-        .env("SENTINEL_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start sentinel");
+    let (_sentinel, base) = start_sentinel(&cfg, &dir.path().join("data"), 120, &[]).await;
     let c = client();
     let wait = |what: &'static str, secs: u64| {
         let deadline = Instant::now() + Duration::from_secs(secs);
@@ -221,7 +208,4 @@ async fn a_declared_incident_costs_reliability_and_a_maintenance_moves_the_route
         .await
         .unwrap();
     assert_eq!(a["consecutive_failures"], 0, "{a}");
-
-    let _ = child.kill();
-    let _ = child.wait();
 }

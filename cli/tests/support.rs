@@ -353,3 +353,51 @@ pub async fn alert_keys(client: &reqwest::Client, base: &str) -> Option<Vec<Stri
             .collect(),
     )
 }
+
+/// A `sentinel run` child process, killed when dropped.
+#[derive(Debug)]
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the built `sentinel run` on 127.0.0.1:`port` with `config`, its
+/// store in `data`, stopping by itself after `stop_after_s`; `env` pairs
+/// are set (the log is at `warn`), and waits (bounded, 20 s) until
+/// `/healthz` answers. Returns the process and its base URL.
+pub async fn start_sentinel(
+    config: &std::path::Path,
+    data: &std::path::Path,
+    stop_after_s: u64,
+    env: &[(&str, &str)],
+) -> (Running, String) {
+    let port = sentinel_cli::testbed::free_port().expect("a free port");
+    let base = format!("http://127.0.0.1:{port}");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sentinel"));
+    cmd.args(["run", "--config"])
+        .arg(config)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(data)
+        .args(["--stop-after", &stop_after_s.to_string()])
+        .env("SENTINEL_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let running = Running(cmd.spawn().expect("start sentinel"));
+    let c = client();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while get(&c, &format!("{base}/healthz")).await.map(|r| r.0) != Some(200) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sentinel did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    (running, base)
+}
