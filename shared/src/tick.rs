@@ -759,19 +759,30 @@ impl<S: Store, P: Prober> Sentinel<S, P> {
         if spare == 0 {
             return 0;
         }
-        let reqs = self.engine.status_reads_due(clock(), spare);
-        if reqs.is_empty() {
+        // Providers of one company share its page: each page is read once
+        // per tick, and its answer goes to every provider that names it.
+        let due = self.engine.status_reads_due(clock(), usize::MAX);
+        let mut pages: Vec<&ProbeRequest> = Vec::new();
+        for r in &due {
+            if pages.len() < spare && !pages.iter().any(|p| p.url == r.url) {
+                pages.push(r);
+            }
+        }
+        if pages.is_empty() {
             return 0;
         }
         let prober = &self.prober;
-        let results = join_all(reqs.iter().map(|r| prober.probe(r))).await;
+        let results = join_all(pages.iter().map(|r| prober.probe(r))).await;
         let now = clock();
-        for (req, result) in reqs.iter().zip(results) {
-            if self.engine.absorb_status(now, &req.provider, result) {
-                tracing::info!(provider = %req.provider, "its status page declares something new");
+        self.engine.book_own_requests(now, pages.len() as u64);
+        for (page, result) in pages.iter().zip(results) {
+            for r in due.iter().filter(|r| r.url == page.url) {
+                if self.engine.absorb_status(now, &r.provider, result.clone()) {
+                    tracing::info!(provider = %r.provider, "its status page declares something new");
+                }
             }
         }
-        reqs.len() as u32
+        pages.len() as u32
     }
 
     async fn run_probes<C: Fn() -> UnixMillis + ?Sized>(

@@ -57,7 +57,8 @@ impl Engine {
     /// Takes in a status page read at `now`: what it declares replaces
     /// what was declared; a failed read is noted and what was read before
     /// ages out ([`statuspage::STALE_AFTER_INTERVALS`]). Returns whether
-    /// the declaration changed (news worth a commit).
+    /// the declaration changed (news worth a commit). The read itself is
+    /// booked by the caller, once per page (`book_own_requests`).
     pub fn absorb_status(&mut self, now: UnixMillis, id: &ProviderId, result: ProbeResult) -> bool {
         if self
             .registry
@@ -66,7 +67,6 @@ impl Engine {
         {
             return false;
         }
-        self.book_own_requests(now, 1);
         let entry = self.state.status_pages.entry(id.clone()).or_default();
         entry.asked = now;
         let read = match result {
